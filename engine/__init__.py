@@ -1,0 +1,159 @@
+"""Label Mode Explorer's engine: datasets, label modes, heads, training, runs, analysis and
+prediction, usable from Python and the command line without Streamlit.
+
+The public API is re-exported here. Names are imported on first use (PEP 562), so
+`import engine` stays instant and loads torch only when something needs it.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> the module that owns it
+_EXPORTS: dict[str, str] = {
+    # configs and errors
+    "DataConfig": "engine.config",
+    "ModelConfig": "engine.config",
+    "TrainConfig": "engine.config",
+    "RunConfig": "engine.config",
+    "EngineError": "engine.errors",
+    "LabelShapeError": "engine.errors",
+    "DatasetError": "engine.errors",
+    "ImageError": "engine.errors",
+    "ArchiveError": "engine.errors",
+    "RunError": "engine.errors",
+    "ModelError": "engine.errors",
+    # label modes
+    "LABEL_MODES": "engine.labels",
+    "to_multi_label": "engine.labels",
+    "to_multi_class": "engine.labels",
+    "targets_for_mode": "engine.labels",
+    "loss_function": "engine.labels",
+    "activation": "engine.labels",
+    "check_targets": "engine.labels",
+    # devices
+    "resolve_device": "engine.device",
+    "describe_device": "engine.device",
+    # data
+    "ImageDataset": "engine.data",
+    "DatasetSplit": "engine.data",
+    "DatasetInfo": "engine.data",
+    "available_datasets": "engine.data",
+    "load_dataset": "engine.data",
+    "stratified_split": "engine.data",
+    "default_data_root": "engine.data",
+    "make_non_digits": "engine.nondigits",
+    "extract_zip": "engine.archives",
+    # models and heads
+    "available_models": "engine.models",
+    "build_model": "engine.models",
+    "get_classifier": "engine.models",
+    "reset_classifier": "engine.models",
+    "describe_head": "engine.models",
+    "freeze_body": "engine.models",
+    "HeadDescription": "engine.models",
+    # training
+    "Callback": "engine.callbacks",
+    "StopTraining": "engine.callbacks",
+    "ProgressPrinter": "engine.callbacks",
+    "TrainState": "engine.callbacks",
+    "FitResult": "engine.training",
+    "fit": "engine.training",
+    "evaluate": "engine.training",
+    "epoch_metrics": "engine.training",
+    # runs
+    "RunStore": "engine.runs",
+    "RunSummary": "engine.runs",
+    "RunWriter": "engine.runs",
+    "LoadedRun": "engine.runs",
+    "ValidationOutputs": "engine.runs",
+    "default_runs_dir": "engine.runs",
+    "train_run": "engine.runs",
+    # prediction and analysis
+    "decode_image": "engine.images",
+    "preprocess": "engine.images",
+    "Prediction": "engine.prediction",
+    "predict_images": "engine.prediction",
+    "verdict_text": "engine.prediction",
+    "analysis_report": "engine.analysis",
+    "format_report": "engine.analysis",
+}
+
+__all__ = [  # noqa: F822 - resolved on first use by __getattr__ below
+    "__version__",
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "RunConfig",
+    "EngineError",
+    "LabelShapeError",
+    "DatasetError",
+    "ImageError",
+    "ArchiveError",
+    "RunError",
+    "ModelError",
+    "LABEL_MODES",
+    "to_multi_label",
+    "to_multi_class",
+    "targets_for_mode",
+    "loss_function",
+    "activation",
+    "check_targets",
+    "resolve_device",
+    "describe_device",
+    "ImageDataset",
+    "DatasetSplit",
+    "DatasetInfo",
+    "available_datasets",
+    "load_dataset",
+    "stratified_split",
+    "default_data_root",
+    "make_non_digits",
+    "extract_zip",
+    "available_models",
+    "build_model",
+    "get_classifier",
+    "reset_classifier",
+    "describe_head",
+    "freeze_body",
+    "HeadDescription",
+    "Callback",
+    "StopTraining",
+    "ProgressPrinter",
+    "TrainState",
+    "FitResult",
+    "fit",
+    "evaluate",
+    "epoch_metrics",
+    "RunStore",
+    "RunSummary",
+    "RunWriter",
+    "LoadedRun",
+    "ValidationOutputs",
+    "default_runs_dir",
+    "train_run",
+    "decode_image",
+    "preprocess",
+    "Prediction",
+    "predict_images",
+    "verdict_text",
+    "analysis_report",
+    "format_report",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the owning module on first use and cache the name in this package."""
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,656 @@
+"""The run store: every training becomes a folder that reloads exactly, and a crash never
+breaks the listing.
+
+A run is `RUNS_DIR/<run_id>/` holding `run.json` (config, classes, status), `metrics.json`
+(one dict per finished epoch), `weights.pt` (a state_dict, loaded with `weights_only=True`) and
+`validation.npz` (validation logits, targets and images, for analysis). Every file is written
+to a temporary file in the same folder, flushed to disk, then renamed over the old one, so a
+reader sees the previous version or the new one, never half of one. `run.json` turns
+"complete" only after everything else is on disk.
+
+Training itself lives in engine.training, models in engine.models; this module only saves and
+loads what they produce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.config import RunConfig
+from engine.errors import RunError
+
+if TYPE_CHECKING:
+    from engine.callbacks import Callback
+    from engine.data import DatasetSplit
+    from engine.training import FitResult
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+WEIGHTS_FILE = "weights.pt"
+VALIDATION_FILE = "validation.npz"
+RUNS_DIR_VARIABLE = "LME_RUNS_DIR"
+DEMO_RUN_ID = "demo"
+DEMO_RUN_DIR = Path(__file__).resolve().parent / "assets" / "demo_run"
+ENGINE_VERSION = "0.1.0"
+_RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+
+
+def default_runs_dir() -> Path:
+    """`$LME_RUNS_DIR` when set, else `./runs` (git-ignored)."""
+    return Path(os.environ.get(RUNS_DIR_VARIABLE) or "runs")
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+@contextmanager
+def atomic_open(path: Path | str) -> Iterator[IO[bytes]]:
+    """Open a temporary file beside `path`; on success it replaces `path` in one rename.
+
+    The data is fsynced before the rename, so after a crash (even a power cut) `path` holds
+    either the old content or the new, complete one. On an exception the temporary file is
+    removed and `path` is untouched.
+    """
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    with atomic_open(path) as handle:
+        handle.write(data)
+
+
+def atomic_write_json(path: Path | str, value: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(value, indent=2, allow_nan=True) + "\n").encode())
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Persist the rename itself; not possible (nor needed) on every platform."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the store hands out
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of the run list. `status` is what callers filter on; `state` says why."""
+
+    id: str
+    path: Path
+    status: str  # "complete" | "incomplete" | "damaged"
+    dataset: str | None = None
+    mode: str | None = None
+    model: str | None = None
+    epochs: int | None = None  # epochs asked for
+    metrics: Mapping[str, float] = field(default_factory=dict)  # the last finished epoch
+    created: str | None = None  # ISO 8601, UTC
+    problem: str | None = None  # why a run is incomplete or damaged
+    state: str = "unknown"  # run.json's status, or "interrupted" when its process died
+    epochs_done: int = 0
+    read_only: bool = False  # the shipped demo run
+    class_names: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form used by `python -m engine runs --json`."""
+        return {
+            "id": self.id,
+            "path": str(self.path),
+            "status": self.status,
+            "state": self.state,
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "model": self.model,
+            "epochs": self.epochs,
+            "epochs_done": self.epochs_done,
+            "metrics": dict(self.metrics),
+            "created": self.created,
+            "problem": self.problem,
+            "read_only": self.read_only,
+            "classes": list(self.class_names),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class ValidationOutputs:
+    """What the model said about the validation images, kept for analysis."""
+
+    logits: torch.Tensor  # float32 (N, K)
+    targets: torch.Tensor  # int64 (N,) or float32 multi-hot (N, K)
+    images: torch.Tensor  # uint8 (N, C, H, W)
+
+
+@dataclass(eq=False)
+class LoadedRun:
+    """A saved run rebuilt: its config, history, evaluation-mode model on the CPU, and outputs."""
+
+    id: str
+    path: Path
+    config: RunConfig
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, int, int]
+    preprocess: str
+    normalization: tuple[list[float], list[float]]  # mean, std per channel in 0..1 units
+    history: list[dict[str, float]]
+    model: nn.Module
+    validation: ValidationOutputs
+    status: str = "complete"  # run.json's status: "complete" or "stopped"
+    device: str | None = None  # where it was trained
+    created: str | None = None
+    read_only: bool = False
+
+    @property
+    def mode(self) -> str:
+        return self.config.train.mode
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The last finished epoch's metrics."""
+        return dict(self.history[-1]) if self.history else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing a run
+
+
+class RunWriter:
+    """Writes one run folder as training goes: metrics per epoch, everything else at the end."""
+
+    def __init__(self, path: Path, record: dict[str, Any]) -> None:
+        self.path = path
+        self.id = path.name
+        self._record = record
+
+    @property
+    def config(self) -> RunConfig:
+        return RunConfig.from_dict(self._record["config"])
+
+    def save_epoch(self, history: Sequence[Mapping[str, float]]) -> None:
+        """Rewrite metrics.json with every finished epoch so far."""
+        atomic_write_json(self.path / METRICS_FILE, [dict(epoch) for epoch in history])
+
+    def finish(self, result: FitResult, split: DatasetSplit, status: str | None = None) -> None:
+        """Save weights, validation outputs and metrics, then mark the run complete (or stopped).
+
+        run.json is written last: until it says "complete", the run lists as incomplete.
+        """
+        status = status or ("stopped" if result.stopped_early else "complete")
+        with atomic_open(self.path / WEIGHTS_FILE) as handle:
+            torch.save(result.model.state_dict(), handle)
+        with atomic_open(self.path / VALIDATION_FILE) as handle:
+            np.savez_compressed(
+                handle,
+                logits=_numpy(result.valid_logits, np.float32),
+                targets=_numpy(result.valid_targets),
+                images=_numpy(split.valid.images, np.uint8),
+            )
+        self.save_epoch(result.history)
+        mean, std = result.normalization
+        self._record.update(
+            status=status,
+            finished=_now(),
+            device=result.device,
+            normalization={"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
+            weights=_file_fingerprint(self.path / WEIGHTS_FILE),
+        )
+        self._record.pop("problem", None)
+        atomic_write_json(self.path / RUN_FILE, self._record)
+
+    def fail(self, message: str, status: str = "failed") -> None:
+        """Mark the run as failed or stopped without weights; it then lists as incomplete."""
+        self._record.update(status=status, finished=_now(), problem=message)
+        atomic_write_json(self.path / RUN_FILE, self._record)
+
+
+def _numpy(tensor: torch.Tensor, dtype: Any = None) -> np.ndarray:
+    array = tensor.detach().cpu().numpy()
+    return array.astype(dtype, copy=False) if dtype is not None else array
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _file_fingerprint(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    """Folder-safe piece of a run id: "folder:/data/My Pets" -> "folder-my-pets"."""
+    if ":" in text:
+        kind, _, rest = text.partition(":")
+        name = Path(rest.rstrip("/").rstrip("\\")).stem
+        text = f"{kind}-{name}"
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].strip("-") or "data"
+
+
+def new_run_id(config: RunConfig) -> str:
+    """`20261125-171502-mnist-5k-multi-label-3f2a`: sortable by time, unique by the suffix."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{stamp}-{_slug(config.data.dataset)}-{config.train.mode}-{secrets.token_hex(3)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+class RunStore:
+    """The runs folder: list, load, create and delete runs. The demo run is listed read-only."""
+
+    def __init__(self, root: Path | str | None = None, include_demo: bool = True) -> None:
+        self.root = Path(root) if root is not None else default_runs_dir()
+        self.include_demo = include_demo
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def list_runs(self) -> list[RunSummary]:
+        """Every run, newest first, then the demo. Never raises: a broken run lists as damaged."""
+        summaries = []
+        try:
+            folders = [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        except OSError:
+            folders = []
+        for folder in folders:
+            summaries.append(summarize_run(folder))
+        summaries.sort(key=lambda s: (s.created or "", s.id), reverse=True)
+        if self.include_demo and (DEMO_RUN_DIR / RUN_FILE).is_file():
+            summaries.append(summarize_run(DEMO_RUN_DIR, run_id=DEMO_RUN_ID, read_only=True))
+        return summaries
+
+    def run_path(self, run_id: str) -> Path:
+        """The folder of `run_id`; RunError when the id is not a plain run name."""
+        if run_id == DEMO_RUN_ID and self.include_demo:
+            return DEMO_RUN_DIR
+        if not isinstance(run_id, str) or not _RUN_ID_PATTERN.fullmatch(run_id):
+            raise RunError(f"{run_id!r} is not a run id: use one listed by `python -m engine runs`")
+        return self.root / run_id
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load_run(self, run_id: str) -> LoadedRun:
+        """Rebuild a saved run's model and read its outputs; RunError says what is wrong."""
+        path = self.run_path(run_id)
+        if not (path / RUN_FILE).is_file():
+            if path.is_dir():
+                raise RunError(
+                    f"run {run_id!r} has no {RUN_FILE}: the folder {path} is damaged; delete it"
+                )
+            raise RunError(
+                f"unknown run {run_id!r} in {self.root}: list the runs with "
+                "`python -m engine runs`, or point --runs-dir / LME_RUNS_DIR at the right folder"
+            )
+        loaded = load_run_folder(path, run_id=run_id)
+        if path == DEMO_RUN_DIR:
+            loaded.read_only = True
+        return loaded
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def create_run(self, config: RunConfig, split: DatasetSplit) -> RunWriter:
+        """Make a new run folder with status "running" and return its writer.
+
+        The folder is prepared under a hidden name and renamed into place, so the listing
+        never sees it without its run.json. The random suffix and `exist_ok=False` keep ids
+        unique when two processes start in the same second.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        for _attempt in range(20):
+            run_id = new_run_id(config)
+            staging = self.root / f".{run_id}.staging"
+            try:
+                staging.mkdir(exist_ok=False)
+            except FileExistsError:
+                continue
+            if (self.root / run_id).exists():
+                staging.rmdir()
+                continue
+            record = {
+                "id": run_id,
+                "created": _now(),
+                "status": "running",
+                "config": config.to_dict(),
+                "class_names": list(split.class_names),
+                "image_shape": list(split.image_shape),
+                "preprocess": split.preprocess,
+                "normalization": None,
+                "device": None,
+                "engine_version": ENGINE_VERSION,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "train_size": len(split.train),
+                "valid_size": len(split.valid),
+            }
+            atomic_write_json(staging / RUN_FILE, record)
+            atomic_write_json(staging / METRICS_FILE, [])
+            try:
+                os.rename(staging, self.root / run_id)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
+                continue
+            return RunWriter(self.root / run_id, record)
+        raise RunError(f"could not create a new run folder in {self.root}: check it is writable")
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run folder. The demo run is read-only."""
+        path = self.run_path(run_id)
+        if path == DEMO_RUN_DIR:
+            raise RunError("the demo run ships with the program and cannot be deleted")
+        if not path.is_dir():
+            raise RunError(f"unknown run {run_id!r} in {self.root}")
+        shutil.rmtree(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading run folders
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"{path.name} is unreadable ({error})") from None
+
+
+def _read_record(folder: Path) -> dict[str, Any]:
+    record = _read_json(folder / RUN_FILE)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise RunError(f"{RUN_FILE} does not describe a run (no config)")
+    return record
+
+
+def _read_history(folder: Path) -> list[dict[str, float]]:
+    if not (folder / METRICS_FILE).exists():
+        return []
+    history = _read_json(folder / METRICS_FILE)
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise RunError(f"{METRICS_FILE} is not a list of per-epoch metrics")
+    return history
+
+
+def _process_alive(record: Mapping[str, Any]) -> bool:
+    """Whether the process that is writing this run still runs (same machine only)."""
+    pid = record.get("pid")
+    if not isinstance(pid, int) or record.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _weights_problem(folder: Path, record: Mapping[str, Any]) -> str | None:
+    """A cheap check (size, not content) that weights.pt is the file the run wrote."""
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        return f"{WEIGHTS_FILE} is missing"
+    if not (folder / VALIDATION_FILE).is_file():
+        return f"{VALIDATION_FILE} is missing"
+    expected = (record.get("weights") or {}).get("bytes")
+    actual = weights.stat().st_size
+    if isinstance(expected, int) and actual != expected:
+        return (
+            f"{WEIGHTS_FILE} has {actual} bytes but the run wrote {expected}: "
+            "it was cut short or replaced"
+        )
+    return None
+
+
+def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = False) -> RunSummary:
+    """Describe one run folder for the list. Never raises."""
+    run_id = run_id or folder.name
+    try:
+        record = _read_record(folder)
+    except Exception as error:  # noqa: BLE001 - a listing must survive any damage
+        return RunSummary(run_id, folder, "damaged", problem=str(error), state="damaged")
+    try:
+        config = RunConfig.from_dict(record["config"])
+        dataset, mode, model, epochs = (
+            config.data.dataset,
+            config.train.mode,
+            config.model.name,
+            config.train.epochs,
+        )
+    except Exception as error:  # noqa: BLE001
+        return RunSummary(
+            run_id, folder, "damaged", problem=f"its config is invalid ({error})", state="damaged"
+        )
+    base = RunSummary(
+        id=run_id,
+        path=folder,
+        status="damaged",
+        dataset=dataset,
+        mode=mode,
+        model=model,
+        epochs=epochs,
+        created=record.get("created") if isinstance(record.get("created"), str) else None,
+        read_only=read_only,
+        class_names=tuple(str(name) for name in record.get("class_names") or ()),
+    )
+    try:
+        history = _read_history(folder)
+    except Exception as error:  # noqa: BLE001
+        return replace(base, problem=str(error), state="damaged")
+    last = history[-1] if history else {}
+    metrics = {k: v for k, v in last.items() if isinstance(v, int | float) and k != "epoch"}
+    base = replace(base, metrics=metrics, epochs_done=len(history))
+    state = str(record.get("status"))
+    if state == "running":
+        if _process_alive(record):
+            return replace(base, status="incomplete", state="running", problem="still training")
+        return replace(
+            base,
+            status="incomplete",
+            state="interrupted",
+            problem="training stopped without saving (the process ended)",
+        )
+    if state in ("stopped", "failed"):
+        problem = record.get("problem") or f"training {state}"
+        weights_problem = _weights_problem(folder, record) if state == "stopped" else None
+        if state == "stopped" and weights_problem is None:
+            problem = "stopped early; the weights so far were saved"
+        return replace(base, status="incomplete", state=state, problem=str(problem))
+    if state != "complete":
+        return replace(base, problem=f"unknown status {state!r} in {RUN_FILE}", state="damaged")
+    weights_problem = _weights_problem(folder, record)
+    if weights_problem:
+        status = "incomplete" if "missing" in weights_problem else "damaged"
+        return replace(base, status=status, state="complete", problem=weights_problem)
+    return replace(base, status="complete", state="complete")
+
+
+def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
+    """Read a weights file with `weights_only=True`: tensors only, never arbitrary code."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing: train the run again") from None
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for bad files
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise RunError(
+            f"{path} was refused: it is not a plain weights file written by this program "
+            f"(damaged, truncated, or holding code) - delete the run and train again "
+            f"[{first_line}]"
+        ) from None
+    if not isinstance(state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise RunError(f"{path} does not hold a state_dict of tensors: delete the run")
+    return dict(state)
+
+
+def _read_validation(path: Path) -> ValidationOutputs:
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            logits = torch.from_numpy(np.array(arrays["logits"], dtype=np.float32))
+            targets = torch.from_numpy(np.array(arrays["targets"]))
+            images = torch.from_numpy(np.array(arrays["images"], dtype=np.uint8))
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except Exception as error:  # noqa: BLE001
+        raise RunError(f"{path.name} is unreadable ({type(error).__name__}: {error})") from None
+    if logits.ndim != 2 or len(logits) != len(targets) or len(images) != len(logits):
+        raise RunError(f"{path.name} holds arrays of mismatched sizes")
+    return ValidationOutputs(logits=logits, targets=targets, images=images)
+
+
+def load_run_folder(path: Path | str, run_id: str | None = None) -> LoadedRun:
+    """Load the run in `path`: rebuild the model from its config and load its weights."""
+    from engine.models import build_model
+
+    path = Path(path)
+    run_id = run_id or path.name
+    try:
+        record = _read_record(path)
+        history = _read_history(path)
+        config = RunConfig.from_dict(record["config"])
+    except RunError as error:
+        raise RunError(f"run {run_id!r} is damaged: {error}; delete it") from None
+    except Exception as error:  # noqa: BLE001
+        raise RunError(f"run {run_id!r} has an invalid config ({error}); delete it") from None
+    status = record.get("status")
+    if status not in ("complete", "stopped") or not (path / WEIGHTS_FILE).exists():
+        reason = record.get("problem") or {
+            "running": "it is still training, or its process was killed"
+        }.get(str(status), f"its status is {status!r}")
+        raise RunError(f"run {run_id!r} did not finish ({reason}): it has no weights to load")
+    problem = _weights_problem(path, record)
+    if problem:
+        raise RunError(f"run {run_id!r} is damaged: {problem}; delete it and train again")
+    state = load_state_dict(path / WEIGHTS_FILE)
+    class_names = tuple(str(name) for name in record.get("class_names") or ())
+    image_shape = tuple(int(v) for v in record.get("image_shape") or ())
+    if not class_names or len(image_shape) != 3:
+        raise RunError(f"run {run_id!r} is damaged: {RUN_FILE} lacks classes or image shape")
+    model_config = replace(config.model, pretrained=False)  # the weights come from the run
+    model = build_model(model_config, len(class_names), image_shape)  # type: ignore[arg-type]
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise RunError(
+            f"run {run_id!r}: its weights do not fit a {config.model.name!r} model "
+            f"({str(error).splitlines()[0][:200]}); it was saved by another version - train again"
+        ) from None
+    model.eval()
+    normalization = record.get("normalization") or {}
+    channels = image_shape[0]
+    mean = [float(v) for v in normalization.get("mean") or [0.0] * channels]
+    std = [float(v) for v in normalization.get("std") or [1.0] * channels]
+    return LoadedRun(
+        id=run_id,
+        path=path,
+        config=config,
+        class_names=class_names,
+        image_shape=image_shape,  # type: ignore[arg-type]
+        preprocess=str(record.get("preprocess") or "resize"),
+        normalization=(mean, std),
+        history=history,
+        model=model,
+        validation=_read_validation(path / VALIDATION_FILE),
+        status=str(status),
+        device=record.get("device"),
+        created=record.get("created"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Training into the store
+
+
+def metrics_saver(writer: RunWriter) -> Callback:
+    """A callback that rewrites metrics.json after every epoch."""
+    from engine.callbacks import Callback
+
+    class SaveMetrics(Callback):
+        def after_epoch(self, state: Any) -> None:
+            writer.save_epoch(state.history)
+
+    return SaveMetrics()
+
+
+def train_run(
+    config: RunConfig,
+    store: RunStore,
+    callbacks: Sequence[Callback] = (),
+    split: DatasetSplit | None = None,
+    on_created: Callable[[str], None] | None = None,
+) -> str:
+    """Load the data, train, and save a run; return its id.
+
+    A run stopped by a callback (StopTraining) keeps its weights and lists as "stopped".
+    Any exception (Ctrl-C included) marks the run failed or stopped before it propagates.
+    `on_created` gets the id as soon as the folder exists, before training starts.
+    """
+    from engine.data import load_dataset
+    from engine.training import fit
+
+    if split is None:
+        split = load_dataset(config.data)
+    writer = store.create_run(config, split)
+    if on_created is not None:
+        on_created(writer.id)
+    try:
+        result = fit(config, split, [*callbacks, metrics_saver(writer)])
+        writer.finish(result, split)
+    except KeyboardInterrupt:
+        writer.fail("stopped by Ctrl-C before the weights were saved", status="stopped")
+        raise
+    except BaseException as error:
+        writer.fail(f"training failed: {type(error).__name__}: {error}"[:500])
+        raise
+    return writer.id

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): install what the tests need, check style, run pytest.
+#   bash tests/run_tests.sh            # everything
+#   bash tests/run_tests.sh tests/engine -k runs   # extra arguments go to pytest
+# With CI=true the browser tests must run: LME_REQUIRE_BROWSER=1 turns a missing browser into
+# a failure instead of a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+echo "== installing test requirements (already installed packages are reused)"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+if [ ! -x /usr/bin/chromium ] && [ -z "${LME_CHROMIUM:-}" ]; then
+    echo "== installing Debian's chromium for the browser tests"
+    if [ "$(id -u)" = 0 ]; then
+        SUDO=""
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
+    else
+        SUDO="none"
+    fi
+    if [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    else
+        echo "   cannot install chromium here (needs apt-get and root); browser tests will skip" \
+             "unless CI=true, where they fail"
+    fi
+fi
+if [ -x /usr/bin/chromium ] && [ -z "${LME_CHROMIUM:-}" ]; then
+    export LME_CHROMIUM=/usr/bin/chromium
+fi
+
+if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; then
+    export LME_REQUIRE_BROWSER=1
+fi
+
+folders=()
+for folder in engine dashboard tests bench tools; do
+    [ -d "$folder" ] && folders+=("$folder")
+done
+echo "== ruff format --check and ruff check: ${folders[*]}"
+"$PYTHON" -m ruff format --check "${folders[@]}"
+"$PYTHON" -m ruff check "${folders[@]}"
+
+echo "== pytest"
+status=0
+"$PYTHON" -m pytest -q "$@" || status=$?
+if [ "$status" = 5 ]; then
+    echo "pytest collected no tests (exit 5): nothing to run is not a failure here"
+    status=0
+fi
+exit "$status"

@@ -1,0 +1,42 @@
+"""Analysis of a run's validation outputs: where the sigmoids reveal confusion (issue 4).
+
+Plain functions over logits / probabilities, targets and images that return dataclasses and
+DataFrames, never charts, fast enough to recompute on every slider move:
+- `pairs`: co-activation, confusion matrix, ranked confused pairs, both / neither;
+- `thresholds`: global and F1-tuned thresholds, accuracy_multi, per-class P/R/F1/AP;
+- `readings`: the forum question's three readings side by side, AUROC as error detector;
+- `calibration`: expected calibration error and reliability-chart data;
+- `neither`: how often each reading calls generated non-digits "none of the classes";
+- `experiments`: teaching "none" with all-zero targets, measured;
+- `report`: `analysis_report` (JSON-able dict for the CLI) and `format_report`.
+"""
+
+from engine.analysis.pairs import (
+    CoActivation,
+    FiringSets,
+    coactivation,
+    confused_pairs,
+    confusion_matrix,
+    firing_sets,
+)
+from engine.analysis.thresholds import (
+    ThresholdMetrics,
+    accuracy_multi,
+    average_precision,
+    threshold_metrics,
+    tune_thresholds,
+)
+
+__all__ = [
+    "CoActivation",
+    "FiringSets",
+    "ThresholdMetrics",
+    "accuracy_multi",
+    "average_precision",
+    "coactivation",
+    "confused_pairs",
+    "confusion_matrix",
+    "firing_sets",
+    "threshold_metrics",
+    "tune_thresholds",
+]

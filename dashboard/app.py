@@ -1,0 +1,48 @@
+"""Label Mode Explorer's dashboard: the entry point (`streamlit run dashboard/app.py`).
+
+It sets the page up, registers every page with a stable URL path, runs the chosen one, and
+adds the "Share this view" link. The pages live in dashboard/views/, their state and caches
+in dashboard/state.py, and all the work in the `engine` package.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on the import path, not the project root.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import state  # noqa: E402
+
+st.set_page_config(page_title="Label Mode Explorer", page_icon="🔢", layout="wide")
+
+PAGES = {
+    "Start": [
+        st.Page(state.HOME_PAGE, title="Home", icon="🏠", url_path="", default=True),
+    ],
+    "Build": [
+        st.Page(state.DATA_PAGE, title="Data", icon="🖼️", url_path="data"),
+        st.Page(state.MODEL_PAGE, title="Model", icon="🧠", url_path="model"),
+        st.Page(state.TRAIN_PAGE, title="Train", icon="🏋️", url_path="train"),
+    ],
+    "Analyse": [
+        st.Page(state.EXPLORE_PAGE, title="Explore", icon="🔍", url_path="explore"),
+        st.Page(state.COMPARE_PAGE, title="Compare", icon="⚖️", url_path="compare"),
+        st.Page(state.PREDICT_PAGE, title="Predict", icon="✍️", url_path="predict"),
+    ],
+}
+
+page = st.navigation(PAGES)
+state.begin_script_run()
+share_area = st.sidebar.container()
+try:
+    page.run()
+finally:
+    # Also after a page's st.stop(): the link carries whatever the page bound so far.
+    with share_area:
+        state.show_share_link(page.url_path)

@@ -1,0 +1,333 @@
+"""Everything the dashboard keeps between reruns, in one place: caches, session state, and the
+URL query parameters that make a view shareable.
+
+Pages never touch `st.session_state`, `st.query_params` or a cache decorator directly: they
+call the named accessors here. Widgets that belong in a shared link are bound to a query
+parameter (Streamlit's `bind="query-params"`); the `bind_*` helpers first check the value a
+link carries and, when it is not valid, say so on the page before the widget falls back to
+its default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from engine.config import DataConfig, ModelConfig
+from engine.errors import EngineError
+
+# ---------------------------------------------------------------------------------------------
+# Pages: the file of each page (relative to app.py) and its stable URL path.
+
+PAGE_FILES = {
+    "": "views/home.py",
+    "data": "views/data.py",
+    "model": "views/model.py",
+    "train": "views/train.py",
+    "explore": "views/explore.py",
+    "compare": "views/compare.py",
+    "predict": "views/predict.py",
+}
+HOME_PAGE, DATA_PAGE, MODEL_PAGE, TRAIN_PAGE = (
+    PAGE_FILES[p] for p in ("", "data", "model", "train")
+)
+EXPLORE_PAGE, COMPARE_PAGE, PREDICT_PAGE = (
+    PAGE_FILES[p] for p in ("explore", "compare", "predict")
+)
+
+# ---------------------------------------------------------------------------------------------
+# Query parameters. Each name is also the key of the widget bound to it.
+
+DATASET = "dataset"
+DOWNLOAD = "download"
+MODE = "mode"
+MODEL = "model"
+FREEZE = "freeze"
+EPOCHS = "epochs"
+BATCH_SIZE = "batch"
+LEARNING_RATE = "lr"
+LIMIT = "limit"
+RUN = "run"
+RUNS = "runs"
+PAIR = "pair"
+THRESHOLD = "threshold"
+
+# Session state, private to this module.
+_JOB_ID = "lme_job_id"
+_UPLOADED_DATASET = "lme_uploaded_dataset"
+_BOUND_THIS_RUN = "lme_bound_params"
+
+TRAIN_FORM = "lme_train_form"
+UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploader
+
+
+# ---------------------------------------------------------------------------------------------
+# Query-parameter binding
+
+
+def begin_script_run() -> None:
+    """Called by app.py at the top of every full rerun: forget last run's bound parameters."""
+    st.session_state[_BOUND_THIS_RUN] = {}
+
+
+def _register(param: str, describe: Callable[[Any], str] = str) -> dict[str, Any]:
+    bound = st.session_state.setdefault(_BOUND_THIS_RUN, {})
+    bound[param] = describe
+    return {"key": param, "bind": "query-params"}
+
+
+def _link_value(param: str) -> str | None:
+    value = st.query_params.get(param)
+    return None if value is None or value == "" else str(value)
+
+
+def _notice(param: str, raw: str, expected: str) -> None:
+    """Say once per page view that a link's value was not usable."""
+    st.warning(
+        f"The link asked for {param}={raw!r}, which is not valid here ({expected}); "
+        "showing the default instead.",
+        icon="⚠️",
+    )
+
+
+def bind_choice(param: str, options: Sequence[str]) -> dict[str, Any]:
+    """Widget arguments binding a choice widget (selectbox, radio) to query parameter `param`.
+
+    Options must be plain strings: the URL carries the option itself.
+    """
+    raw = _link_value(param)
+    if raw is not None and raw not in options:
+        shown = ", ".join(options[:6]) + (", ..." if len(options) > 6 else "")
+        _notice(param, raw, f"choose one of {shown}")
+    return _register(param)
+
+
+def bind_number(param: str, minimum: float, maximum: float, integer: bool = True) -> dict[str, Any]:
+    """Widget arguments binding a number input or slider to query parameter `param`."""
+    raw = _link_value(param)
+    if raw is not None:
+        try:
+            value = float(raw)
+            valid = math.isfinite(value) and minimum <= value <= maximum
+            valid = valid and (not integer or value.is_integer())
+        except ValueError:
+            valid = False
+        if not valid:
+            kind = "a whole number" if integer else "a number"
+            _notice(param, raw, f"{kind} from {minimum:g} to {maximum:g}")
+    return _register(param)
+
+
+def bind_flag(param: str) -> dict[str, Any]:
+    """Widget arguments binding a toggle or checkbox to query parameter `param`."""
+    raw = _link_value(param)
+    if raw is not None and raw.lower() not in ("true", "false"):
+        _notice(param, raw, "true or false")
+    return _register(param, lambda value: "true" if value else "false")
+
+
+def share_link(url_path: str) -> str:
+    """The link that reopens this page with the current values of its bound widgets."""
+    base = (st.context.url or "http://localhost:8501").rstrip("/")
+    for path in PAGE_FILES:  # st.context.url may still end in the page's path
+        if path and base.endswith("/" + path):
+            base = base[: -len(path) - 1]
+    bound = st.session_state.get(_BOUND_THIS_RUN, {})
+    params = {}
+    for param, describe in bound.items():
+        value = st.session_state.get(param)
+        if value is not None:
+            params[param] = describe(value)
+    link = f"{base}/{url_path}" if url_path else f"{base}/"
+    return f"{link}?{urlencode(params)}" if params else link
+
+
+def show_share_link(url_path: str) -> None:
+    """The "Share this view" control: the link to copy (app.py puts it in the sidebar)."""
+    with st.expander("Share this view"):
+        st.caption("Copy this link: it opens the same page with the same choices.")
+        st.code(share_link(url_path), language=None, wrap_lines=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Caches shared by every session (datasets, models, the run store)
+
+
+class _SmallCache:
+    """A few recent values by key, safe across sessions' threads; big datasets are evicted."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: OrderedDict[Any, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self.lock:
+            if key in self.values:
+                self.values.move_to_end(key)
+                return self.values[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self.lock:
+            self.values[key] = value
+            self.values.move_to_end(key)
+            while len(self.values) > self.size:
+                self.values.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _dataset_cache() -> _SmallCache:
+    # A plain container under cache_resource, not a cached loader: the loader reports progress
+    # into page elements, which Streamlit's cache replay cannot do.
+    return _SmallCache(size=3)
+
+
+def dataset_choices() -> list[Any]:
+    """The engine's datasets (offline default first), as DatasetInfo records."""
+    from engine.data import available_datasets
+
+    return list(available_datasets())
+
+
+def is_dataset_loaded(config: DataConfig) -> bool:
+    return _dataset_cache().get(config) is not None
+
+
+def load_dataset(config: DataConfig, progress: Callable[[str, float], None] | None = None) -> Any:
+    """The DatasetSplit for `config`, loaded once and shared; EngineError when it cannot be."""
+    from engine.data import load_dataset as engine_load
+
+    cache = _dataset_cache()
+    split = cache.get(config)
+    if split is None:
+        split = engine_load(config, progress=progress)
+        cache.put(config, split)
+    return split
+
+
+@st.cache_resource(show_spinner="Building the model...", max_entries=16)
+def head_change(config: ModelConfig, num_classes: int, image_shape: tuple[int, ...]) -> Any:
+    """The head before and after reconfiguration (engine.overview.HeadChange), cached."""
+    from engine.overview import head_change as engine_head_change
+
+    return engine_head_change(config, num_classes, tuple(image_shape))
+
+
+@st.cache_resource(show_spinner=False)
+def _device_description(name: str) -> str:
+    from engine.device import describe_device, resolve_device
+
+    return describe_device(resolve_device(name))
+
+
+def device_description(name: str = "auto") -> str:
+    """ "GPU: NVIDIA ..." or "CPU (n threads)": where training would run."""
+    return _device_description(name)
+
+
+@st.cache_resource(show_spinner=False)
+def _run_store(root: str) -> Any:
+    from engine.runs import RunStore
+
+    return RunStore(root)
+
+
+def run_store() -> Any:
+    """The run store under $LME_RUNS_DIR (or ./runs), shared by every session."""
+    from engine.runs import default_runs_dir
+
+    return _run_store(str(default_runs_dir().resolve()))
+
+
+def run_summaries() -> list[Any]:
+    """Every saved run, newest first (listing is cheap, so never cached)."""
+    return run_store().list_runs()
+
+
+@st.cache_resource(show_spinner="Loading the run...", max_entries=8)
+def _loaded_run(root: str, run_id: str, stamp: float) -> Any:
+    from engine.runs import RunStore
+
+    return RunStore(root).load_run(run_id)
+
+
+def load_run(run_id: str) -> Any:
+    """A saved run (engine.runs.LoadedRun), cached until its run.json changes."""
+    store = run_store()
+    path = store.run_path(run_id)
+    try:
+        stamp = (path / "run.json").stat().st_mtime
+    except OSError:
+        stamp = 0.0
+    return _loaded_run(str(store.root.resolve()), run_id, stamp)
+
+
+def analysis_run_picker(page: str = "explore") -> Any:
+    """A run chooser bound to the `run` parameter; returns the LoadedRun, or None (with a
+    message and a link to the Train page) when there is none or it cannot be loaded.
+    """
+    summaries = [s for s in run_summaries() if s.status == "complete"]
+    if not summaries:
+        st.info("There is no saved run yet: train one first.")
+        st.page_link(TRAIN_PAGE, label="Train a model", icon="🏋️")
+        return None
+    ids = [summary.id for summary in summaries]
+    preferred = last_run_id()
+    index = ids.index(preferred) if preferred in ids else 0
+    run_id = st.selectbox("Run", ids, index=index, **bind_choice(RUN, ids))
+    try:
+        return load_run(run_id)
+    except EngineError as error:
+        st.error(str(error))
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-session state: the training job of this browser tab, the uploaded dataset
+
+
+def current_job() -> Any:
+    """This tab's training job (engine.jobs.TrainingJob), or None."""
+    from engine.jobs import get_job
+
+    return get_job(st.session_state.get(_JOB_ID))
+
+
+def remember_job(job: Any) -> None:
+    st.session_state[_JOB_ID] = job.id
+
+
+def last_run_id() -> str | None:
+    """The run this tab trained most recently, once it is saved."""
+    job = current_job()
+    return job.progress().run_id if job is not None else None
+
+
+def save_uploaded_zip(name: str, data: bytes) -> str:
+    """Keep an uploaded zip on disk (by content, so re-uploads reuse it) and return the
+    dataset name (`zip:PATH`) the engine loads it by; remembered for this tab.
+    """
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "label-mode-explorer-uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}.zip"
+    if not path.exists():
+        path.write_bytes(data)
+    dataset = f"zip:{path}"
+    st.session_state[_UPLOADED_DATASET] = (name, dataset)
+    return dataset
+
+
+def uploaded_dataset() -> tuple[str, str] | None:
+    """(file name, dataset name) of this tab's uploaded zip, if any."""
+    return st.session_state.get(_UPLOADED_DATASET)

@@ -1,0 +1,117 @@
+"""Data page: choose a dataset, look at its images and class balance, and see how one target
+looks in each label mode."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, state
+from engine import overview
+from engine.config import DataConfig
+from engine.errors import EngineError
+from engine.labels import LABEL_MODES
+
+st.title("Data")
+
+infos = state.dataset_choices()
+names = [info.name for info in infos] + [state.UPLOAD_CHOICE]
+name = st.selectbox(
+    "Dataset",
+    names,
+    help="MNIST-5k ships with the app and works offline; the others come from torchvision.",
+    **state.bind_choice(state.DATASET, names),
+)
+
+download = False
+if name == state.UPLOAD_CHOICE:
+    upload = st.file_uploader(
+        "A .zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"]
+    )
+    if upload is None:
+        remembered = state.uploaded_dataset()
+        if remembered is None:
+            st.info("Upload a .zip of class folders to look at it here and train on it.")
+            st.stop()
+        upload_name, dataset = remembered
+    else:
+        upload_name, dataset = upload.name, state.save_uploaded_zip(upload.name, upload.getvalue())
+    st.caption(f"Uploaded: {upload_name}")
+else:
+    info = next(info for info in infos if info.name == name)
+    st.caption(info.description)
+    dataset = info.name
+    if not info.offline:
+        download = st.toggle(
+            "Download if missing (needs the internet)",
+            help="torchvision fetches the files once into the data folder.",
+            **state.bind_flag(state.DOWNLOAD),
+        )
+        if not download:
+            st.caption(
+                "Offline: the files must already be in the data folder "
+                "(set LME_DATA_DIR to use another one)."
+            )
+
+config = DataConfig(dataset=dataset, download=download)
+try:
+    if state.is_dataset_loaded(config):
+        split = state.load_dataset(config)
+    else:
+        bar = st.progress(0.0, text=f"Loading {name}...")
+        split = state.load_dataset(
+            config, progress=lambda message, fraction: bar.progress(min(1.0, fraction), message)
+        )
+        bar.empty()
+except EngineError as error:
+    st.error(str(error))
+    st.stop()
+
+counts = overview.class_counts(split)
+train_total = int(counts.loc[counts["part"] == "train", "count"].sum())
+valid_total = int(counts.loc[counts["part"] == "valid", "count"].sum())
+facts = st.columns(4)
+facts[0].metric("Training images", f"{len(split.train):,}")
+facts[1].metric("Validation images", f"{len(split.valid):,}")
+facts[2].metric("Classes", split.num_classes)
+facts[3].metric("Image shape (C, H, W)", " × ".join(str(n) for n in split.image_shape))
+
+st.subheader("Sample images")
+samples = overview.sample_images(split.train, per_class=2)
+st.image([image for image, _ in samples], caption=[label for _, label in samples], width=56)
+
+st.subheader("Class balance")
+st.altair_chart(charts.class_balance_chart(counts), width="stretch")
+st.caption(
+    f"Labels counted: {train_total:,} in training, {valid_total:,} in validation "
+    f"({train_total + valid_total:,} in all)."
+)
+
+st.subheader("One target, two label modes")
+mode = st.segmented_control(
+    "Label mode",
+    list(LABEL_MODES),
+    default="multi-label",
+    required=True,
+    **state.bind_choice(state.MODE, list(LABEL_MODES)),
+)
+example = overview.target_example(split.train)
+picture, before, after = st.columns([1, 2, 3])
+picture.image(example.image, caption=f"training image #{example.index}", width=96)
+with before:
+    st.markdown("**Multi-class target** (class index)")
+    st.code(str(example.class_index) if example.class_index is not None else example.class_name)
+    st.caption("Softmax over all classes, CrossEntropyLoss.")
+with after:
+    st.markdown("**Multi-label target** (one-hot vector)")
+    st.code(example.multi_label_text)
+    st.caption("One sigmoid per class, BCEWithLogitsLoss; engine.labels.to_multi_label.")
+if mode == "multi-label":
+    st.success(
+        f"In multi-label mode the target of this {example.class_name!r} is the vector "
+        f"{example.multi_label_text}: the model answers yes or no for every class."
+    )
+else:
+    st.info(
+        f"In multi-class mode the target of this {example.class_name!r} stays the class index "
+        f"{example.class_index}: exactly one class wins."
+    )

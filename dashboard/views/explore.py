@@ -1,0 +1,6 @@
+"""Explore page: placeholder until dashboard 2 lands theirs."""
+
+import streamlit as st
+
+st.title("Explore")
+st.info("This page is being built.")

@@ -1,0 +1,58 @@
+"""Home page: what the app shows, the three questions it answers (each one click away), and
+the shortest way to a trained model."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import state
+
+st.title("Label Mode Explorer")
+st.markdown(
+    "A digit classifier is usually trained **multi-class**: one softmax over the ten digits, "
+    "so the probabilities always add up to one and some digit always wins. Train the same "
+    "network **multi-label** instead, with one sigmoid per digit and one-hot targets, and "
+    "each digit gets its own yes/no answer. Then a sloppy 7 can light up as *7 and 1*, and a "
+    "smudge can light up as *nothing at all*. This app trains both ways on the same data and "
+    "shows where they disagree."
+)
+
+st.subheader("Three questions, one click each")
+questions = st.columns(3)
+with questions[0], st.container(border=True):
+    st.markdown(
+        "**1. Can a multi-class dataset be trained the multi-label way? How are the labels "
+        "converted?**\n\nYes: class index `7` becomes the vector `[0,0,0,0,0,0,0,1,0,0]`, "
+        "and the loss becomes binary cross-entropy per class."
+    )
+    st.page_link(state.DATA_PAGE, label="See the labels converted", icon="🖼️")
+with questions[1], st.container(border=True):
+    st.markdown(
+        "**2. How is the model's head changed?**\n\nThe last `Linear` layer is replaced by "
+        "one with an output per class. The same head serves both modes; only the activation "
+        "(softmax or sigmoid) and the loss change."
+    )
+    st.page_link(state.MODEL_PAGE, label="See the head before and after", icon="🧠")
+with questions[2], st.container(border=True):
+    st.markdown(
+        "**3. Train with softmax and read sigmoids at inference, or train with sigmoids?**"
+        "\n\nTrain one run each way on the same data and put them side by side."
+    )
+    st.page_link(state.COMPARE_PAGE, label="Compare the two trainings", icon="⚖️")
+
+st.subheader("Try it")
+steps = st.columns(3)
+with steps[0]:
+    st.page_link(state.TRAIN_PAGE, label="Train a model on the default data", icon="🏋️")
+    st.caption("MNIST-5k, multi-label, a minute or two on a CPU.")
+with steps[1]:
+    st.page_link(state.EXPLORE_PAGE, label="See the confused pairs", icon="🔍")
+    st.caption("Where two sigmoids fire at once: a 1 that is also a 7.")
+with steps[2]:
+    st.page_link(state.PREDICT_PAGE, label="Predict your own digit", icon="✍️")
+    st.caption("Upload a photo of a handwritten digit.")
+
+st.caption(
+    "A small demo run ships with the app, so Explore and Predict work before you train. "
+    "Every page keeps its choices in the link: use **Share this view** in the sidebar."
+)

@@ -1,0 +1,88 @@
+"""Model page: choose an architecture and see its head before and after it is reset for the
+dataset, printed as PyTorch prints it, with trainable and frozen parameter counts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import state
+from engine.config import DataConfig, ModelConfig
+from engine.errors import EngineError
+from engine.models import available_models
+from engine.overview import PUBLISHED_CLASSES
+
+st.title("Model")
+st.write(
+    "Every model ends in a plain `Linear` layer, the *head*, with one output (logit) per "
+    "class. Reconfiguring a model for a dataset means replacing that layer with one that has "
+    "the dataset's number of outputs. The head is the same for both label modes: only the "
+    "activation read from it (softmax or one sigmoid per class) and the loss change."
+)
+
+models = available_models()
+offline = [info.name for info in state.dataset_choices() if info.offline]
+left, middle, right = st.columns([2, 2, 1])
+with left:
+    name = st.selectbox(
+        "Architecture",
+        models,
+        help="cnn and mlp are small nets built for 28×28 digits; the rest come from torchvision.",
+        **state.bind_choice(state.MODEL, models),
+    )
+with middle:
+    dataset = st.selectbox(
+        "For the dataset",
+        offline,
+        help="The dataset decides how many outputs the new head needs and the input shape.",
+        **state.bind_choice(state.DATASET, offline),
+    )
+with right:
+    frozen = st.toggle(
+        "Freeze the body",
+        help="Train the new head alone: everything else keeps its weights.",
+        **state.bind_flag(state.FREEZE),
+    )
+
+try:
+    split = state.load_dataset(DataConfig(dataset=dataset))
+    change = state.head_change(
+        ModelConfig(name=name, freeze_body=frozen), split.num_classes, split.image_shape
+    )
+except EngineError as error:
+    st.error(str(error))
+    st.stop()
+
+before, after = st.columns(2)
+with before:
+    st.subheader("Before")
+    st.caption(f"As built with the standard {PUBLISHED_CLASSES}-class (ImageNet) head.")
+    st.code(change.before.text, language=None)
+    st.metric("Outputs", change.before.out_features)
+    st.metric("Trainable parameters", f"{change.before.trainable_params:,}")
+    st.metric("Frozen parameters", f"{change.before.frozen_params:,}")
+with after:
+    st.subheader("After")
+    st.caption(
+        f"`reset_classifier(model, {change.num_classes})` for {dataset}"
+        + (", then `freeze_body(model)`." if frozen else ".")
+    )
+    st.code(change.after.text, language=None)
+    st.metric(
+        "Outputs",
+        change.after.out_features,
+        delta=change.after.out_features - change.before.out_features,
+    )
+    st.metric("Trainable parameters", f"{change.after.trainable_params:,}")
+    st.metric("Frozen parameters", f"{change.after.frozen_params:,}")
+
+st.info(
+    f"The head `{change.after.attribute}` maps {change.after.in_features} features to "
+    f"{change.after.out_features} logits ({change.after.head_params:,} parameters). "
+    "Multi-class training reads them with a softmax; multi-label training with a sigmoid each."
+)
+st.page_link(
+    state.TRAIN_PAGE,
+    label="Train this model",
+    icon="🏋️",
+    query_params={state.MODEL: name, state.DATASET: dataset},
+)

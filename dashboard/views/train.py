@@ -1,0 +1,168 @@
+"""Train page: a form that starts a training job in the background, and a fragment that polls
+it every second for the progress bar and the live loss and accuracy curves.
+
+The job runs in a worker thread owned by engine.jobs, so the page never freezes and a page
+switch or rerun does not stop it; this tab remembers its job id in dashboard.state.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, state
+from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from engine.errors import EngineError
+from engine.jobs import JobProgress, start_training
+from engine.labels import LABEL_MODES
+from engine.models import available_models
+
+POLL_SECONDS = 1.0
+DEFAULT_EPOCHS = 3  # a minute or two on a laptop CPU with the default data
+METRIC_LABELS = {
+    "val_accuracy": "Accuracy (argmax)",
+    "val_accuracy_multi": "accuracy_multi",
+    "val_exact_match": "Exact match",
+    "val_macro_f1": "Macro F1",
+    "val_loss": "Validation loss",
+    "train_loss": "Training loss",
+}
+
+st.title("Train")
+st.write(
+    "Train a model in either label mode. Training runs in the background: the curves update "
+    "after every epoch, you can switch pages and come back, and the run is saved when it ends."
+)
+
+job = state.current_job()
+busy = job is not None and not job.progress().finished
+defaults = TrainConfig()
+datasets = [info.name for info in state.dataset_choices() if info.offline]
+uploaded = state.uploaded_dataset()
+if uploaded is not None:
+    datasets.append(uploaded[1])
+models = available_models()
+
+with st.form(state.TRAIN_FORM):
+    left, right = st.columns(2)
+    with left:
+        dataset = st.selectbox("Dataset", datasets, **state.bind_choice(state.DATASET, datasets))
+        mode = st.radio(
+            "Label mode",
+            list(LABEL_MODES),
+            index=LABEL_MODES.index("multi-label"),
+            horizontal=True,
+            help="multi-class: softmax + cross-entropy. multi-label: one-hot targets, a "
+            "sigmoid per class, binary cross-entropy.",
+            **state.bind_choice(state.MODE, list(LABEL_MODES)),
+        )
+        name = st.selectbox("Model", models, **state.bind_choice(state.MODEL, models))
+        frozen = st.toggle("Freeze the body (train the head only)", **state.bind_flag(state.FREEZE))
+    with right:
+        epochs = st.number_input(
+            "Epochs", 1, 100, DEFAULT_EPOCHS, **state.bind_number(state.EPOCHS, 1, 100)
+        )
+        batch_size = st.number_input(
+            "Batch size",
+            1,
+            4096,
+            defaults.batch_size,
+            **state.bind_number(state.BATCH_SIZE, 1, 4096),
+        )
+        lr = st.number_input(
+            "Learning rate (peak)",
+            1e-6,
+            1.0,
+            defaults.lr,
+            format="%.4f",
+            step=1e-4,
+            **state.bind_number(state.LEARNING_RATE, 1e-6, 1.0, integer=False),
+        )
+        limit = st.number_input(
+            "Use at most this many images (0 = all)",
+            0,
+            1_000_000,
+            0,
+            step=500,
+            help="A quick look: fewer images train faster.",
+            **state.bind_number(state.LIMIT, 0, 1_000_000),
+        )
+    st.caption(f"Device: {state.device_description()}")
+    submitted = st.form_submit_button("Start training", type="primary", disabled=busy, icon="▶️")
+
+if submitted and not busy:
+    try:
+        config = RunConfig(
+            data=DataConfig(dataset=dataset, limit=int(limit) or None),
+            model=ModelConfig(name=name, freeze_body=frozen),
+            train=TrainConfig(
+                mode=mode, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr)
+            ),
+        )
+        bar = st.progress(0.0, text="Loading the data...")
+        split = state.load_dataset(
+            config.data,
+            progress=lambda message, fraction: bar.progress(min(1.0, fraction), message),
+        )
+        bar.empty()
+        job = start_training(config, state.run_store(), split=split)
+        state.remember_job(job)
+    except EngineError as error:
+        st.error(str(error))
+        st.stop()
+    st.rerun()  # redraw with the form disabled and the status polling
+
+
+def show_finished(progress: JobProgress) -> None:
+    """The outcome: final metrics, where the run is saved, and where to look at it next."""
+    if progress.state == "failed":
+        st.error(f"Training failed: {progress.error}")
+        return
+    if progress.state == "stopped":
+        st.warning(f"Stopped after {progress.epoch} of {progress.epochs} epochs.")
+    else:
+        st.success(f"Done: {progress.epochs} epochs in {progress.elapsed:.0f} s.")
+    final = progress.last_metrics
+    shown = [key for key in METRIC_LABELS if key in final]
+    if shown:
+        columns = st.columns(len(shown))
+        for column, key in zip(columns, shown, strict=True):
+            column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
+    if progress.run_id:
+        st.caption(f"Saved in the run store as `{progress.run_id}`.")
+        st.page_link(
+            state.EXPLORE_PAGE,
+            label="Explore this run",
+            icon="🔍",
+            query_params={state.RUN: progress.run_id},
+        )
+
+
+@st.fragment(run_every=POLL_SECONDS if busy else None)
+def training_status(polling: bool) -> None:
+    """Redrawn every second while this tab's job runs; a full rerun once it ends."""
+    job = state.current_job()
+    if job is None:
+        st.info("No training started from this tab yet: fill in the form and press Start.")
+        return
+    progress = job.progress()
+    if polling and progress.finished:
+        st.rerun()  # the whole page: re-enable the form and stop polling
+    label = {"queued": "Preparing", "running": "Training"}.get(progress.state, "Finished")
+    st.progress(
+        progress.fraction,
+        text=f"{label}: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
+        f" · {progress.elapsed:.0f} s" + (f" · {progress.device}" if progress.device else ""),
+    )
+    if not progress.finished:
+        if job.stop_requested:
+            st.caption("Stopping after this batch...")
+        elif st.button("Stop", icon="⏹️"):
+            job.stop()
+            st.caption("Stopping after this batch...")
+    if progress.history:
+        st.altair_chart(charts.training_curves(progress.history, progress.epochs), width="stretch")
+    if progress.finished:
+        show_finished(progress)
+
+
+training_status(busy)

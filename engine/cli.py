@@ -1,0 +1,397 @@
+"""The command line: `python -m engine train|runs|predict|analyze|datasets|models`.
+
+The commands, options and `--json` fields are a contract that scripts rely on (see the README).
+Each handler turns arguments into one engine call and prints its result. Any failure a user
+can cause becomes one `error: ...` line on stderr and exit status 2, never a traceback; bugs
+still raise, so they are seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EngineError
+
+USER_ERROR = 2
+INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `error: ...` line (exit 2) like every other error."""
+
+    def error(self, message: str) -> Any:  # argparse's hook; must not return
+        self.exit(USER_ERROR, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine.config import DataConfig, ModelConfig, TrainConfig
+    from engine.device import DEVICE_CHOICES
+    from engine.labels import LABEL_MODES
+
+    data, model, train = DataConfig(), ModelConfig(), TrainConfig()
+    parser = _Parser(
+        prog="python -m engine",
+        description="Train image classifiers multi-class or multi-label, list runs, predict.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def runs_dir(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--runs-dir", type=Path, help="runs folder (default: $LME_RUNS_DIR or ./runs)"
+        )
+
+    fit = commands.add_parser("train", help="train a model and save it as a run")
+    fit.add_argument("--dataset", default=data.dataset, help=f"default {data.dataset}")
+    fit.add_argument("--mode", choices=LABEL_MODES, default=train.mode)
+    fit.add_argument("--epochs", type=int, default=train.epochs)
+    fit.add_argument("--model", default=model.name, help=f"default {model.name}")
+    fit.add_argument("--batch-size", type=int, default=train.batch_size)
+    fit.add_argument("--lr", type=float, default=train.lr, help="peak learning rate")
+    fit.add_argument("--weight-decay", type=float, default=train.weight_decay)
+    fit.add_argument("--device", choices=DEVICE_CHOICES, default=train.device)
+    fit.add_argument("--seed", type=int, default=train.seed)
+    fit.add_argument("--threshold", type=float, default=train.threshold, help="sigmoid cut-off")
+    fit.add_argument("--limit", type=int, default=data.limit, help="use at most N images")
+    fit.add_argument(
+        "--none-examples",
+        type=int,
+        default=data.none_examples,
+        help="add N generated non-digits with all-zero targets (multi-label only)",
+    )
+    fit.add_argument("--valid-fraction", type=float, default=data.valid_fraction)
+    fit.add_argument("--freeze-body", action="store_true", help="train the head alone")
+    fit.add_argument("--pretrained", action="store_true", help="local torchvision weights")
+    fit.add_argument("--download", action="store_true", help="download torchvision datasets")
+    fit.add_argument("--data-root", help="where downloadable datasets live")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    runs_dir(fit)
+    fit.set_defaults(handler=train_command)
+
+    listing = commands.add_parser("runs", help="list saved runs and their last metrics")
+    listing.add_argument("--json", action="store_true", help="a JSON list, one object per run")
+    runs_dir(listing)
+    listing.set_defaults(handler=runs_command)
+
+    predict = commands.add_parser("predict", help="predict images with a saved run")
+    predict.add_argument("run_id", metavar="RUN_ID", help="a run id, or a run folder's path")
+    predict.add_argument("images", metavar="IMAGE", nargs="+", type=Path)
+    predict.add_argument("--threshold", type=float, help="default: the run's threshold")
+    predict.add_argument("--json", action="store_true")
+    runs_dir(predict)
+    predict.set_defaults(handler=predict_command)
+
+    analyze = commands.add_parser("analyze", help="where the sigmoids reveal confusion")
+    analyze.add_argument("run_id", metavar="RUN_ID")
+    analyze.add_argument("--threshold", type=float, help="default: the run's threshold")
+    analyze.add_argument("--compare", metavar="RUN_ID", help="a second run to read against")
+    analyze.add_argument("--json", action="store_true")
+    runs_dir(analyze)
+    analyze.set_defaults(handler=analyze_command)
+
+    datasets = commands.add_parser("datasets", help="list dataset names")
+    datasets.add_argument("--json", action="store_true")
+    datasets.set_defaults(handler=datasets_command)
+
+    models = commands.add_parser("models", help="list model names")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=models_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return USER_ERROR
+    try:
+        return int(args.handler(args) or 0)
+    except EngineError as error:
+        return _fail(str(error))
+    except OSError as error:  # missing files, unwritable folders: the user's environment
+        where = f": {error.filename}" if error.filename else ""
+        return _fail(f"{error.strerror or error}{where}")
+    except KeyboardInterrupt:
+        print("stopped by Ctrl-C", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _fail(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return USER_ERROR
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from engine.runs import RunStore
+
+    return RunStore(args.runs_dir)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+
+
+def _config_from(args: argparse.Namespace) -> Any:
+    from engine.config import RunConfig
+
+    return RunConfig().with_changes(
+        dataset=args.dataset,
+        root=args.data_root,
+        download=args.download,
+        valid_fraction=args.valid_fraction,
+        limit=args.limit,
+        none_examples=args.none_examples,
+        name=args.model,
+        pretrained=args.pretrained,
+        freeze_body=args.freeze_body,
+        mode=args.mode,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        device=args.device,
+        seed=args.seed,
+        threshold=args.threshold,
+    )
+
+
+class _CtrlC:
+    """First Ctrl-C asks training to stop after the current batch; a second one quits now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def install(self) -> None:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this batch (Ctrl-C again to quit now)", file=sys.stderr, flush=True)
+
+
+def _stop_callback(ctrl_c: _CtrlC) -> Any:
+    from engine.callbacks import Callback, StopTraining
+
+    class StopOnCtrlC(Callback):
+        def after_batch(self, state: Any) -> None:
+            if ctrl_c.requested:
+                raise StopTraining("stopped by Ctrl-C")
+
+    return StopOnCtrlC()
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from engine.callbacks import ProgressPrinter
+    from engine.data import load_dataset
+    from engine.runs import train_run
+
+    config = _config_from(args)
+    store = _store(args)
+    if not args.quiet:
+        print(f"loading {config.data.dataset} ...", file=sys.stderr, flush=True)
+    split = load_dataset(config.data)
+    ctrl_c = _CtrlC()
+    callbacks = [_stop_callback(ctrl_c)]
+    if not args.quiet:
+        callbacks.insert(0, ProgressPrinter())
+    ctrl_c.install()
+    try:
+        run_id = train_run(config, store, callbacks=callbacks, split=split)
+    finally:
+        ctrl_c.restore()
+    sys.stderr.flush()
+    if ctrl_c.requested:
+        print("stopped by Ctrl-C: the run was saved as stopped", file=sys.stderr, flush=True)
+    print(f"run: {run_id}", flush=True)
+    return INTERRUPTED if ctrl_c.requested else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# runs
+
+
+RUN_COLUMNS = ("id", "status", "model", "epochs", "val_accuracy", "val_accuracy_multi", "created")
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    summaries = _store(args).list_runs()
+    if args.json:
+        _print_json([summary.to_dict() for summary in summaries])
+        return 0
+    if not summaries:
+        print(f"no runs in {_store(args).root}: train one with `python -m engine train`")
+        return 0
+    rows = []
+    for summary in summaries:
+        epochs = f"{summary.epochs_done}/{summary.epochs}" if summary.epochs else "-"
+        rows.append(
+            (
+                summary.id,
+                summary.status if summary.status == "complete" else f"{summary.status}*",
+                summary.model or "-",
+                epochs,
+                _percent(summary.metrics.get("val_accuracy")),
+                _percent(summary.metrics.get("val_accuracy_multi")),
+                (summary.created or "-").replace("T", " ").rstrip("Z"),
+            )
+        )
+    print(_table(RUN_COLUMNS, rows))
+    notes = [s for s in summaries if s.status != "complete" and s.problem]
+    for summary in notes:
+        print(f"* {summary.id}: {summary.problem}")
+    return 0
+
+
+def _percent(value: Any) -> str:
+    if not isinstance(value, int | float) or math.isnan(value):
+        return "-"
+    return f"{100 * value:.2f}%"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    lines = [header, *rows]
+    return "\n".join(
+        "  ".join(
+            str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)
+        ).rstrip()
+        for line in lines
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# predict and analyze
+
+
+def _load(args: argparse.Namespace, run_id: str) -> Any:
+    """A run by id, or by the path of a run folder (handy for copies outside the runs dir)."""
+    from engine.runs import RUN_FILE, load_run_folder
+
+    candidate = Path(run_id)
+    if ("/" in run_id or "\\" in run_id) and (candidate / RUN_FILE).is_file():
+        return load_run_folder(candidate)
+    return _store(args).load_run(run_id)
+
+
+def _read_image(path: Path) -> bytes:
+    from engine.images import MAX_UPLOAD_BYTES
+
+    if path.is_dir():
+        raise EngineError(f"{path} is a folder: pass image files")
+    try:
+        with path.open("rb") as handle:
+            return handle.read(MAX_UPLOAD_BYTES + 1)  # decode_image refuses anything longer
+    except FileNotFoundError:
+        raise EngineError(f"image file not found: {path}") from None
+    except OSError as error:
+        raise EngineError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _threshold(args: argparse.Namespace, run: Any) -> float:
+    threshold = run.config.train.threshold if args.threshold is None else args.threshold
+    if not 0.0 < threshold < 1.0:
+        raise EngineError("threshold must lie strictly between 0 and 1")
+    return threshold
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    run = _load(args, args.run_id)
+    threshold = _threshold(args, run)
+    images = [(str(path), _read_image(path)) for path in args.images]
+    from engine.prediction import predict_images, verdict_text
+
+    predictions = predict_images(run, images, threshold=threshold)
+    if args.json:
+        _print_json(
+            [
+                {
+                    "file": p.file,
+                    "sigmoid": [float(v) for v in p.sigmoid],
+                    "softmax": [float(v) for v in p.softmax],
+                    "classes": list(p.classes),
+                    "verdict": list(p.verdict),
+                }
+                for p in predictions
+            ]
+        )
+        return 0
+    for prediction in predictions:
+        print(f"{prediction.file}: {verdict_text(prediction)}")
+        ranked = sorted(
+            zip(prediction.classes, prediction.sigmoid, prediction.softmax, strict=False),
+            key=lambda item: -item[1],
+        )
+        for name, sigmoid, softmax in ranked[:3]:
+            print(f"  {name:>12}  sigmoid {sigmoid:.3f}  softmax {softmax:.3f}")
+    return 0
+
+
+def analyze_command(args: argparse.Namespace) -> int:
+    run = _load(args, args.run_id)
+    compare = _load(args, args.compare) if args.compare else None
+    from engine.analysis import analysis_report, format_report
+
+    report = analysis_report(run, threshold=_threshold(args, run), compare=compare)
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# datasets and models
+
+
+def datasets_command(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from engine.data import available_datasets
+
+    infos = available_datasets()
+    if args.json:
+        _print_json([asdict(info) for info in infos])
+        return 0
+    rows = [(i.name, "yes" if i.offline else "download", i.title) for i in infos]
+    print(_table(("name", "offline", "title"), rows))
+    print("also: folder:/path (one sub-folder per class), zip:/path.zip")
+    return 0
+
+
+def models_command(args: argparse.Namespace) -> int:
+    from engine.models import available_models
+
+    names = available_models()
+    if args.json:
+        _print_json(names)
+    else:
+        print("\n".join(names))
+    return 0

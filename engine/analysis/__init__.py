@@ -11,6 +11,12 @@ DataFrames, never charts, fast enough to recompute on every slider move:
 - `report`: `analysis_report` (JSON-able dict for the CLI) and `format_report`.
 """
 
+from engine.analysis.calibration import (
+    Reliability,
+    classwise_reliability,
+    reliability,
+    top_label_reliability,
+)
 from engine.analysis.pairs import (
     CoActivation,
     FiringSets,
@@ -18,6 +24,16 @@ from engine.analysis.pairs import (
     confused_pairs,
     confusion_matrix,
     firing_sets,
+)
+from engine.analysis.readings import (
+    READINGS,
+    Reading,
+    auroc,
+    compare_runs,
+    explain_readings,
+    read_outputs,
+    readings_frame,
+    three_readings,
 )
 from engine.analysis.thresholds import (
     ThresholdMetrics,
@@ -28,6 +44,18 @@ from engine.analysis.thresholds import (
 )
 
 __all__ = [
+    "READINGS",
+    "Reading",
+    "Reliability",
+    "auroc",
+    "classwise_reliability",
+    "compare_runs",
+    "explain_readings",
+    "read_outputs",
+    "readings_frame",
+    "reliability",
+    "three_readings",
+    "top_label_reliability",
     "CoActivation",
     "FiringSets",
     "ThresholdMetrics",

@@ -331,3 +331,32 @@ def save_uploaded_zip(name: str, data: bytes) -> str:
 def uploaded_dataset() -> tuple[str, str] | None:
     """(file name, dataset name) of this tab's uploaded zip, if any."""
     return st.session_state.get(_UPLOADED_DATASET)
+
+
+# ---------------------------------------------------------------------------------------------
+# Explore page (added by dashboard 2): the per-class threshold toggle's parameter, and the
+# heatmap click that chooses a pair.
+
+PER_CLASS = "per_class"
+
+
+def pair_click_handler(
+    chart_key: str, selection: str, labels_by_cell: dict[tuple[str, str], str]
+) -> Callable[[], None]:
+    """An `on_select` callback for the co-activation heatmap: a clicked cell (a, b) sets the
+    pair chooser (bound to `PAIR`) to that pair's label, so the URL follows the click.
+
+    `labels_by_cell` maps both orders of every offered pair to its label; other cells are
+    ignored. Runs before the rerun, so the chooser is drawn with the new value.
+    """
+
+    def choose() -> None:
+        event = st.session_state.get(chart_key) or {}
+        points = (event.get("selection") or {}).get(selection) or []
+        if not points:
+            return
+        cell = (str(points[0].get("a")), str(points[0].get("b")))
+        if cell in labels_by_cell:
+            st.session_state[PAIR] = labels_by_cell[cell]
+
+    return choose

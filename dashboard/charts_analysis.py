@@ -1,0 +1,328 @@
+"""Altair charts for the analysis pages (Explore, Compare, Predict), and the one helper that
+turns saved uint8 images into arrays `st.image` can show.
+
+Every builder takes a tidy DataFrame (or plain lists) and returns a chart; nothing here
+computes analysis results, which come from `engine.analysis` and `engine.prediction`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import torch
+
+from engine.analysis.outputs import truth_matrix
+
+PAIR_SELECTION = "pair"  # name of the click selection on the co-activation heatmap
+
+
+def confusion_matrix_chart(confusion: pd.DataFrame) -> alt.LayerChart:
+    """Heatmap of the argmax confusion matrix, given wide (rows true, columns predicted)."""
+    order = [str(name) for name in confusion.index]
+    cells_frame = pd.DataFrame(
+        [
+            {"true": str(true), "predicted": str(predicted), "count": int(count)}
+            for true, row in confusion.iterrows()
+            for predicted, count in row.items()
+        ]
+    )
+    base = alt.Chart(cells_frame).encode(
+        x=alt.X("predicted:N", sort=order, title="predicted (argmax)"),
+        y=alt.Y("true:N", sort=order, title="true class"),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", type="symlog"), legend=None),
+        tooltip=["true:N", "predicted:N", "count:Q"],
+    )
+    dark = float(cells_frame["count"].max()) / 3 if len(cells_frame) else 0.0
+    labels = base.mark_text(fontSize=10).encode(
+        text=alt.Text("count:Q"),
+        color=alt.condition(alt.datum.count > dark, alt.value("white"), alt.value("black")),
+    )
+    return (cells + labels).properties(title="Confusion matrix (argmax)", height=320)
+
+
+def coactivation_chart(
+    coactivation: pd.DataFrame, selected: tuple[str, str] | None = None
+) -> alt.Chart:
+    """Heatmap of sigmoid co-activation strength, one cell per class pair (a, b).
+
+    Columns (CoActivation.to_frame()): `a`, `b`, `strength`, `count` (both fire). A click on
+    a cell selects the pair (selection named `PAIR_SELECTION`, fields a and b); the currently
+    chosen pair gets a dark outline so a restored link shows it too.
+    """
+    order = list(dict.fromkeys([*coactivation["a"], *coactivation["b"]]))
+    click = alt.selection_point(name=PAIR_SELECTION, fields=["a", "b"], on="click")
+    chosen = alt.value(0)
+    if selected is not None:
+        is_chosen = (alt.datum.a == selected[0]) & (alt.datum.b == selected[1])
+        chosen = alt.condition(is_chosen, alt.value(3), alt.value(0))
+    return (
+        alt.Chart(coactivation)
+        .mark_rect(stroke="black")
+        .encode(
+            x=alt.X("b:N", sort=order, title="class"),
+            y=alt.Y("a:N", sort=order, title="class"),
+            color=alt.Color("strength:Q", scale=alt.Scale(scheme="orangered"), title="strength"),
+            strokeWidth=chosen,
+            tooltip=[
+                "a:N",
+                "b:N",
+                alt.Tooltip("strength:Q", format=".4f"),
+                alt.Tooltip("count:Q", title="both above threshold"),
+            ],
+        )
+        .add_params(click)
+        .properties(title="Sigmoid co-activation (click a cell)", height=320)
+    )
+
+
+def pair_scatter_chart(
+    points: pd.DataFrame, pair: tuple[str, str], threshold: float
+) -> alt.LayerChart:
+    """sigmoid(a) against sigmoid(b) per validation image, with the threshold as two rules.
+
+    Columns: `sigmoid_a`, `sigmoid_b`, `true` (class name), `index` (validation image).
+    """
+    a, b = pair
+    dots = (
+        alt.Chart(points)
+        .mark_circle(size=40, opacity=0.7)
+        .encode(
+            x=alt.X("sigmoid_a:Q", title=f"sigmoid({a})", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("sigmoid_b:Q", title=f"sigmoid({b})", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("true:N", title="true class"),
+            tooltip=[
+                "index:Q",
+                "true:N",
+                alt.Tooltip("sigmoid_a:Q", format=".3f", title=f"sigmoid({a})"),
+                alt.Tooltip("sigmoid_b:Q", format=".3f", title=f"sigmoid({b})"),
+            ],
+        )
+    )
+    rule_frame = pd.DataFrame({"threshold": [threshold]})
+    vertical = alt.Chart(rule_frame).mark_rule(strokeDash=[4, 4]).encode(x="threshold:Q")
+    horizontal = alt.Chart(rule_frame).mark_rule(strokeDash=[4, 4]).encode(y="threshold:Q")
+    return (dots + vertical + horizontal).properties(
+        title=f"sigmoid({a}) vs sigmoid({b})", height=360
+    )
+
+
+def class_counts_chart(counts: pd.DataFrame, title: str) -> alt.Chart:
+    """Bars of images per true class; columns `class`, `count`."""
+    return (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            x=alt.X("class:N", sort=list(counts["class"]), title="true class"),
+            y=alt.Y("count:Q", title="images"),
+            tooltip=["class:N", "count:Q"],
+        )
+        .properties(title=title, height=200)
+    )
+
+
+def metric_curves_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
+    """One line per run of `metric` against epoch; columns `run`, `epoch`, `metric`, `value`."""
+    rows = history[history["metric"] == metric]
+    return (
+        alt.Chart(rows)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N", title="run"),
+            tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(title=metric, height=260)
+    )
+
+
+def reliability_chart(bins: pd.DataFrame) -> alt.LayerChart:
+    """Reliability diagram: accuracy against confidence per bin, one line per reading.
+
+    Columns: `reading`, `confidence` (mean in the bin), `accuracy`, `count`. The dashed
+    diagonal is perfect calibration.
+    """
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x="x:Q", y="y:Q")
+    )
+    lines = (
+        alt.Chart(bins)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("confidence:Q", title="confidence", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("reading:N", title="reading"),
+            tooltip=[
+                "reading:N",
+                alt.Tooltip("confidence:Q", format=".3f"),
+                alt.Tooltip("accuracy:Q", format=".3f"),
+                "count:Q",
+            ],
+        )
+    )
+    return (diagonal + lines).properties(title="Reliability", height=300)
+
+
+def probability_chart(
+    class_names: Sequence[str],
+    probabilities: Sequence[float],
+    title: str,
+    threshold: float | None = None,
+) -> alt.Chart | alt.LayerChart:
+    """Bars of one probability per class; with `threshold`, a red rule line across them."""
+    frame = pd.DataFrame({"class": list(class_names), "probability": list(probabilities)})
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("class:N", sort=list(class_names), title="class"),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability"),
+            tooltip=["class:N", alt.Tooltip("probability:Q", format=".3f")],
+        )
+        .properties(title=title, height=220)
+    )
+    if threshold is None:
+        return bars
+    rule = (
+        alt.Chart(pd.DataFrame({"threshold": [threshold]}))
+        .mark_rule(color="red", strokeDash=[4, 4])
+        .encode(y="threshold:Q")
+    )
+    return bars + rule
+
+
+def display_image(image: np.ndarray) -> np.ndarray:
+    """A saved uint8 image (C, H, W) as `st.image` wants it: (H, W) grey or (H, W, C)."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (3, 4):
+        array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
+    return np.ascontiguousarray(array.astype(np.uint8))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and galleries: reshaping engine results for display, no analysis.
+
+
+def pair_label(a: str, b: str) -> str:
+    """How a pair is written in the URL and the pair chooser: "4-9"."""
+    return f"{a}-{b}"
+
+
+def pair_labels_by_cell(pairs: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Both orders of every listed pair -> its label, for heatmap clicks."""
+    labels = {}
+    for a, b in zip(pairs["a"], pairs["b"], strict=True):
+        labels[(str(a), str(b))] = labels[(str(b), str(a))] = pair_label(str(a), str(b))
+    return labels
+
+
+def pair_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The ranked pair list (engine.analysis.confused_pairs) as the page shows it."""
+    return pd.DataFrame(
+        {
+            "rank": range(1, len(pairs) + 1),
+            "pair": [pair_label(a, b) for a, b in zip(pairs["a"], pairs["b"], strict=True)],
+            "strength": pairs["strength"].round(4),
+            "both fire": pairs["both_count"],
+            "of which true a": pairs["true_a"],
+            "of which true b": pairs["true_b"],
+            "argmax a as b": pairs["confused_a_as_b"],
+            "argmax b as a": pairs["confused_b_as_a"],
+        }
+    )
+
+
+def true_class_names(targets: torch.Tensor, class_names: Sequence[str]) -> list[str]:
+    """Each image's true class name(s), "3+8" for a multi-hot image, "none" for all-zero."""
+    truth = truth_matrix(targets, len(class_names)).numpy()
+    return ["+".join(str(class_names[k]) for k in np.flatnonzero(row)) or "none" for row in truth]
+
+
+def pair_points(
+    probabilities: torch.Tensor,
+    targets: torch.Tensor,
+    class_names: Sequence[str],
+    a_index: int,
+    b_index: int,
+) -> pd.DataFrame:
+    """The scatter's points: images truly a or b, with sigmoid(a), sigmoid(b) and the truth."""
+    truth = truth_matrix(targets, len(class_names)).numpy()
+    indices = np.flatnonzero(truth[:, a_index] | truth[:, b_index])
+    scores = np.asarray(probabilities)[indices]
+    names = true_class_names(torch.as_tensor(truth[indices]), class_names)
+    return pd.DataFrame(
+        {
+            "index": indices,
+            "sigmoid_a": scores[:, a_index],
+            "sigmoid_b": scores[:, b_index],
+            "true": names,
+        }
+    )
+
+
+def per_class_counts(per_class: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One column of FiringSets.per_class as `class`, `count` rows."""
+    return pd.DataFrame(
+        {"class": [str(name) for name in per_class.index], "count": per_class[column].to_numpy()}
+    )
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Images ready for `st.image(images, caption=captions)`."""
+
+    images: list[np.ndarray]
+    captions: list[str]
+
+
+def gallery(
+    images: torch.Tensor,
+    indices: Sequence[int] | np.ndarray,
+    probabilities: torch.Tensor,
+    targets: torch.Tensor,
+    class_names: Sequence[str],
+    threshold: float | np.ndarray | None = None,
+) -> Gallery:
+    """Validation images with captions: the truth, then what fired at `threshold` (or, without
+    one, the two highest sigmoids)."""
+    chosen = [int(index) for index in indices]
+    truth = true_class_names(targets[chosen], class_names) if chosen else []
+    scores = np.asarray(probabilities)[chosen]
+    captions = []
+    for row, true_name in zip(scores, truth, strict=True):
+        if threshold is None:
+            top = np.argsort(-row)[:2]
+            read = " ".join(f"{class_names[k]}:{row[k]:.2f}" for k in top)
+        else:
+            fired = np.flatnonzero(row > np.asarray(threshold))
+            read = "+".join(str(class_names[k]) for k in fired) or "none"
+        captions.append(f"true {true_name} → {read}")
+    shown = [display_image(images[index].numpy()) for index in chosen]
+    return Gallery(images=shown, captions=captions)
+
+
+def pairs_between(
+    class_names: Sequence[str],
+    sigmoid: Sequence[float],
+    pairs: Sequence[tuple[str, str]],
+    floor: float = 0.1,
+) -> list[str]:
+    """The run's confused pairs an upload sits between: both sigmoids at least `floor`.
+
+    min(sigmoid a, sigmoid b) is the same measure the pair ranking averages.
+    """
+    by_name = {str(name): float(value) for name, value in zip(class_names, sigmoid, strict=True)}
+    found = []
+    for a, b in pairs:
+        low = min(by_name.get(a, 0.0), by_name.get(b, 0.0))
+        if low >= floor:
+            found.append(f"{a} and {b} (min sigmoid {low:.2f})")
+    return found

@@ -1,0 +1,103 @@
+"""Predict page: upload images and see how a saved run reads each one.
+
+For every upload: the image as uploaded, the image as the model sees it after preprocessing,
+the sigmoid probabilities with the threshold as a line, the softmax probabilities beside
+them, the plain verdict and the confused pairs it falls between. A bad file shows the
+engine's message and the other files still get their predictions.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts_analysis, state
+from engine.analysis import confused_pairs
+from engine.errors import EngineError
+from engine.images import decode_image
+from engine.labels import activation
+from engine.prediction import predict_images, verdict_text
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
+PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
+
+st.title("Predict")
+st.write(
+    "Upload photos or scans of single digits (or images of the run's classes). Each one is "
+    "prepared the way the run's training data was, then read two ways: one sigmoid per "
+    "class (several may fire, or none) and the softmax (always one winner)."
+)
+
+run = state.analysis_run_picker(page="predict")
+if run is None:
+    st.stop()
+
+threshold = st.slider(
+    "Threshold",
+    min_value=0.05,
+    max_value=0.95,
+    value=0.5,
+    step=0.05,
+    key="predict_threshold",
+    help="A class counts as present when its sigmoid is above this line.",
+)
+
+uploads = st.file_uploader(
+    "Images (PNG, JPEG, BMP, GIF, WebP)",
+    type=UPLOAD_TYPES,
+    accept_multiple_files=True,
+    key="predict_uploads",
+)
+if not uploads:
+    st.info("Upload one or more images to see the model's reading of each.")
+    st.stop()
+
+files = [(upload.name, upload.getvalue()) for upload in uploads]
+with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
+    try:
+        predictions = predict_images(run, files, threshold=threshold)
+    except EngineError as error:
+        st.error(str(error))
+        st.stop()
+ranked = confused_pairs(
+    activation(run.validation.logits, "multi-label"),
+    run.validation.targets,
+    run.class_names,
+    threshold,
+    top=PAIRS_CHECKED,
+    examples=0,
+)
+run_pairs = list(zip(ranked["a"], ranked["b"], strict=True))
+
+for (name, data), prediction in zip(files, predictions, strict=True):
+    with st.container(border=True):
+        st.markdown(f"**{name}**")
+        if getattr(prediction, "error", None):
+            st.error(f"{name}: {prediction.error}")
+            continue
+        verdict = verdict_text(prediction)
+        st.subheader(f"Verdict: {verdict}")
+        shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
+        try:
+            shown.image(decode_image(data, name), caption="as uploaded", width=140)
+        except EngineError:
+            shown.caption("(preview unavailable)")
+        seen.image(
+            charts_analysis.display_image(prediction.model_input),
+            caption="as the model sees it",
+            width=140,
+        )
+        sigmoid_column.altair_chart(
+            charts_analysis.probability_chart(
+                prediction.classes, prediction.sigmoid, "sigmoid per class", threshold
+            ),
+            width="stretch",
+        )
+        softmax_column.altair_chart(
+            charts_analysis.probability_chart(prediction.classes, prediction.softmax, "softmax"),
+            width="stretch",
+        )
+        between = charts_analysis.pairs_between(prediction.classes, prediction.sigmoid, run_pairs)
+        if between:
+            st.write("Falls between these confused pairs of the run: " + ", ".join(between))
+        else:
+            st.caption("Not between any of the run's most confused pairs.")

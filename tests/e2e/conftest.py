@@ -1,0 +1,171 @@
+"""Fixtures for the real-browser tests: a Streamlit server on a free local port, and headless
+Chromium (Debian's /usr/bin/chromium) driven by Playwright for Python.
+
+Without Chromium or Playwright the tests skip with the reason, except with CI=true, where a
+missing browser is a failure: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("LME_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+]
+SERVER_START_SECONDS = 90
+
+
+def _skip_or_fail(reason: str) -> None:
+    """Skip on a user's machine; fail under CI=true, where browser tests must run."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run; install Debian's chromium)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not become healthy:\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty run store: the app must work from the shipped demo run alone."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def server_url(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start `streamlit run dashboard/app.py` headless on a free port; yield its base URL."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    environment = {
+        **os.environ,
+        "LME_RUNS_DIR": str(runs_dir),
+        "PYTHONPATH": str(REPO_ROOT),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard/app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_health(base_url, process, log_path)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Chromium, or a skip (a failure under CI=true) when it is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("Playwright for Python is not installed (pip install playwright)")
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        _skip_or_fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: object, server_url: str) -> Iterator[object]:
+    """A fresh browser context and page per test, so sessions do not share state."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def digit_png(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A PNG of a validation digit the demo model reads clearly, and the verdict to expect.
+
+    The expected verdict comes from the engine itself (predict_images + verdict_text) and
+    must equal the image's true class, so the browser test checks the whole path from
+    upload to page text.
+    """
+    import io
+
+    from PIL import Image
+
+    from engine.prediction import predict_images, verdict_text
+    from engine.runs import RunStore
+
+    run = RunStore(tmp_path_factory.mktemp("empty-runs")).load_run("demo")
+    targets = run.validation.targets
+    true_classes = targets.argmax(dim=1) if targets.ndim == 2 else targets
+    for index in range(min(200, len(true_classes))):
+        pixels = run.validation.images[index].numpy()
+        image = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        data = buffer.getvalue()
+        prediction = predict_images(run, [("digit.png", data)])[0]
+        expected = run.class_names[int(true_classes[index])]
+        if verdict_text(prediction) == expected and max(prediction.sigmoid) > 0.9:
+            path = tmp_path_factory.mktemp("upload") / f"digit-{expected}.png"
+            path.write_bytes(data)
+            return path, expected
+    raise AssertionError("no clearly read digit in the demo run's first 200 validation images")

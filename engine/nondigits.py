@@ -82,7 +82,7 @@ def _letters(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def _shapes(rng: np.random.Generator, size: int) -> np.ndarray:
-    """The outline of a circle, rectangle or triangle."""
+    """The outline of a crossed circle, a rectangle or a triangle."""
     big = size * _SUPERSAMPLE
     canvas = Image.new("L", (big, big), 0)
     draw = ImageDraw.Draw(canvas)
@@ -90,8 +90,10 @@ def _shapes(rng: np.random.Generator, size: int) -> np.ndarray:
     half = big * rng.uniform(0.22, 0.34)
     cx, cy = big / 2 + _jitter(rng, big), big / 2 + _jitter(rng, big)
     shape = ("circle", "rectangle", "triangle")[int(rng.integers(3))]
-    if shape == "circle":
+    if shape == "circle":  # crossed, so that a ring is not a zero
         draw.ellipse((cx - half, cy - half, cx + half, cy + half), outline=255, width=width)
+        draw.line((cx - half, cy, cx + half, cy), fill=255, width=width)
+        draw.line((cx, cy - half, cx, cy + half), fill=255, width=width)
     elif shape == "rectangle":
         aspect = rng.uniform(0.6, 1.0)
         draw.rectangle(

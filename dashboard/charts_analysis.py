@@ -326,3 +326,111 @@ def pairs_between(
         if low >= floor:
             found.append(f"{a} and {b} (min sigmoid {low:.2f})")
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Compare page: choosing and tabulating runs.
+
+RUN_METRICS = (
+    "val_accuracy",
+    "val_loss",
+    "train_loss",
+    "val_accuracy_multi",
+    "val_exact_match",
+    "val_macro_f1",
+)
+
+
+def default_comparison(summaries: Sequence) -> list[str]:
+    """The runs Compare opens with: the newest softmax-trained and sigmoid-trained runs of one
+    dataset when there are such, else the two newest. `summaries` are newest first."""
+    for first in summaries:
+        for second in summaries:
+            if (
+                first.dataset == second.dataset
+                and first.mode == "multi-class"
+                and second.mode == "multi-label"
+            ):
+                return [first.id, second.id]
+    return [summary.id for summary in summaries[:2]]
+
+
+def matching_pair(softmax_runs: Sequence, sigmoid_runs: Sequence) -> tuple | None:
+    """A (softmax-trained, sigmoid-trained) pair of loaded runs on the same dataset, or None."""
+    for softmax_run in softmax_runs:
+        for sigmoid_run in sigmoid_runs:
+            if softmax_run.config.data.dataset == sigmoid_run.config.data.dataset:
+                return softmax_run, sigmoid_run
+    return None
+
+
+def runs_table(summaries: Sequence) -> pd.DataFrame:
+    """One row per run: what it is and its last epoch's metrics."""
+    rows = []
+    for summary in summaries:
+        row = {
+            "run": summary.id,
+            "dataset": summary.dataset,
+            "mode": summary.mode,
+            "model": summary.model,
+            "epochs": summary.epochs_done,
+        }
+        for metric in RUN_METRICS:
+            value = summary.metrics.get(metric)
+            row[metric] = None if value is None else round(float(value), 4)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.dropna(axis="columns", how="all")
+
+
+def history_frame(histories: dict[str, Sequence[dict]]) -> pd.DataFrame:
+    """Long form of per-epoch metrics: run, epoch, metric, value."""
+    rows = [
+        {"run": run_id, "epoch": int(epoch.get("epoch", number + 1)), "metric": key, "value": value}
+        for run_id, epochs in histories.items()
+        for number, epoch in enumerate(epochs)
+        for key, value in epoch.items()
+        if key not in ("epoch", "seconds") and value is not None
+    ]
+    return pd.DataFrame(rows, columns=["run", "epoch", "metric", "value"])
+
+
+def readings_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """engine's readings_frame (one column per reading) with readable column names."""
+    table = frame.map(lambda value: round(value, 4) if isinstance(value, float) else value)
+    table.columns = [f"({key})" for key in table.columns]
+    return table.astype(str)
+
+
+def reliability_frame(readings: Sequence) -> pd.DataFrame:
+    """Top-label reliability bins of every reading, stacked, for `reliability_chart`."""
+    parts = []
+    for reading in readings:
+        bins = reading.calibration.bins
+        bins = bins[bins["count"] > 0]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "reading": f"({reading.key}) {reading.title}",
+                    "confidence": bins["confidence"].to_numpy(),
+                    "accuracy": bins["accuracy"].to_numpy(),
+                    "count": bins["count"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def neither_table(readings: pd.DataFrame) -> pd.DataFrame:
+    """NeitherCheck.readings as percentages."""
+    return pd.DataFrame(
+        {
+            "reading": [f"({key}) {title}" for key, title in readings["title"].items()],
+            'says "neither" %': (readings["neither_rate"] * 100).round(1).to_numpy(),
+            "top probability ≤ threshold %": (readings["low_confidence_rate"] * 100)
+            .round(1)
+            .to_numpy(),
+            "most named class": readings["top_class"].to_numpy(),
+            "named that %": (readings["top_class_share"] * 100).round(1).to_numpy(),
+        }
+    )

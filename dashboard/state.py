@@ -148,7 +148,7 @@ def share_link(url_path: str) -> str:
         if value is not None:
             params[param] = describe(value)
     link = f"{base}/{url_path}" if url_path else f"{base}/"
-    return f"{link}?{urlencode(params)}" if params else link
+    return f"{link}?{urlencode(params, doseq=True)}" if params else link
 
 
 def show_share_link(url_path: str) -> None:
@@ -360,3 +360,13 @@ def pair_click_handler(
             st.session_state[PAIR] = labels_by_cell[cell]
 
     return choose
+
+
+def bind_choices(param: str, options: Sequence[str]) -> dict[str, Any]:
+    """Widget arguments binding a multiselect to query parameter `param` (repeated values:
+    ?runs=a&runs=b); values a link carries that are not options get a notice."""
+    unknown = [value for value in st.query_params.get_all(param) if value and value not in options]
+    if unknown:
+        shown = ", ".join(options[:4]) + (", ..." if len(options) > 4 else "")
+        _notice(param, ", ".join(unknown), f"choose from {shown}")
+    return _register(param, lambda values: list(values))

@@ -380,7 +380,10 @@ def _class_folders(root: Path, mode="L", size=(8, 8)) -> Path:
 
 def test_folder_classes_are_sorted_folder_names_with_known_pixels(tmp_path):
     folder = _class_folders(tmp_path / "pets")
-    split = load_dataset(DataConfig(dataset=f"folder:{folder}", valid_fraction=0.25))
+    calls = []
+    config = DataConfig(dataset=f"folder:{folder}", valid_fraction=0.25)
+    split = load_dataset(config, progress=lambda message, fraction: calls.append(message))
+    assert calls[0] == "reading images 0/9" and calls[-1] == "dataset ready"
     assert split.class_names == ("ant", "zebra") and split.preprocess == "resize"
     assert split.image_shape == (1, 28, 28)  # small grayscale images -> 28x28, one channel
     assert (len(split.train), len(split.valid)) == (6, 2)
@@ -400,6 +403,13 @@ def test_folder_of_large_colour_images_is_rgb_64(tmp_path):
     images = torch.cat([split.train.images, split.valid.images])
     red = images[(images[:, 1] == 0).flatten(1).all(dim=1)]
     assert len(red) == 1 and bool((red[:, 0] == 255).all())
+    grown = load_dataset(
+        DataConfig(dataset=f"folder:{folder}", valid_fraction=0.25, none_examples=3)
+    )
+    extra = grown.train.images[len(split.train) :]
+    assert extra.shape == (3, 3, 64, 64)  # non-digits drawn at the data's size, in 3 channels
+    assert torch.equal(extra[:, 0], extra[:, 2]) and int(extra[2].max()) > 100
+    assert grown.train.targets.shape == (len(split.train) + 3, 2)
 
 
 def test_gray_content_saved_as_rgb_stays_one_channel(tmp_path):

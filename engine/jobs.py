@@ -195,7 +195,13 @@ def start_training(
 def _work(job: TrainingJob, store: runs.RunStore, split: DatasetSplit | None) -> None:
     """The worker thread: train, save, and record how it ended. Never lets an error escape."""
     try:
-        run_id = runs.train_run(job.config, store, callbacks=[_JobCallback(job)], split=split)
+        run_id = runs.train_run(
+            job.config,
+            store,
+            callbacks=[_JobCallback(job)],
+            split=split,
+            on_created=lambda created: job._update(run_id=created),
+        )
         finished_all = job.progress().epoch >= job.config.train.epochs
         ended = "stopped" if job.stop_requested and not finished_all else "done"
         job._update(state=ended, run_id=run_id, step_fraction=0.0)

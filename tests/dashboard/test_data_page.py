@@ -1,0 +1,101 @@
+"""Data page: the default dataset's numbers, sample grid, class balance and the label-mode
+demo; links reproduce the view; bad links and missing data give messages, not tracebacks."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from PIL import Image
+
+from dashboard import state
+from tests.dashboard.conftest import metrics, texts
+
+PAGE = "views/data.py"
+
+
+def test_default_dataset_shows_counts_samples_and_balance(open_page) -> None:
+    app = open_page(PAGE)
+    assert not app.exception
+    assert app.selectbox(key=state.DATASET).value == "mnist-5k"
+    shown = metrics(app)
+    assert shown["Training images"] == "4,000"
+    assert shown["Validation images"] == "1,000"
+    assert shown["Classes"] == "10"
+    assert shown["Image shape (C, H, W)"] == "1 × 28 × 28"
+    assert "Labels counted: 4,000 in training, 1,000 in validation (5,000 in all)." in texts(
+        app, "caption"
+    )
+    assert len(app.get("vega_lite_chart")) == 1  # the class balance chart
+    grid = app.get("image")[0].proto.imgs
+    assert len(grid) == 20  # two per class
+    assert sorted(image.caption for image in grid)[:3] == ["0", "0", "1"]
+
+
+def test_label_mode_switch_shows_one_target_before_and_after(open_page) -> None:
+    app = open_page(PAGE)
+    assert texts(app, "code")[:2] == ["7", "[0,0,0,0,0,0,0,1,0,0]"]
+    assert "is the vector [0,0,0,0,0,0,0,1,0,0]" in app.success[0].value
+
+    app.segmented_control(key=state.MODE).set_value("multi-class").run()
+    assert "stays the class index 7" in app.info[0].value
+    assert not app.success
+
+
+def test_a_link_reopens_the_same_view(open_page) -> None:
+    switched = open_page(PAGE)
+    switched.segmented_control(key=state.MODE).set_value("multi-class").run()
+    linked = open_page(PAGE, mode="multi-class")
+    assert linked.segmented_control(key=state.MODE).value == "multi-class"
+    assert [i.value for i in linked.info] == [i.value for i in switched.info]
+    assert "mode=multi-class" in texts(linked.sidebar, "code")[0]
+    assert "/data?" in texts(linked.sidebar, "code")[0]
+
+
+def test_an_invalid_link_value_falls_back_with_a_notice(open_page) -> None:
+    app = open_page(PAGE, dataset="imagenet-22k", mode="sideways")
+    assert not app.exception
+    notices = [warning.value for warning in app.warning]
+    assert any("dataset='imagenet-22k'" in notice for notice in notices)
+    assert any("mode='sideways'" in notice for notice in notices)
+    assert app.selectbox(key=state.DATASET).value == "mnist-5k"
+    assert metrics(app)["Training images"] == "4,000"
+
+
+def test_a_missing_download_says_what_to_do(open_page) -> None:
+    app = open_page(PAGE, dataset="kmnist")
+    assert not app.exception
+    assert app.toggle(key=state.DOWNLOAD).value is False
+    assert len(app.error) == 1
+    assert "kmnist" in app.error[0].value.lower()
+    assert not app.metric  # nothing drawn from data that is not there
+
+
+def _class_folders_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, shade in (("cats", 30), ("dogs", 220)):
+            for number in range(5):
+                image = io.BytesIO()
+                Image.new("RGB", (12, 12), (shade, shade, number * 10)).save(image, "PNG")
+                archive.writestr(f"pets/{name}/{number}.png", image.getvalue())
+    return buffer.getvalue()
+
+
+def test_an_uploaded_zip_of_class_folders_becomes_the_dataset(open_page) -> None:
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    assert "Upload a .zip" in app.info[0].value
+    app.file_uploader[0].upload("pets.zip", _class_folders_zip(), "application/zip").run()
+    assert not app.exception
+    assert not app.error, app.error[0].value if app.error else ""
+    shown = metrics(app)
+    assert shown["Classes"] == "2"
+    assert int(shown["Training images"]) + int(shown["Validation images"]) == 10
+    assert "Uploaded: pets.zip" in texts(app, "caption")
+
+
+def test_a_broken_zip_shows_an_error_not_a_traceback(open_page) -> None:
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    app.file_uploader[0].upload("broken.zip", b"not a zip at all", "application/zip").run()
+    assert not app.exception
+    assert len(app.error) == 1

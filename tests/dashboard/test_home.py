@@ -1,0 +1,32 @@
+"""Home: what the app shows, the three questions one click away, and the way to train."""
+
+from __future__ import annotations
+
+from tests.dashboard.conftest import texts
+
+
+def test_home_states_the_three_questions(open_page) -> None:
+    app = open_page()
+    assert not app.exception
+    assert app.title[0].value == "Label Mode Explorer"
+    page = "\n".join(texts(app, "markdown"))
+    assert "Can a multi-class dataset be trained the multi-label way" in page
+    assert "How is the model's head changed?" in page
+    assert "Train with softmax and read sigmoids at inference, or train with sigmoids?" in page
+    assert "[0,0,0,0,0,0,0,1,0,0]" in page
+
+
+def test_every_question_and_the_first_training_are_one_link_away(open_page) -> None:
+    app = open_page()
+    links = {link.value: link.proto.page for link in app.page_link}
+    assert links["See the labels converted"] == "data"
+    assert links["See the head before and after"] == "model"
+    assert links["Compare the two trainings"] == "compare"
+    assert links["Train a model on the default data"] == "train"
+    assert links["See the confused pairs"] == "explore"
+    assert links["Predict your own digit"] == "predict"
+
+
+def test_the_share_link_points_at_the_home_page(open_page) -> None:
+    app = open_page()
+    assert texts(app.sidebar, "code") == ["http://localhost:8501/"]

@@ -1,0 +1,62 @@
+"""Model page: the head before and after reconfiguration as PyTorch prints it, with the
+trainable and frozen parameter counts; links reproduce the view."""
+
+from __future__ import annotations
+
+from dashboard import state
+from tests.dashboard.conftest import texts
+
+PAGE = "views/model.py"
+CNN_HEAD_PARAMS = 576 * 10 + 10  # the DigitCNN's new head: 576 features -> 10 digits
+
+
+def _columns(app) -> tuple[dict[str, str], dict[str, str]]:
+    """Metrics of the Before and After columns."""
+    before, after = ({m.label: m.value for m in column.metric} for column in app.columns[3:5])
+    return before, after
+
+
+def test_the_head_is_shown_before_and_after_reconfiguration(open_page) -> None:
+    app = open_page(PAGE)
+    assert not app.exception
+    assert app.selectbox(key=state.MODEL).value == "cnn"
+    before_text, after_text = texts(app, "code")[:2]
+    assert before_text == "(head): Linear(in_features=576, out_features=1000, bias=True)"
+    assert after_text == "(head): Linear(in_features=576, out_features=10, bias=True)"
+    before, after = _columns(app)
+    assert (before["Outputs"], after["Outputs"]) == ("1000", "10")
+    assert after["Frozen parameters"] == "0"
+    before_total = int(before["Trainable parameters"].replace(",", ""))
+    after_total = int(after["Trainable parameters"].replace(",", ""))
+    assert before_total - after_total == 576 * 990 + 990  # 990 fewer outputs
+
+
+def test_freezing_the_body_leaves_only_the_head_trainable(open_page) -> None:
+    app = open_page(PAGE)
+    unfrozen = int(_columns(app)[1]["Trainable parameters"].replace(",", ""))
+    app.toggle(key=state.FREEZE).set_value(True).run()
+    after = _columns(app)[1]
+    assert after["Trainable parameters"] == f"{CNN_HEAD_PARAMS:,}"
+    assert int(after["Frozen parameters"].replace(",", "")) == unfrozen - CNN_HEAD_PARAMS
+    assert "freeze_body(model)" in "".join(texts(app, "caption"))
+
+
+def test_a_link_opens_a_torchvision_model_with_a_frozen_body(open_page) -> None:
+    app = open_page(PAGE, model="resnet18", freeze="true")
+    assert not app.exception
+    assert app.selectbox(key=state.MODEL).value == "resnet18"
+    before_text, after_text = texts(app, "code")[:2]
+    assert before_text == "(fc): Linear(in_features=512, out_features=1000, bias=True)"
+    assert after_text == "(fc): Linear(in_features=512, out_features=10, bias=True)"
+    assert _columns(app)[1]["Trainable parameters"] == f"{512 * 10 + 10:,}"
+    share = texts(app.sidebar, "code")[0]
+    assert "/model?" in share and "model=resnet18" in share and "freeze=true" in share
+
+
+def test_an_unknown_model_in_a_link_falls_back_with_a_notice(open_page) -> None:
+    app = open_page(PAGE, model="vgg-nonexistent", freeze="maybe")
+    assert not app.exception
+    notices = " ".join(warning.value for warning in app.warning)
+    assert "model='vgg-nonexistent'" in notices and "freeze='maybe'" in notices
+    assert app.selectbox(key=state.MODEL).value == "cnn"
+    assert texts(app, "code")[1].startswith("(head): Linear(in_features=576, out_features=10")

@@ -1,0 +1,104 @@
+"""Train page: the form, a tiny training run through the background job to its final
+metrics and saved run, stopping, two tabs training apart, and links to the form."""
+
+from __future__ import annotations
+
+import json
+
+from dashboard import state
+from engine import jobs
+from tests.dashboard.conftest import metrics, texts
+
+PAGE = "views/train.py"
+TINY = {"epochs": "1", "limit": "300", "model": "mlp", "batch": "64"}
+
+
+def _start(app):
+    app.button[0].click().run()  # the form's Start training button
+    return app
+
+
+def _job_of(app) -> jobs.TrainingJob:
+    """The tab's job, found the way the page finds it."""
+    running = jobs.running_jobs()
+    assert running, "no training was started"
+    return running[-1]
+
+
+def test_the_form_shows_defaults_and_the_device(open_page) -> None:
+    app = open_page(PAGE)
+    assert not app.exception
+    assert app.radio(key=state.MODE).value == "multi-label"
+    assert app.selectbox(key=state.DATASET).value == "mnist-5k"
+    assert app.number_input(key=state.EPOCHS).value == 3
+    assert any(caption.startswith("Device: CPU (") for caption in texts(app, "caption"))
+    assert "No training started from this tab yet" in app.info[0].value
+
+
+def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -> None:
+    app = _start(open_page(PAGE, **TINY))
+    assert not app.exception and not app.error
+    assert app.button[0].disabled  # no second start while this one runs
+    final = _job_of(app).wait(60)
+    assert final.state == "done", final.error
+
+    app.run()
+    assert "Done: 1 epochs" in app.success[0].value
+    shown = metrics(app)
+    assert 0.0 <= float(shown["Accuracy (argmax)"]) <= 1.0
+    assert float(shown["accuracy_multi"]) > 0.5  # multi-label mode adds its own metrics
+    assert float(shown["Training loss"]) == round(final.history[-1]["train_loss"], 4)
+    assert len(app.get("vega_lite_chart")) == 1  # the loss and accuracy curves
+    link = next(link for link in app.page_link if link.value == "Explore this run")
+    assert link.proto.page == "explore" and link.proto.query_string == f"run={final.run_id}"
+    saved = json.loads((runs_dir / final.run_id / "run.json").read_text())
+    assert saved["status"] == "complete"
+    assert saved["config"]["data"]["limit"] == 300
+    assert saved["config"]["model"]["name"] == "mlp"
+    assert not app.button[0].disabled  # the form is free again
+
+
+def test_stop_ends_a_long_run_early(open_page) -> None:
+    app = _start(open_page(PAGE, epochs="50", model="mlp"))
+    job = _job_of(app)
+    app.run()
+    stop = next(button for button in app.button if button.label == "Stop")
+    stop.click().run()
+    final = job.wait(60)
+    assert final.state == "stopped"
+    assert final.epoch < 50
+    app.run()
+    assert app.warning[0].value.startswith(f"Stopped after {final.epoch} of 50 epochs")
+
+
+def test_two_tabs_train_two_separate_runs(open_page) -> None:
+    first = _start(open_page(PAGE, **TINY))
+    first_job = _job_of(first)
+    second = _start(open_page(PAGE, **TINY, mode="multi-class"))
+    second_job = next(job for job in jobs.running_jobs() if job is not first_job)
+    one, two = first_job.wait(60), second_job.wait(60)
+    assert (one.state, two.state) == ("done", "done")
+    assert one.run_id != two.run_id
+    first.run()
+    second.run()
+    assert one.run_id in "".join(texts(first, "caption"))
+    assert two.run_id in "".join(texts(second, "caption"))
+    assert "accuracy_multi" not in metrics(second)  # the multi-class tab shows its own run
+
+
+def test_a_link_fills_the_form_and_bad_values_fall_back(open_page) -> None:
+    app = open_page(PAGE, mode="multi-class", epochs="7", lr="0.01", batch="huge")
+    assert not app.exception
+    assert app.radio(key=state.MODE).value == "multi-class"
+    assert app.number_input(key=state.EPOCHS).value == 7
+    assert app.number_input(key=state.LEARNING_RATE).value == 0.01
+    assert "batch='huge'" in app.warning[0].value
+    assert app.number_input(key=state.BATCH_SIZE).value == 128
+
+
+def test_invalid_settings_show_an_error_not_a_traceback(open_page) -> None:
+    app = _start(open_page(PAGE, model="resnet18", limit="1"))
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "limit" in app.error[0].value
+    assert jobs.running_jobs() == []

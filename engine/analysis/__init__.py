@@ -17,6 +17,13 @@ from engine.analysis.calibration import (
     reliability,
     top_label_reliability,
 )
+from engine.analysis.neither import (
+    NeitherCheck,
+    check_non_digits,
+    fit_images_to_shape,
+    model_logits,
+    neither_rates,
+)
 from engine.analysis.pairs import (
     CoActivation,
     FiringSets,
@@ -35,6 +42,7 @@ from engine.analysis.readings import (
     readings_frame,
     three_readings,
 )
+from engine.analysis.report import analysis_report, format_report
 from engine.analysis.thresholds import (
     ThresholdMetrics,
     accuracy_multi,
@@ -44,6 +52,13 @@ from engine.analysis.thresholds import (
 )
 
 __all__ = [
+    "NeitherCheck",
+    "analysis_report",
+    "check_non_digits",
+    "fit_images_to_shape",
+    "format_report",
+    "model_logits",
+    "neither_rates",
     "READINGS",
     "Reading",
     "Reliability",

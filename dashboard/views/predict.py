@@ -17,7 +17,8 @@ from engine.images import decode_image
 from engine.labels import activation
 from engine.prediction import predict_images, verdict_text
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
+# No `type=` filter on the uploader: the engine names what is wrong with any file (a .heic
+# photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
 
 st.title("Predict")
@@ -43,7 +44,6 @@ threshold = st.slider(
 
 uploads = st.file_uploader(
     "Images (PNG, JPEG, BMP, GIF, WebP)",
-    type=UPLOAD_TYPES,
     accept_multiple_files=True,
     key="predict_uploads",
 )

@@ -1,0 +1,119 @@
+"""Explore page under AppTest: the numbers it shows are the engine's, the threshold moves them,
+and a shared link's query parameters bring the same view back (or a notice when invalid)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.analysis import confused_pairs, firing_sets, tune_thresholds
+from engine.labels import activation
+from engine.runs import RunStore
+from tests.dashboard.conftest import metrics, texts
+from tests.dashboard.tiny_runs import tiny_runs
+
+PAGE = "views/explore.py"
+
+
+@pytest.fixture
+def run_id(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tiny multi-label run, in the run store the page reads."""
+    root, multi_label_id, _ = tiny_runs()
+    monkeypatch.setenv("LME_RUNS_DIR", str(root))
+    return multi_label_id
+
+
+def engine_view(run_id: str, threshold):
+    """What the engine says about the run at `threshold`: (firing sets, ranked pairs)."""
+    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    probabilities = activation(run.validation.logits, "multi-label")
+    targets, names = run.validation.targets, run.class_names
+    if threshold == "tuned":
+        threshold = tune_thresholds(probabilities, targets)
+    return (
+        firing_sets(probabilities, targets, names, threshold),
+        confused_pairs(probabilities, targets, names, threshold, top=15),
+    )
+
+
+def page_counts(app) -> tuple[int, int]:
+    shown = metrics(app)
+    return (
+        int(shown["Both (2+ fire)"].replace(",", "")),
+        int(shown["Neither (none fires)"].replace(",", "")),
+    )
+
+
+def test_explore_shows_the_engines_counts_and_pair_ranking(open_page, run_id):
+    app = open_page(PAGE, run=run_id)
+    assert not app.exception
+    sets, pairs = engine_view(run_id, 0.5)
+    assert page_counts(app) == (sets.both_count, sets.neither_count)
+    table = app.dataframe[0].value
+    expected = [f"{a}-{b}" for a, b in zip(pairs["a"], pairs["b"], strict=True)]
+    assert list(table["pair"]) == expected
+    assert list(table["both fire"]) == list(pairs["both_count"])
+    # the strongest pair is chosen by default and described in words
+    assert app.selectbox(key="pair").value == expected[0]
+    a, b = expected[0].split("-")
+    assert f"{a} or {b}?" in texts(app, "subheader")
+
+
+def test_counts_follow_the_threshold_slider(open_page, run_id):
+    app = open_page(PAGE, run=run_id)
+    low, high = 0.1, 0.9
+    app.slider(key="threshold").set_value(low).run()
+    low_counts = page_counts(app)
+    app.slider(key="threshold").set_value(high).run()
+    high_counts = page_counts(app)
+    low_sets, _ = engine_view(run_id, low)
+    high_sets, _ = engine_view(run_id, high)
+    assert low_counts == (low_sets.both_count, low_sets.neither_count)
+    assert high_counts == (high_sets.both_count, high_sets.neither_count)
+    # a low threshold lets more classes fire together, a high one leaves more with none
+    assert low_counts[0] >= high_counts[0] and low_counts[1] <= high_counts[1]
+    assert low_counts != high_counts
+
+
+def test_tuned_per_class_thresholds_are_the_engines(open_page, run_id):
+    app = open_page(PAGE, run=run_id, per_class="true")
+    assert app.toggle(key="per_class").value is True
+    assert app.slider(key="threshold").disabled
+    sets, _ = engine_view(run_id, "tuned")
+    assert page_counts(app) == (sets.both_count, sets.neither_count)
+    assert any(text.startswith("Tuned thresholds: 0:") for text in texts(app, "caption"))
+
+
+def test_a_share_link_restores_run_threshold_and_pair(open_page, run_id):
+    _, pairs = engine_view(run_id, 0.3)
+    second = f"{pairs['a'].iloc[1]}-{pairs['b'].iloc[1]}"
+    app = open_page(PAGE, run=run_id, threshold="0.3", pair=second)
+    assert not app.exception and not app.warning
+    assert app.selectbox(key="run").value == run_id
+    assert app.slider(key="threshold").value == pytest.approx(0.3)
+    assert app.selectbox(key="pair").value == second
+    a, b = second.split("-")
+    assert f"{a} or {b}?" in texts(app, "subheader")
+    link = app.sidebar.code[0].value
+    assert "/explore?" in link
+    for part in (f"run={run_id}", "threshold=0.3", f"pair={second}"):
+        assert part in link
+
+
+def test_invalid_link_values_fall_back_with_a_notice(open_page, run_id):
+    app = open_page(PAGE, run=run_id, threshold="seven", pair="4-4")
+    assert not app.exception
+    notices = " ".join(texts(app, "warning"))
+    assert "threshold='seven'" in notices and "pair='4-4'" in notices
+    assert app.slider(key="threshold").value == pytest.approx(0.5)
+    _, pairs = engine_view(run_id, 0.5)
+    assert app.selectbox(key="pair").value == f"{pairs['a'].iloc[0]}-{pairs['b'].iloc[0]}"
+
+
+def test_an_unknown_run_in_the_link_falls_back_to_a_saved_run(open_page, run_id):
+    app = open_page(PAGE, run="no-such-run")
+    assert not app.exception
+    assert "run='no-such-run'" in " ".join(texts(app, "warning"))
+    assert app.selectbox(key="run").value in {s.id for s in RunStore(tiny_runs()[0]).list_runs()}
+    assert metrics(app)["Validation images"]

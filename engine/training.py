@@ -1,0 +1,333 @@
+"""One training loop for both label modes: fit() -> train_one_epoch() / evaluate().
+
+The mode only picks the targets' form, the loss and the metrics (engine/labels.py); the model
+and the loop are the same. Targets are checked against the model's outputs once, before any
+batch, so a mismatch gives a message that says what to change rather than PyTorch's raw
+`Target size ... must be the same as input size ...`.
+
+Fast path: both splits are normalised once into float tensors on the device (channels_last);
+each epoch slices batches out of a seeded permutation, with no DataLoader and no per-image
+Python. Small random shifts, done on the whole batch at once, are the only augmentation.
+AdamW with a one-cycle schedule; fixed seeds, so two fits on the CPU give identical weights;
+autocast (bf16, or fp16 with a gradient scaler) on CUDA only. Saving runs is engine/runs.py's
+job; progress and stopping go through engine/callbacks.py.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.callbacks import Callback, StopTraining, TrainState
+from engine.config import RunConfig
+from engine.data import DatasetSplit
+from engine.device import resolve_device
+from engine.labels import check_targets, loss_function, targets_for_mode
+from engine.models import build_model
+
+MAX_SHIFT = 2  # pixels: random translations of up to this much help digits at no real cost
+EVAL_BATCH_SIZE = 1000
+
+
+@dataclass
+class FitResult:
+    """What fit() hands back: the trained model and what it said about the validation set."""
+
+    model: nn.Module  # eval mode, on the CPU
+    history: list[dict[str, float]]  # one dict of metrics per finished epoch
+    valid_logits: torch.Tensor  # (N, K) float32, CPU, from the returned model
+    valid_targets: torch.Tensor  # as the dataset gives them
+    stopped_early: bool
+    device: str
+    normalization: tuple[list[float], list[float]]  # per-channel mean and std, 0..1 units
+
+
+@dataclass
+class Optimization:
+    """Everything that updates the weights, bundled so train_one_epoch stays short."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    loss_function: nn.Module
+    autocast_dtype: torch.dtype | None = None  # None: full precision
+    scaler: torch.amp.GradScaler | None = None  # fp16 only
+
+
+def fit(
+    config: RunConfig,
+    split: DatasetSplit,
+    callbacks: Sequence[Callback] = (),
+    model: nn.Module | None = None,
+) -> FitResult:
+    """Train a model (built from `config.model` unless one is given) on `split`."""
+    train = config.train
+    mode, num_classes = train.mode, split.num_classes
+    start = time.perf_counter()
+    torch.manual_seed(train.seed)
+    device = resolve_device(train.device)
+    generator = torch.Generator().manual_seed(train.seed)
+
+    train_targets = targets_for_mode(split.train.targets, mode, num_classes)
+    valid_targets = targets_for_mode(split.valid.targets, mode, num_classes)
+    if model is None:
+        model = build_model(config.model, num_classes, split.image_shape)
+    _check_outputs(model, split, train_targets, valid_targets, mode)
+
+    mean, std = channel_statistics(split.train.images)
+    train_images = normalize_images(split.train.images, mean, std, device)
+    valid_images = normalize_images(split.valid.images, mean, std, device)
+    train_targets, valid_targets = train_targets.to(device), valid_targets.to(device)
+    model = model.to(device, memory_format=torch.channels_last)
+
+    steps_per_epoch = math.ceil(len(train_images) / train.batch_size)
+    optimization = _make_optimization(model, config, steps_per_epoch, device)
+    history: list[dict[str, float]] = []
+
+    def state(epoch: int, step: int, loss: float | None = None, metrics=None) -> TrainState:
+        return TrainState(
+            epoch=epoch,
+            epochs=train.epochs,
+            step=step,
+            steps_per_epoch=steps_per_epoch,
+            loss=loss,
+            metrics=MappingProxyType(dict(metrics or {})),
+            history=tuple(MappingProxyType(dict(h)) for h in history),
+            elapsed=time.perf_counter() - start,
+            device=device.type,
+        )
+
+    stopped_early = False
+    logits: torch.Tensor | None = None  # the validation logits of the current weights
+    try:
+        _notify(callbacks, "before_fit", state(0, 0))
+        for epoch in range(1, train.epochs + 1):
+            epoch_start = time.perf_counter()
+            logits = None
+            _notify(callbacks, "before_epoch", state(epoch, 0))
+            train_loss = train_one_epoch(
+                model,
+                train_images,
+                train_targets,
+                optimization,
+                train.batch_size,
+                generator,
+                on_batch=lambda step, loss, e=epoch: _notify(
+                    callbacks, "after_batch", state(e, step, loss)
+                ),
+            )
+            metrics, logits = evaluate(
+                model, valid_images, valid_targets, mode, train.threshold, optimization
+            )
+            row = {"epoch": float(epoch), "train_loss": train_loss, **metrics}
+            row["seconds"] = time.perf_counter() - epoch_start
+            history.append(row)
+            _notify(callbacks, "after_epoch", state(epoch, steps_per_epoch, None, row))
+    except StopTraining:
+        stopped_early = True
+    if logits is None:
+        _, logits = evaluate(model, valid_images, valid_targets, mode, train.threshold)
+
+    done = len(history)
+    try:
+        _notify(callbacks, "after_fit", state(done, steps_per_epoch if done else 0))
+    except StopTraining:
+        pass
+    model = model.to("cpu", memory_format=torch.contiguous_format).eval()
+    return FitResult(
+        model=model,
+        history=history,
+        valid_logits=logits,
+        valid_targets=split.valid.targets,
+        stopped_early=stopped_early,
+        device=device.type,
+        normalization=(mean.tolist(), std.tolist()),
+    )
+
+
+def train_one_epoch(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    optimization: Optimization,
+    batch_size: int,
+    generator: torch.Generator,
+    on_batch: Callable[[int, float], None] | None = None,
+    max_shift: int = MAX_SHIFT,
+) -> float:
+    """One pass over `images` in a seeded random order; returns the mean training loss."""
+    model.train()
+    order = torch.randperm(len(images), generator=generator).to(images.device)
+    total, seen = 0.0, 0
+    for step, begin in enumerate(range(0, len(images), batch_size), start=1):
+        indices = order[begin : begin + batch_size]
+        if len(indices) < 2 and len(images) > 1:
+            continue  # batch norm cannot train on a single image; it rejoins next epoch
+        batch = random_shift(images[indices], max_shift, generator)
+        with _autocast(images.device, optimization.autocast_dtype):
+            loss = optimization.loss_function(model(batch).float(), targets[indices])
+        optimization.optimizer.zero_grad(set_to_none=True)
+        if optimization.scaler is not None:
+            optimization.scaler.scale(loss).backward()
+            optimization.scaler.step(optimization.optimizer)
+            optimization.scaler.update()
+        else:
+            loss.backward()
+            optimization.optimizer.step()
+        optimization.scheduler.step()
+        value = float(loss.detach())
+        total += value * len(indices)
+        seen += len(indices)
+        if on_batch is not None:
+            on_batch(step, value)
+    return total / max(seen, 1)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    mode: str,
+    threshold: float = 0.5,
+    optimization: Optimization | None = None,
+    batch_size: int = EVAL_BATCH_SIZE,
+) -> tuple[dict[str, float], torch.Tensor]:
+    """Metrics of `model` on normalised `images`, and its logits (float32, CPU)."""
+    model.eval()
+    dtype = optimization.autocast_dtype if optimization else None
+    parts = []
+    for begin in range(0, len(images), batch_size):
+        with _autocast(images.device, dtype):
+            parts.append(model(images[begin : begin + batch_size]).float())
+    logits = torch.cat(parts).cpu() if parts else torch.empty(0, 0)
+    return epoch_metrics(logits, targets.cpu(), mode, threshold), logits
+
+
+def epoch_metrics(
+    logits: torch.Tensor, targets: torch.Tensor, mode: str, threshold: float = 0.5
+) -> dict[str, float]:
+    """Validation metrics from logits (N, K) and targets in either form.
+
+    `val_accuracy` is argmax accuracy in both modes (with several true labels, the top logit
+    must be one of them; rows with no label are left to the multi-label metrics).
+    Multi-label mode adds `val_accuracy_multi` (fastai's accuracy_multi: the share of all N*K
+    sigmoid-vs-threshold decisions that are right, which reads 0.9 for a dead 10-class model,
+    so it is never shown alone), `val_exact_match` (rows with every class right) and
+    `val_macro_f1` (mean F1 over the classes that occur in targets or predictions).
+    """
+    logits = logits.float()
+    num_classes = logits.shape[1]
+    targets = targets_for_mode(targets, mode, num_classes)
+    check_targets(logits, targets, mode)
+    metrics = {"val_loss": float(loss_function(mode)(logits, targets))}
+    predicted = logits.argmax(dim=1)
+    if mode == "multi-class":
+        metrics["val_accuracy"] = float((predicted == targets).float().mean())
+        return metrics
+
+    truth = targets > 0.5
+    labelled = truth.any(dim=1)
+    hits = truth.gather(1, predicted[:, None]).squeeze(1)
+    metrics["val_accuracy"] = float(hits[labelled].float().mean()) if labelled.any() else 0.0
+    decided = logits.sigmoid() > threshold
+    metrics["val_accuracy_multi"] = float((decided == truth).float().mean())
+    metrics["val_exact_match"] = float((decided == truth).all(dim=1).float().mean())
+    true_positive = (decided & truth).sum(dim=0).float()
+    errors = (decided ^ truth).sum(dim=0).float()  # false positives + false negatives
+    denominator = 2 * true_positive + errors
+    present = denominator > 0
+    f1 = 2 * true_positive[present] / denominator[present]
+    metrics["val_macro_f1"] = float(f1.mean()) if present.any() else 1.0
+    return metrics
+
+
+def channel_statistics(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of uint8 images (N, C, H, W), in 0..1 units."""
+    pixels = images.transpose(0, 1).reshape(images.shape[1], -1).double() / 255
+    mean, std = pixels.mean(dim=1), pixels.std(dim=1)
+    return mean.float(), std.clamp_min(1e-6).float()
+
+
+def normalize_images(
+    images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, device: torch.device
+) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> normalised float32 on `device`, channels_last."""
+    data = images.to(device).float().div_(255)
+    data.sub_(mean.to(device)[None, :, None, None]).div_(std.to(device)[None, :, None, None])
+    return data.contiguous(memory_format=torch.channels_last)
+
+
+def random_shift(
+    images: torch.Tensor, max_shift: int, generator: torch.Generator, groups: int = 8
+) -> torch.Tensor:
+    """Move images by up to `max_shift` pixels in x and y, edges repeated.
+
+    The batch is cut into `groups` runs of images, each run moved by its own random offset:
+    a few slices of one padded tensor, far cheaper on a CPU than a gather per image, and the
+    batch order (so the targets) stays as it was.
+    """
+    if max_shift <= 0:
+        return images
+    height, width = images.shape[-2:]
+    padded = F.pad(images, (max_shift,) * 4, mode="replicate")
+    size = -(-len(images) // groups)
+    offsets = torch.randint(0, 2 * max_shift + 1, (groups, 2), generator=generator).tolist()
+    parts = [
+        padded[begin : begin + size, :, top : top + height, left : left + width]
+        for begin, (top, left) in zip(range(0, len(images), size), offsets, strict=False)
+    ]
+    return torch.cat(parts).contiguous(memory_format=torch.channels_last)
+
+
+def _check_outputs(
+    model: nn.Module,
+    split: DatasetSplit,
+    train_targets: torch.Tensor,
+    valid_targets: torch.Tensor,
+    mode: str,
+) -> None:
+    """Run two images through the model and check every target against its output shape."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        sample = split.train.images[:2].float().to(next(model.parameters()).device)
+        outputs = model(sample).shape[1]
+    model.train(was_training)
+    for targets in (train_targets, valid_targets):
+        check_targets(torch.empty(len(targets), outputs), targets, mode)
+
+
+def _make_optimization(
+    model: nn.Module, config: RunConfig, steps_per_epoch: int, device: torch.device
+) -> Optimization:
+    train = config.train
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=train.lr, weight_decay=train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=train.lr, total_steps=train.epochs * steps_per_epoch
+    )
+    dtype, scaler = None, None
+    if train.mixed_precision and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if dtype == torch.float16:
+            scaler = torch.amp.GradScaler("cuda")
+    return Optimization(optimizer, scheduler, loss_function(train.mode), dtype, scaler)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _notify(callbacks: Sequence[Callback], event: str, state: TrainState) -> None:
+    for callback in callbacks:
+        getattr(callback, event)(state)

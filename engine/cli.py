@@ -208,6 +208,12 @@ def _stop_callback(ctrl_c: _CtrlC) -> Any:
     return StopOnCtrlC()
 
 
+def _data_progress(message: str, fraction: float) -> None:
+    """Slow data steps (download, decoding) as a line on stderr, redrawn in place."""
+    end = "\n" if fraction >= 1.0 else ""
+    print(f"\r{message} {100 * fraction:3.0f}%", end=end, file=sys.stderr, flush=True)
+
+
 def train_command(args: argparse.Namespace) -> int:
     from engine.callbacks import ProgressPrinter
     from engine.data import load_dataset
@@ -215,9 +221,14 @@ def train_command(args: argparse.Namespace) -> int:
 
     config = _config_from(args)
     store = _store(args)
+    split = load_dataset(config.data, progress=None if args.quiet else _data_progress)
     if not args.quiet:
-        print(f"loading {config.data.dataset} ...", file=sys.stderr, flush=True)
-    split = load_dataset(config.data)
+        print(
+            f"{split.name}: {len(split.train)} training and {len(split.valid)} validation "
+            f"images, {split.num_classes} classes, {config.train.mode}",
+            file=sys.stderr,
+            flush=True,
+        )
     ctrl_c = _CtrlC()
     callbacks = [_stop_callback(ctrl_c)]
     if not args.quiet:
@@ -330,27 +341,20 @@ def predict_command(args: argparse.Namespace) -> int:
 
     predictions = predict_images(run, images, threshold=threshold)
     if args.json:
-        _print_json(
-            [
-                {
-                    "file": p.file,
-                    "sigmoid": [float(v) for v in p.sigmoid],
-                    "softmax": [float(v) for v in p.softmax],
-                    "classes": list(p.classes),
-                    "verdict": list(p.verdict),
-                }
-                for p in predictions
-            ]
-        )
-        return 0
-    for prediction in predictions:
-        print(f"{prediction.file}: {verdict_text(prediction)}")
-        ranked = sorted(
-            zip(prediction.classes, prediction.sigmoid, prediction.softmax, strict=False),
-            key=lambda item: -item[1],
-        )
-        for name, sigmoid, softmax in ranked[:3]:
-            print(f"  {name:>12}  sigmoid {sigmoid:.3f}  softmax {softmax:.3f}")
+        _print_json([prediction.to_dict() for prediction in predictions])
+    else:
+        for prediction in predictions:
+            print(f"{prediction.file}: {verdict_text(prediction)}")
+            ranked = sorted(
+                zip(prediction.classes, prediction.sigmoid, prediction.softmax, strict=False),
+                key=lambda item: -item[1],
+            )
+            for name, sigmoid, softmax in ranked[:3]:
+                print(f"  {name:>12}  sigmoid {sigmoid:.3f}  softmax {softmax:.3f}")
+    failed = [prediction for prediction in predictions if prediction.error]
+    if failed:  # the readable ones are printed above; the exit status still says "failed"
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return _fail(f"{failed[0].error}{more}")
     return 0
 
 

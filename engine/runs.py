@@ -49,6 +49,8 @@ RUNS_DIR_VARIABLE = "LME_RUNS_DIR"
 DEMO_RUN_ID = "demo"
 DEMO_RUN_DIR = Path(__file__).resolve().parent / "assets" / "demo_run"
 ENGINE_VERSION = "0.1.0"
+_UMASK = os.umask(0o022)  # read once (the only portable way), then put back at once
+os.umask(_UMASK)
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 
 
@@ -74,6 +76,8 @@ def atomic_open(path: Path | str) -> Iterator[IO[bytes]]:
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; runs are as readable as any file
+            os.fchmod(descriptor, 0o666 & ~_UMASK)
         with os.fdopen(descriptor, "wb") as handle:
             yield handle
             handle.flush()

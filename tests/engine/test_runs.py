@@ -393,3 +393,61 @@ def test_runs_dir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert RunStore().root == Path("/tmp/somewhere")
     monkeypatch.delenv("LME_RUNS_DIR")
     assert RunStore().root == Path("runs")
+
+
+# ---------------------------------------------------------------------------------------------
+# train_run: load, fit, save
+
+
+def fake_training(monkeypatch: pytest.MonkeyPatch, fit) -> None:
+    module = types.ModuleType("engine.training")
+    module.fit = fit  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "engine.training", module)
+
+
+def test_train_run_saves_metrics_after_every_epoch(
+    tmp_path: Path, fake_models, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.callbacks import TrainState
+
+    store = RunStore(tmp_path, include_demo=False)
+    split = make_split()
+    seen_on_disk = []
+
+    def fit(config, split, callbacks):
+        result = fake_result(split)
+        for epoch in (1, 2):
+            history = tuple(result.history[:epoch])
+            state = TrainState(epoch=epoch, epochs=2, step=1, steps_per_epoch=1, history=history)
+            for callback in callbacks:
+                callback.after_epoch(state)
+            [folder] = tmp_path.iterdir()
+            seen_on_disk.append(json.loads((folder / "metrics.json").read_text()))
+            assert json.loads((folder / "run.json").read_text())["status"] == "running"
+        return result
+
+    fake_training(monkeypatch, fit)
+    created = []
+    run_id = runs.train_run(RunConfig(), store, split=split, on_created=created.append)
+
+    assert created == [run_id]
+    assert [len(history) for history in seen_on_disk] == [1, 2]
+    assert seen_on_disk[1][1]["val_accuracy"] == 0.75
+    assert store.list_runs()[0].status == "complete"
+
+
+@pytest.mark.parametrize(
+    ("error", "state"), [(RuntimeError("boom"), "failed"), (KeyboardInterrupt(), "stopped")]
+)
+def test_train_run_marks_a_run_that_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException, state: str
+) -> None:
+    def fit(config, split, callbacks):
+        raise error
+
+    fake_training(monkeypatch, fit)
+    store = RunStore(tmp_path, include_demo=False)
+    with pytest.raises(type(error)):
+        runs.train_run(RunConfig(), store, split=make_split())
+    [summary] = store.list_runs()
+    assert (summary.status, summary.state) == ("incomplete", state)

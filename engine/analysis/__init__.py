@@ -17,6 +17,7 @@ from engine.analysis.calibration import (
     reliability,
     top_label_reliability,
 )
+from engine.analysis.experiments import TeachingNone, teach_none
 from engine.analysis.neither import (
     NeitherCheck,
     check_non_digits,
@@ -52,6 +53,8 @@ from engine.analysis.thresholds import (
 )
 
 __all__ = [
+    "TeachingNone",
+    "teach_none",
     "NeitherCheck",
     "analysis_report",
     "check_non_digits",

@@ -1,0 +1,141 @@
+"""Teaching "none": does adding all-zero targets to a sigmoid model's training set make it say
+"none of the classes" for inputs that are no digit, and what does it cost on digits?
+
+The forum's "none of the above" advice, measured: the same sigmoid (multi-label) model is
+trained twice on the same split, once as is and once with generated non-digits (blank, noise,
+letters, shapes, strokes) whose targets are all zeros (engine.data.add_non_digits), then both
+are shown non-digits drawn with another seed, so none of them was seen in training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+
+from engine.analysis.neither import UNSEEN_NON_DIGIT_SEED, fit_images_to_shape, model_logits
+from engine.analysis.outputs import fired
+from engine.analysis.readings import read_outputs
+from engine.callbacks import Callback
+from engine.config import RunConfig
+from engine.data import DatasetSplit, add_non_digits, load_dataset
+from engine.errors import EngineError
+from engine.nondigits import make_non_digits
+from engine.training import FitResult, fit
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class TeachingNone:
+    """Both models' numbers, side by side."""
+
+    none_examples: int  # all-zero examples added to the second model's training set
+    test_count: int  # unseen non-digits shown to both
+    threshold: float
+    results: pd.DataFrame  # index "without", "with": digit and non-digit numbers
+    per_kind: pd.DataFrame  # index kind, columns "without", "with": "neither" rate
+    explanation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "none_examples": self.none_examples,
+            "test_count": self.test_count,
+            "threshold": self.threshold,
+            "results": self.results.reset_index(names="model").to_dict(orient="records"),
+            "per_kind": self.per_kind.to_dict(orient="index"),
+            "explanation": self.explanation,
+        }
+
+
+def teach_none(
+    config: RunConfig | None = None,
+    none_examples: int = 1000,
+    test_count: int = 500,
+    split: DatasetSplit | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: Progress | None = None,
+) -> TeachingNone:
+    """Train a sigmoid model without and with `none_examples` all-zero examples (the config's
+    mode and none_examples are overridden) and measure both on digits and unseen non-digits.
+
+    `split` skips loading `config.data` (tests pass a tiny one); the threshold is the config's.
+    """
+    if none_examples < 1:
+        raise EngineError("teaching 'none' needs at least one all-zero example")
+    base = (config or RunConfig()).with_changes(mode="multi-label", none_examples=0)
+    threshold = base.train.threshold
+    report = progress or (lambda message, fraction: None)
+    if split is None:
+        report("Loading the dataset", 0.0)
+        split = load_dataset(base.data)
+    taught = add_non_digits(split, none_examples)
+    images, kinds = make_non_digits(test_count, seed=UNSEEN_NON_DIGIT_SEED)
+    images = fit_images_to_shape(images, split.image_shape)
+
+    rows: dict[str, dict[str, float]] = {}
+    per_kind: dict[str, pd.Series] = {}
+    for step, (name, train_split, added) in enumerate(
+        [("without", split, 0), ("with", taught, none_examples)]
+    ):
+        report(f"Training the model {name} all-zero examples", step / 2)
+        config = base.with_changes(none_examples=added)
+        result = fit(config, train_split, callbacks)
+        rows[name], neither = _measure(result, images, threshold)
+        rows[name]["none_examples"] = added
+        per_kind[name] = pd.Series(neither.float().numpy()).groupby(pd.Series(kinds)).mean()
+    report("Done", 1.0)
+    results = pd.DataFrame.from_dict(rows, orient="index")
+    kind_table = pd.DataFrame(per_kind)
+    kind_table.index.name = "kind"
+    return TeachingNone(
+        none_examples=none_examples,
+        test_count=test_count,
+        threshold=threshold,
+        results=results,
+        per_kind=kind_table,
+        explanation=_explain(results, none_examples, test_count, threshold),
+    )
+
+
+def _measure(
+    result: FitResult, non_digits: torch.Tensor, threshold: float
+) -> tuple[dict[str, float], torch.Tensor]:
+    digits = read_outputs(result.valid_logits, result.valid_targets, "c", threshold)
+    logits = model_logits(result.model, non_digits, result.normalization)
+    neither = ~fired(logits.sigmoid(), threshold).any(dim=1)
+    row = {
+        "digit_accuracy": digits.accuracy,
+        "digit_argmax_accuracy": digits.argmax_accuracy,
+        "digit_neither_rate": digits.neither_count / max(digits.count, 1),
+        "non_digit_neither_rate": float(neither.float().mean()) if len(neither) else 0.0,
+        "seconds": float(sum(epoch.get("seconds", 0.0) for epoch in result.history)),
+    }
+    return row, neither
+
+
+def _explain(results: pd.DataFrame, none_examples: int, test_count: int, threshold: float) -> str:
+    before, after = results.loc["without"], results.loc["with"]
+    change = after.non_digit_neither_rate - before.non_digit_neither_rate
+    verb = "raised" if change > 0.005 else "lowered" if change < -0.005 else "left"
+    accuracy_change = (after.digit_accuracy - before.digit_accuracy) * 100
+    accuracy_text = (
+        f"{abs(accuracy_change):.1f} points {'higher' if accuracy_change > 0 else 'lower'}"
+        if abs(accuracy_change) >= 0.05
+        else "unchanged"
+    )
+    rates = (
+        f"from {before.non_digit_neither_rate * 100:.0f}% to "
+        f"{after.non_digit_neither_rate * 100:.0f}%"
+        if verb != "left"
+        else f"at {after.non_digit_neither_rate * 100:.0f}%"
+    )
+    return (
+        f'Adding {none_examples} all-zero examples {verb} the "neither" rate on {test_count} '
+        f"unseen non-digits {rates}, with digit accuracy {accuracy_text} "
+        f"({before.digit_accuracy * 100:.1f}% to {after.digit_accuracy * 100:.1f}%, exact "
+        f"match at threshold {threshold:g})."
+    )

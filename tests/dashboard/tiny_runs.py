@@ -1,7 +1,8 @@
 """Two tiny saved runs (one multi-label, one multi-class, same data) for the analysis pages'
 tests, trained once per test process into a temporary run store.
 
-One epoch on 400 mnist-5k images each: a few seconds, enough for real logits whose analysis
+Three epochs on 1,500 mnist-5k images each: a few seconds, enough for real logits (a third
+of the multi-label run's validation images read exactly right) whose analysis
 the tests recompute with the engine and compare to what the pages show.
 """
 
@@ -26,7 +27,7 @@ def tiny_runs() -> tuple[Path, str, str]:
     ids = {}
     for mode in ("multi-label", "multi-class"):
         config = RunConfig().with_changes(
-            mode=mode, epochs=1, limit=400, batch_size=64, device="cpu"
+            mode=mode, epochs=3, limit=1500, batch_size=64, device="cpu"
         )
         ids[mode] = train_run(config, store)
     return root, ids["multi-label"], ids["multi-class"]

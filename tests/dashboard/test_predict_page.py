@@ -1,0 +1,112 @@
+"""Predict page under AppTest: uploads get the engine's verdict, every bad file of the corpus
+gets the engine's message while the good files beside it are still predicted."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dashboard.charts_analysis import pairs_between
+from engine.prediction import predict_images, verdict_text
+from engine.runs import RunStore
+from tests.dashboard.conftest import texts
+from tests.dashboard.tiny_runs import tiny_runs
+from tests.engine.bad_inputs import IMAGE_CASES
+
+PAGE = "views/predict.py"
+MIME = "application/octet-stream"
+
+
+@pytest.fixture
+def run_id(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    root, multi_label_id, _ = tiny_runs()
+    monkeypatch.setenv("LME_RUNS_DIR", str(root))
+    return multi_label_id
+
+
+def png_bytes(pixels) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def clearly_read_digit(run_id: str) -> tuple[bytes, str]:
+    """A validation image the run reads as exactly its true class, as PNG bytes."""
+    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    targets = run.validation.targets
+    truths = targets.argmax(dim=1) if targets.ndim == 2 else targets
+    for image, truth in zip(run.validation.images, truths, strict=True):
+        data = png_bytes(image[0].numpy())
+        prediction = predict_images(run, [("digit.png", data)])[0]
+        expected = run.class_names[int(truth)]
+        if verdict_text(prediction) == expected:
+            return data, expected
+    raise AssertionError("the tiny run reads none of its validation images exactly")
+
+
+def verdicts(app) -> list[str]:
+    return [text.removeprefix("Verdict: ") for text in texts(app, "subheader")]
+
+
+def test_without_uploads_the_page_asks_for_images(open_page, run_id):
+    app = open_page(PAGE, run=run_id)
+    assert not app.exception
+    assert "Upload one or more images" in texts(app, "info")[0]
+    assert app.file_uploader[0].accept_multiple_files
+
+
+def test_a_clear_digit_gets_its_class_as_verdict(open_page, run_id):
+    data, expected = clearly_read_digit(run_id)
+    app = open_page(PAGE, run=run_id)
+    app.file_uploader[0].set_value([("my-digit.png", data, "image/png")]).run()
+    assert not app.exception and not app.error
+    assert verdicts(app) == [expected]
+    assert "**my-digit.png**" in texts(app, "markdown")
+    # as uploaded + as the model sees it, and the sigmoid and softmax bar charts
+    assert len(app.get("image")) == 2
+    assert len(app.get("vega_lite_chart")) == 2
+
+
+def test_the_verdict_follows_the_threshold(open_page, run_id):
+    data, _ = clearly_read_digit(run_id)
+    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    app = open_page(PAGE, run=run_id)
+    app.file_uploader[0].set_value([("digit.png", data, "image/png")]).run()
+    for threshold in (0.05, 0.95):
+        app.slider(key="predict_threshold").set_value(threshold).run()
+        expected = verdict_text(predict_images(run, [("digit.png", data)], threshold)[0])
+        assert verdicts(app) == [expected]
+
+
+def test_every_bad_upload_gets_the_engines_message_and_the_rest_still_work(open_page, run_id):
+    good, expected = clearly_read_digit(run_id)
+    files = [(case.filename, case.data, MIME) for case in IMAGE_CASES]
+    files.append(("good.png", good, "image/png"))
+    app = open_page(PAGE, run=run_id)
+    app.file_uploader[0].set_value(files).run()
+    assert not app.exception
+    errors = texts(app, "error")
+    refused = [case for case in IMAGE_CASES if case.error is not None]
+    accepted = [case for case in IMAGE_CASES if case.error is None]
+    assert len(refused) >= 10 and len(errors) == len(refused)
+    for case, message in zip(refused, errors, strict=True):
+        assert message.startswith(f"{case.filename}: ")
+        assert case.error in message, case.case
+        assert "Traceback" not in message
+    shown = verdicts(app)
+    assert len(shown) == len(accepted) + 1
+    assert shown[-1] == expected
+
+
+def test_pairs_between_uses_the_minimum_of_the_two_sigmoids():
+    classes = ("1", "4", "7", "9")
+    sigmoid = (0.62, 0.05, 0.31, 0.12)
+    pairs = [("4", "9"), ("1", "7"), ("7", "9"), ("1", "4")]
+    assert pairs_between(classes, sigmoid, pairs) == [
+        "1 and 7 (min sigmoid 0.31)",
+        "7 and 9 (min sigmoid 0.12)",
+    ]
+    assert pairs_between(classes, sigmoid, pairs, floor=0.5) == []

@@ -1,0 +1,382 @@
+"""Uploaded images in, model-ready uint8 tensors out.
+
+Owns two steps: `decode_image` turns bytes from a stranger into a plain PIL image ("L" or "RGB")
+or refuses them with an `ImageError` that says what to do, and `preprocess` turns that image
+into the (C, H, W) uint8 tensor a run's model expects. Normalisation to the training statistics
+and the forward pass live in engine/prediction.py.
+
+Limits (stated in the README; the dashboard's `server.maxUploadSize` matches MAX_UPLOAD_BYTES):
+- MAX_UPLOAD_BYTES: larger files are refused before any decoding.
+- MAX_PIXELS: the width x height in the file header, checked before any pixel is decoded, so a
+  50,000 x 50,000 "decompression bomb" is refused without allocating it. JPEGs are first asked
+  to decode at a reduced scale (`draft`), so a big photo is shrunk, not refused.
+- MAX_WORKING_SIDE: every accepted image is downscaled so its longest side is at most this.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
+
+from engine.errors import ImageError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MB; .streamlit/config.toml maxUploadSize = 10
+MAX_PIXELS = 40_000_000  # 40 megapixels as decoded (a 12 MP phone photo needs 12)
+MAX_WORKING_SIDE = 1024  # plenty for a 28x28 digit or a 224x224 photo model
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+PREPROCESS_STYLES = ("digit", "resize")
+
+# Digit style, after the MNIST paper: ink fitted into a 20x20 box, centred by mass in 28x28.
+DIGIT_BOX_FRACTION = 20 / 28
+MIN_CONTRAST = 32  # ink must differ from the background by this much (0-255) to count
+# Of the ink's peak: below LOW is background, above HIGH full ink. Photos get a firm cut (paper
+# texture, shadows); small drawings a gentle one, so an MNIST digit passes through almost as is.
+PHOTO_INK_LEVELS, DRAWING_INK_LEVELS = (0.25, 0.6), (0.1, 1.0)
+# MNIST strokes are 2.7 px wide in the 28 px canvas (median; a tenth are under 1.9). Thinner
+# strokes (a pen photographed from afar, a thin canvas brush) are thickened to 2.7; never thinned.
+TARGET_STROKE_WIDTH, THIN_STROKE_WIDTH = 2.7, 1.9  # MNIST's median and 10th percentile
+WORK_SCALE = 0.25  # thickening works at 4x the final size
+PHOTO_SIDE = 64  # from this size on, treat the input as a photo: median filter and trim specks
+
+_FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP or TIFF"
+
+
+def decode_image(data: bytes, name: str = "image") -> Image.Image:
+    """Decode an upload into an "L" or "RGB" image; `ImageError` says why a file is refused.
+
+    Takes the first frame of animations, applies the EXIF orientation, composites transparency
+    onto a background that contrasts with the opaque pixels (so a digit drawn only in the alpha
+    channel stays visible), scales 16-bit images to 8-bit and shrinks huge photos.
+    """
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone flipped Pillow's global: truncated files
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    data = bytes(data)
+    if not data:
+        raise ImageError(f"{name} is empty (0 bytes): choose an image file ({_FORMAT_NAMES}).")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(
+            f"{name} is {len(data) / 2**20:.1f} MB; the upload limit is "
+            f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB. Save it smaller (for example as JPEG) and retry."
+        )
+    image = _open(data, name)
+    try:
+        image = _load_first_frame(image, name)
+        image = _apply_orientation(image)
+        image = _to_l_or_rgb(image)
+    except ImageError:
+        raise
+    except MemoryError as error:
+        raise ImageError(f"{name} is too large to decode: scale it down and retry.") from error
+    except Exception as error:  # noqa: BLE001 - any decoder failure on untrusted bytes is the file's
+        raise ImageError(
+            f"{name} is damaged or truncated ({_describe(error)}): save the image again and "
+            "upload the new file."
+        ) from error
+    if max(image.size) > MAX_WORKING_SIDE:
+        image.thumbnail((MAX_WORKING_SIDE, MAX_WORKING_SIDE), Image.Resampling.LANCZOS)
+    return image
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    """Read the header only, refusing unknown formats and too many pixels before decoding."""
+    try:
+        with warnings.catch_warnings():  # our MAX_PIXELS is stricter than Pillow's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except Image.DecompressionBombError as error:  # Pillow's own guard, far above ours
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(claimed.group(1)) / 1e6:,.0f} megapixels" if claimed else "too many pixels"
+        raise ImageError(
+            f"{name} claims {size}; the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it "
+            "down and retry."
+        ) from error
+    except UnidentifiedImageError as error:
+        raise ImageError(_unknown_format_message(data, name)) from error
+    except Exception as error:  # noqa: BLE001 - a header that crashes a plugin is a bad file
+        raise ImageError(
+            f"{name} is damaged ({_describe(error)}): save the image again and upload it."
+        ) from error
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError(f"{name} has no pixels ({width} x {height}): choose another image.")
+    if image.format in ("JPEG", "MPO"):
+        # Decode at 1/2, 1/4 or 1/8 scale when that still covers the working size: fast and small.
+        scale = MAX_WORKING_SIDE / max(width, height)
+        if scale < 1:
+            image.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); the "
+            f"limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it down and retry."
+        )
+    return image
+
+
+def _unknown_format_message(data: bytes, name: str) -> str:
+    head = data[:512]
+    if head.startswith(b"%PDF"):
+        kind = "a PDF document"
+    elif head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
+        kind = "a HEIC/AVIF photo (export it as JPEG first)"
+    elif _looks_like_text(head):
+        kind = "text, not an image"
+    else:
+        kind = "not an image format we read"
+    return f"{name} is {kind}: upload a {_FORMAT_NAMES} image."
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = head[:-4].decode("utf-8", errors="replace")  # the cut may split a character
+        if "\ufffd" in text:
+            return False
+    return sum(ch.isprintable() or ch in "\r\n\t" for ch in text) >= 0.95 * max(1, len(text))
+
+
+def _describe(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+def _load_first_frame(image: Image.Image, name: str) -> Image.Image:
+    """Force the decode now (Pillow is lazy) so truncation surfaces here, as an ImageError."""
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    image.load()
+    return image
+
+
+def _apply_orientation(image: Image.Image) -> Image.Image:
+    """Undo the camera's EXIF rotation; a broken EXIF block is ignored rather than fatal."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - orientation is a nicety; the pixels are fine
+        return image
+
+
+def _to_l_or_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("L", "RGB"):
+        return image
+    if mode == "1":
+        return image.convert("L")
+    if mode.startswith("I") or mode == "F":
+        return _wide_gray_to_l(image)
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        return _to_l_or_rgb(image)
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        return _composite_alpha(image)
+    return image.convert("RGB")  # CMYK (Pillow undoes Adobe's inversion), YCbCr, LAB, HSV
+
+
+def _wide_gray_to_l(image: Image.Image) -> Image.Image:
+    """16-bit (and 32-bit/float) grayscale to 8-bit by scaling, not by clipping at 255."""
+    values = np.asarray(image).astype(np.float64)
+    if image.mode == "F":
+        peak = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+    elif image.mode.startswith("I;16") or values.max(initial=0) <= 65535:
+        peak = 65535.0
+    else:
+        peak = float(values.max())
+    scaled = np.clip(np.rint(values * (255.0 / peak)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
+
+
+def _composite_alpha(image: Image.Image) -> Image.Image:
+    """Flatten transparency onto white or black, whichever contrasts with the opaque pixels.
+
+    A digit drawn only in the alpha channel (ink and background share one RGB colour) then
+    stays visible: black ink lands on white, white ink on black.
+    """
+    gray_alpha = image.mode in ("LA", "La")
+    rgba = np.asarray(image.convert("LA" if gray_alpha else "RGBA"), dtype=np.float32)
+    colour, alpha = rgba[..., :-1], rgba[..., -1:] / 255.0
+    if alpha.min() >= 1.0:
+        return Image.fromarray(
+            colour.astype(np.uint8)[..., 0] if gray_alpha else colour.astype(np.uint8)
+        )
+    luminance = colour.mean(axis=-1, keepdims=True)
+    weight = float(alpha.sum())
+    ink = float((luminance * alpha).sum() / weight) if weight > 0 else 0.0
+    background = 0.0 if ink > 127.5 else 255.0
+    flat = np.rint(colour * alpha + background * (1.0 - alpha)).astype(np.uint8)
+    return Image.fromarray(flat[..., 0] if gray_alpha else flat)
+
+
+def preprocess(image: Image.Image, style: str, image_shape: tuple[int, int, int]) -> torch.Tensor:
+    """Turn a decoded image into the uint8 (C, H, W) tensor a run's model was trained on.
+
+    "digit" (MNIST-like data): grayscale, invert when the background is light, crop to the ink,
+    fit into a 20x20 box (for 28x28) keeping the aspect ratio, centre by mass. A blank or
+    featureless image gives an all-zero canvas, not an error.
+    "resize" (photos): convert to the run's channels and resize to (H, W), keeping the aspect
+    ratio by cropping the centre (like torchvision's Resize + CenterCrop).
+    """
+    channels, height, width = (int(v) for v in image_shape)
+    if channels not in (1, 3):
+        raise ValueError(f"image_shape {tuple(image_shape)}: expected 1 or 3 channels")
+    if style == "digit":
+        canvas = _digit_canvas(image, height, width)
+        array = np.repeat(canvas[None], channels, axis=0)
+    elif style == "resize":
+        fitted = ImageOps.fit(
+            image.convert("L" if channels == 1 else "RGB"),
+            (width, height),
+            Image.Resampling.LANCZOS,
+        )
+        array = np.array(fitted, dtype=np.uint8)  # a copy: torch wants writable memory
+        array = array[None] if channels == 1 else array.transpose(2, 0, 1)
+    else:
+        raise ValueError(f"unknown preprocess style {style!r}; expected one of {PREPROCESS_STYLES}")
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _digit_canvas(image: Image.Image, height: int, width: int) -> np.ndarray:
+    """The MNIST recipe on any image; returns uint8 (height, width), light ink on black."""
+    blank = np.zeros((height, width), dtype=np.uint8)
+    gray = image.convert("L")
+    photo = min(gray.size) >= PHOTO_SIDE
+    if photo:  # sensor and JPEG noise; a 3x3 median keeps strokes 2 px and wider
+        gray = gray.filter(ImageFilter.MedianFilter(3))
+    values = np.asarray(gray, dtype=np.float32)
+    border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
+    background = float(np.median(border))
+    if background > 127.5:  # dark ink on light paper: make it light ink on black, as MNIST
+        values, background = 255.0 - values, 255.0 - background
+    values = values - background
+    peak = float(values.max())
+    if peak < MIN_CONTRAST:
+        return blank
+    low, high = PHOTO_INK_LEVELS if photo else DRAWING_INK_LEVELS
+    ink = np.clip((values / peak - low) / (high - low), 0.0, 1.0)
+    box = _ink_box(ink, trim=photo)
+    if box is None:
+        return blank
+    top, bottom, left, right = box
+    ink = ink[top:bottom, left:right]
+
+    box_height = max(1, round(height * DIGIT_BOX_FRACTION))
+    box_width = max(1, round(width * DIGIT_BOX_FRACTION))
+    scale = min(box_height / ink.shape[0], box_width / ink.shape[1])
+    ink = _thicken_thin_strokes(ink, scale)
+    scale = min(box_height / ink.shape[0], box_width / ink.shape[1])
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    fitted = Image.fromarray(np.rint(ink * 255).astype(np.uint8)).resize(
+        size, Image.Resampling.LANCZOS
+    )
+    digit = np.asarray(fitted, dtype=np.float32)
+    if digit.max() <= 0:
+        return blank
+    digit = digit * (255.0 / digit.max())  # a thin stroke shrunk to 20 px would look faint
+    return _paste_centred_by_mass(digit, height, width)
+
+
+def _ink_box(ink: np.ndarray, trim: bool) -> tuple[int, int, int, int] | None:
+    """Bounding box (top, bottom, left, right; end-exclusive) of the ink.
+
+    For photos, rows and columns at the edges holding under 0.5% of all ink are trimmed, so a
+    stray speck far from the digit does not shrink the digit into a corner.
+    """
+    rows, cols = ink.sum(axis=1), ink.sum(axis=0)
+    total = float(rows.sum())
+    if total <= 0:
+        return None
+    cut = 0.005 * total if trim else 0.0
+    top, bottom = _span(rows, cut)
+    left, right = _span(cols, cut)
+    return top, bottom, left, right
+
+
+def _span(profile: np.ndarray, cut: float) -> tuple[int, int]:
+    cumulative = np.cumsum(profile)
+    start = int(np.searchsorted(cumulative, cut, side="right"))
+    end = int(np.searchsorted(cumulative, cumulative[-1] - cut, side="left")) + 1
+    return start, max(end, start + 1)
+
+
+def _thicken_thin_strokes(ink: np.ndarray, scale: float) -> np.ndarray:
+    """Dilate strokes that would end up thinner than MNIST's once the crop is scaled by `scale`.
+
+    The crop is first brought to ~4x the box size: large crops by max pooling (which keeps a
+    one-pixel line that averaging would fade away), small ones by upsampling; there the dilation
+    is a few pixels wide and its granularity a quarter of a final pixel.
+    """
+    if _stroke_width(ink) * scale >= THIN_STROKE_WIDTH:
+        return ink
+    pool = int(WORK_SCALE / scale)
+    if pool > 1:
+        ink = _max_pool(ink, pool)
+        scale *= pool
+    elif scale > WORK_SCALE:  # a small crop: upsample, so the growth can be a fraction of a pixel
+        factor = scale / WORK_SCALE
+        size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+        ink = np.asarray(Image.fromarray(ink, mode="F").resize(size, Image.Resampling.BILINEAR))
+        scale = WORK_SCALE
+    grow = TARGET_STROKE_WIDTH / scale - _stroke_width(ink)  # crop pixels, both sides together
+    radius = int(grow / 2)  # whole pixels each side: round down rather than overshoot
+    if radius < 1:
+        return ink
+    return _dilate(np.pad(ink, radius), radius)  # padded: the stroke grows past the crop
+
+
+def _stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width in pixels: 2 * area / perimeter of the solid ink, the perimeter
+    estimated with Crofton's formula over four directions (within ~15% at any angle)."""
+    solid = np.pad(ink >= 0.5, 1)
+    area = int(solid.sum())
+    straight = (solid[1:] != solid[:-1]).sum() + (solid[:, 1:] != solid[:, :-1]).sum()
+    diagonal = (solid[1:, 1:] != solid[:-1, :-1]).sum() + (solid[1:, :-1] != solid[:-1, 1:]).sum()
+    perimeter = np.pi / 8 * (straight + diagonal / np.sqrt(2))
+    return 2.0 * area / perimeter if perimeter else float("inf")
+
+
+def _max_pool(values: np.ndarray, factor: int) -> np.ndarray:
+    height, width = values.shape
+    padded = np.pad(values, ((0, -height % factor), (0, -width % factor)))
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    return blocks.max(axis=(1, 3))
+
+
+def _dilate(values: np.ndarray, radius: int) -> np.ndarray:
+    """Grey dilation by a near-disc (octagon): alternate 3x3 square and plus-shaped steps, so
+    diagonal strokes do not grow 1.4x faster than straight ones."""
+    out = values
+    for step in range(radius):
+        grown = out.copy()
+        grown[1:] = np.maximum(grown[1:], out[:-1])
+        grown[:-1] = np.maximum(grown[:-1], out[1:])
+        grown[:, 1:] = np.maximum(grown[:, 1:], out[:, :-1])
+        grown[:, :-1] = np.maximum(grown[:, :-1], out[:, 1:])
+        if step % 2 == 0:  # the square step also reaches the diagonal neighbours
+            rows = grown.copy()
+            grown[:, 1:] = np.maximum(grown[:, 1:], rows[:, :-1])
+            grown[:, :-1] = np.maximum(grown[:, :-1], rows[:, 1:])
+        out = grown
+    return out
+
+
+def _paste_centred_by_mass(digit: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Place `digit` so its centre of mass lands on the canvas centre (index height // 2, as
+    MNIST: its mean centre of mass is (14.0, 14.0)), shifted only as far as the canvas allows."""
+    total = float(digit.sum())
+    rows = np.arange(digit.shape[0], dtype=np.float64)
+    cols = np.arange(digit.shape[1], dtype=np.float64)
+    centre_row = float(digit.sum(axis=1) @ rows) / total
+    centre_col = float(digit.sum(axis=0) @ cols) / total
+    top = int(np.clip(round(height / 2 - centre_row), 0, height - digit.shape[0]))
+    left = int(np.clip(round(width / 2 - centre_col), 0, width - digit.shape[1]))
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    canvas[top : top + digit.shape[0], left : left + digit.shape[1]] = np.rint(digit).astype(
+        np.uint8
+    )
+    return canvas

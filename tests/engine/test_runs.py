@@ -451,3 +451,34 @@ def test_train_run_marks_a_run_that_raised(
         runs.train_run(RunConfig(), store, split=make_split())
     [summary] = store.list_runs()
     assert (summary.status, summary.state) == ("incomplete", state)
+
+
+# ---------------------------------------------------------------------------------------------
+# the shipped demo run
+
+
+def test_demo_run_is_listed_read_only_and_reloads_exactly(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "empty")
+    [demo] = store.list_runs()
+    assert (demo.id, demo.status, demo.read_only) == ("demo", "complete", True)
+    assert (demo.dataset, demo.mode) == ("mnist-5k", "multi-label")
+    assert demo.metrics["val_accuracy"] >= 0.97
+    assert sum(p.stat().st_size for p in runs.DEMO_RUN_DIR.iterdir()) < 600_000
+
+    run = store.load_run("demo")
+    assert run.read_only and run.class_names == tuple(str(d) for d in range(10))
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in run.normalization)
+    images = run.validation.images[:200].float() / 255
+    with torch.no_grad():
+        logits = run.model((images - mean) / std)
+    assert torch.allclose(logits, run.validation.logits[:200], atol=1e-3)
+    accuracy = (run.validation.logits.argmax(1) == run.validation.targets).float()
+    assert accuracy.mean().item() == pytest.approx(run.metrics["val_accuracy"], abs=1e-6)
+    with pytest.raises(RunError, match="cannot be deleted"):
+        store.delete_run("demo")
+
+
+def test_demo_run_can_be_left_out(tmp_path: Path) -> None:
+    assert RunStore(tmp_path, include_demo=False).list_runs() == []
+    with pytest.raises(RunError, match="unknown run 'demo'"):
+        RunStore(tmp_path, include_demo=False).load_run("demo")

@@ -139,11 +139,12 @@ def page(browser: object, server_url: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def digit_png(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A PNG of a validation digit the demo model reads clearly, and the verdict to expect.
+def clear_digits(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
+    """PNGs of validation digits the demo model reads clearly, one per class (ten), each with
+    the verdict to expect.
 
     The expected verdict comes from the engine itself (predict_images + verdict_text) and
-    must equal the image's true class, so the browser test checks the whole path from
+    must equal the image's true class, so the browser tests check the whole path from
     upload to page text.
     """
     import io
@@ -153,19 +154,24 @@ def digit_png(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     from engine.prediction import predict_images, verdict_text
     from engine.runs import RunStore
 
+    folder = tmp_path_factory.mktemp("uploads")
     run = RunStore(tmp_path_factory.mktemp("empty-runs")).load_run("demo")
     targets = run.validation.targets
     true_classes = targets.argmax(dim=1) if targets.ndim == 2 else targets
-    for index in range(min(200, len(true_classes))):
+    found: dict[str, Path] = {}
+    for index in range(len(true_classes)):
+        expected = run.class_names[int(true_classes[index])]
+        if expected in found:
+            continue
         pixels = run.validation.images[index].numpy()
         image = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
-        data = buffer.getvalue()
-        prediction = predict_images(run, [("digit.png", data)])[0]
-        expected = run.class_names[int(true_classes[index])]
+        prediction = predict_images(run, [("digit.png", buffer.getvalue())])[0]
         if verdict_text(prediction) == expected and max(prediction.sigmoid) > 0.9:
-            path = tmp_path_factory.mktemp("upload") / f"digit-{expected}.png"
-            path.write_bytes(data)
-            return path, expected
-    raise AssertionError("no clearly read digit in the demo run's first 200 validation images")
+            found[expected] = folder / f"digit-{expected}.png"
+            found[expected].write_bytes(buffer.getvalue())
+        if len(found) == len(run.class_names):
+            break
+    assert len(found) == len(run.class_names), "the demo run reads some class clearly nowhere"
+    return [(path, name) for name, path in sorted(found.items())]

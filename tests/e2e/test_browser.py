@@ -1,0 +1,94 @@
+"""The real app in a real browser: `streamlit run` on a free port, headless Chromium.
+
+Upload a digit on /predict and read the verdict; open a share link on /explore and get the
+same view back; the Altair charts draw. The run store is empty: everything here runs on the
+shipped demo run, as on a fresh copy.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from engine.analysis import confused_pairs
+from engine.labels import activation
+from engine.runs import RunStore
+
+EXCEPTION = '[data-testid="stException"]'
+
+
+def verdict_heading(page, expected: str):
+    return page.locator("h3").filter(has_text=re.compile(rf"^Verdict: {re.escape(expected)}$"))
+
+
+def slider_value(page) -> float:
+    """The first slider's value, from its range input."""
+    return float(page.locator('[data-testid="stSlider"] input[type="range"]').first.input_value())
+
+
+def share_link(page) -> str:
+    """Open the sidebar's "Share this view" expander and read the link."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Share this view").click()
+    code = sidebar.locator("code").first
+    code.wait_for(state="visible")
+    return code.inner_text().strip()
+
+
+def test_upload_a_digit_on_predict_and_read_the_verdict(page, server_url, clear_digits):
+    path, expected = clear_digits[7]
+    page.goto(f"{server_url}/predict")
+    page.locator('input[type="file"]').set_input_files(str(path))
+    verdict_heading(page, expected).wait_for(timeout=60_000)
+    assert page.get_by_text(path.name).count() >= 1
+    # the sigmoid and softmax bar charts are drawn by vega-embed
+    page.locator(".vega-embed canvas, .vega-embed svg").nth(1).wait_for()
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_a_bad_upload_shows_the_message_and_the_page_keeps_working(page, server_url, clear_digits):
+    path, expected = clear_digits[3]
+    page.goto(f"{server_url}/predict")
+    page.locator('input[type="file"]').set_input_files(
+        [
+            {"name": "notes.png", "mimeType": "image/png", "buffer": b"just some text\n" * 20},
+            {"name": path.name, "mimeType": "image/png", "buffer": path.read_bytes()},
+        ]
+    )
+    verdict_heading(page, expected).wait_for(timeout=60_000)
+    page.get_by_text("notes.png is text, not an image").wait_for()
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_a_share_link_opens_the_same_explore_view(page, server_url):
+    demo = RunStore(include_demo=True).load_run("demo")
+    ranked = confused_pairs(
+        activation(demo.validation.logits, "multi-label"),
+        demo.validation.targets,
+        demo.class_names,
+        0.3,
+        top=15,
+    )
+    pair = f"{ranked['a'].iloc[1]}-{ranked['b'].iloc[1]}"  # not the default (first) pair
+    a, b = pair.split("-")
+    page.goto(f"{server_url}/explore?run=demo&threshold=0.3&pair={pair}")
+    page.locator("h3").filter(has_text=f"{a} or {b}?").wait_for(timeout=60_000)
+    assert slider_value(page) == pytest.approx(0.3)
+    assert re.search(rf"pair={re.escape(pair)}", page.url)
+    link = share_link(page)
+    assert "/explore?" in link
+    for part in ("run=demo", "threshold=0.3", f"pair={pair}"):
+        assert part in link
+    # heatmaps, scatter and per-class bars all render
+    charts = page.locator(".vega-embed")
+    charts.nth(4).wait_for()
+    page.locator(".vega-embed canvas, .vega-embed svg").nth(4).wait_for()
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_an_invalid_link_falls_back_with_a_notice(page, server_url):
+    page.goto(f"{server_url}/explore?run=demo&threshold=banana")
+    page.get_by_text("threshold='banana'").wait_for(timeout=60_000)
+    assert slider_value(page) == pytest.approx(0.5)
+    assert page.locator(EXCEPTION).count() == 0

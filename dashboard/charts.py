@@ -31,7 +31,7 @@ def class_balance_chart(counts: pd.DataFrame) -> alt.Chart:
             order=alt.Order("part:N", sort="ascending"),
             tooltip=["class:N", "part:N", "count:Q"],
         )
-        .properties(title="Class balance", height=260)
+        .properties(height=260)
     )
 
 

@@ -65,6 +65,8 @@ THRESHOLD = "threshold"
 _JOB_ID = "lme_job_id"
 _UPLOADED_DATASET = "lme_uploaded_dataset"
 _BOUND_THIS_RUN = "lme_bound_params"
+_HANDED_OVER = "lme_handed_over"
+_PREFERRED_RUN = "lme_preferred_run"
 
 TRAIN_FORM = "lme_train_form"
 UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploader
@@ -82,7 +84,23 @@ def begin_script_run() -> None:
 def _register(param: str, describe: Callable[[Any], str] = str) -> dict[str, Any]:
     bound = st.session_state.setdefault(_BOUND_THIS_RUN, {})
     bound[param] = describe
+    handed_over = st.session_state.get(_HANDED_OVER, {})
+    if param in handed_over:  # a value another page sent along with open_page()
+        st.session_state[param] = handed_over.pop(param)
     return {"key": param, "bind": "query-params"}
+
+
+def open_page(page: str, **values: Any) -> None:
+    """Switch to `page` with some of its bound widgets preset (e.g. model="mlp").
+
+    Values travel in session state, not in the link: Streamlit 1.67 drops a page link's query
+    parameters that match a bound widget's key, and keeps the old path in the address bar.
+    """
+    st.session_state[_HANDED_OVER] = dict(values)
+    if RUN in values:
+        st.session_state[_PREFERRED_RUN] = values[RUN]
+    # An empty mapping, not None: with None, 1.67 refuses to clear the bound parameters.
+    st.switch_page(page, query_params={})
 
 
 def _link_value(param: str) -> str | None:
@@ -282,7 +300,8 @@ def analysis_run_picker(page: str = "explore") -> Any:
         st.page_link(TRAIN_PAGE, label="Train a model", icon="🏋️")
         return None
     ids = [summary.id for summary in summaries]
-    preferred = last_run_id()
+    st.session_state.get(_HANDED_OVER, {}).pop(RUN, None)  # the default below says it already
+    preferred = st.session_state.get(_PREFERRED_RUN) or last_run_id()
     index = ids.index(preferred) if preferred in ids else 0
     run_id = st.selectbox("Run", ids, index=index, **bind_choice(RUN, ids))
     try:

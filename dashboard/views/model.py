@@ -56,7 +56,7 @@ before, after = st.columns(2)
 with before:
     st.subheader("Before")
     st.caption(f"As built with the standard {PUBLISHED_CLASSES}-class (ImageNet) head.")
-    st.code(change.before.text, language=None)
+    st.code(change.before.text, language=None, wrap_lines=True)
     st.metric("Outputs", change.before.out_features)
     st.metric("Trainable parameters", f"{change.before.trainable_params:,}")
     st.metric("Frozen parameters", f"{change.before.frozen_params:,}")
@@ -66,7 +66,7 @@ with after:
         f"`reset_classifier(model, {change.num_classes})` for {dataset}"
         + (", then `freeze_body(model)`." if frozen else ".")
     )
-    st.code(change.after.text, language=None)
+    st.code(change.after.text, language=None, wrap_lines=True)
     st.metric(
         "Outputs",
         change.after.out_features,
@@ -80,9 +80,5 @@ st.info(
     f"{change.after.out_features} logits ({change.after.head_params:,} parameters). "
     "Multi-class training reads them with a softmax; multi-label training with a sigmoid each."
 )
-st.page_link(
-    state.TRAIN_PAGE,
-    label="Train this model",
-    icon="🏋️",
-    query_params={state.MODEL: name, state.DATASET: dataset},
-)
+if st.button("Train this model", icon="🏋️"):
+    state.open_page(state.TRAIN_PAGE, **{state.MODEL: name, state.DATASET: dataset})

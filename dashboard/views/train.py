@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import charts, state
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
-from engine.jobs import JobProgress, start_training
+from engine.jobs import JobProgress, TrainingJob, start_training
 from engine.labels import LABEL_MODES
 from engine.models import available_models
 
@@ -129,24 +129,12 @@ def show_finished(progress: JobProgress) -> None:
             column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
     if progress.run_id:
         st.caption(f"Saved in the run store as `{progress.run_id}`.")
-        st.page_link(
-            state.EXPLORE_PAGE,
-            label="Explore this run",
-            icon="🔍",
-            query_params={state.RUN: progress.run_id},
-        )
+        if st.button("Explore this run", icon="🔍"):
+            state.open_page(state.EXPLORE_PAGE, **{state.RUN: progress.run_id})
 
 
-@st.fragment(run_every=POLL_SECONDS if busy else None)
-def training_status(polling: bool) -> None:
-    """Redrawn every second while this tab's job runs; a full rerun once it ends."""
-    job = state.current_job()
-    if job is None:
-        st.info("No training started from this tab yet: fill in the form and press Start.")
-        return
-    progress = job.progress()
-    if polling and progress.finished:
-        st.rerun()  # the whole page: re-enable the form and stop polling
+def show_status(job: TrainingJob, progress: JobProgress) -> None:
+    """Progress bar, stop button, curves, and the outcome once the job ended."""
     label = {"queued": "Preparing", "running": "Training"}.get(progress.state, "Finished")
     st.progress(
         progress.fraction,
@@ -165,4 +153,20 @@ def training_status(polling: bool) -> None:
         show_finished(progress)
 
 
-training_status(busy)
+@st.fragment(run_every=POLL_SECONDS)
+def poll_training() -> None:
+    """Redrawn every second while this tab's job runs; one full rerun when it ends, so the
+    form is enabled again and the outcome is drawn outside the fragment."""
+    job = state.current_job()
+    progress = job.progress()
+    if progress.finished:
+        st.rerun()
+    show_status(job, progress)
+
+
+if job is None:
+    st.info("No training started from this tab yet: fill in the form and press Start.")
+elif busy:
+    poll_training()
+else:
+    show_status(job, job.progress())

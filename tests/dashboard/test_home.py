@@ -30,3 +30,16 @@ def test_every_question_and_the_first_training_are_one_link_away(open_page) -> N
 def test_the_share_link_points_at_the_home_page(open_page) -> None:
     app = open_page()
     assert texts(app.sidebar, "code") == ["http://localhost:8501/"]
+
+
+def test_the_upload_limit_matches_the_engine_and_the_watcher_is_off() -> None:
+    import tomllib
+
+    from engine.images import MAX_UPLOAD_BYTES
+    from tests.dashboard.conftest import APP
+
+    config = tomllib.loads((APP.parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == MAX_UPLOAD_BYTES
+    assert config["server"]["fileWatcherType"] == "none"
+    assert config["server"]["headless"] is True
+    assert config["browser"]["gatherUsageStats"] is False

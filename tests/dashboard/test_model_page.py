@@ -60,3 +60,12 @@ def test_an_unknown_model_in_a_link_falls_back_with_a_notice(open_page) -> None:
     assert "model='vgg-nonexistent'" in notices and "freeze='maybe'" in notices
     assert app.selectbox(key=state.MODEL).value == "cnn"
     assert texts(app, "code")[1].startswith("(head): Linear(in_features=576, out_features=10")
+
+
+def test_train_this_model_opens_the_train_form_with_the_choice(open_page) -> None:
+    app = open_page(PAGE, model="resnet18")
+    next(button for button in app.button if button.label == "Train this model").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Train"
+    assert app.selectbox(key=state.MODEL).value == "resnet18"
+    assert app.selectbox(key=state.DATASET).value == "mnist-5k"

@@ -49,13 +49,16 @@ def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -
     assert float(shown["accuracy_multi"]) > 0.5  # multi-label mode adds its own metrics
     assert float(shown["Training loss"]) == round(final.history[-1]["train_loss"], 4)
     assert len(app.get("vega_lite_chart")) == 1  # the loss and accuracy curves
-    link = next(link for link in app.page_link if link.value == "Explore this run")
-    assert link.proto.page == "explore" and link.proto.query_string == f"run={final.run_id}"
     saved = json.loads((runs_dir / final.run_id / "run.json").read_text())
     assert saved["status"] == "complete"
     assert saved["config"]["data"]["limit"] == 300
     assert saved["config"]["model"]["name"] == "mlp"
     assert not app.button[0].disabled  # the form is free again
+
+    explore = next(button for button in app.button if button.label == "Explore this run")
+    explore.click().run()
+    assert app.title[0].value == "Explore"
+    assert app.selectbox(key=state.RUN).value == final.run_id
 
 
 def test_stop_ends_a_long_run_early(open_page) -> None:

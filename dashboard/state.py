@@ -93,8 +93,8 @@ def _register(param: str, describe: Callable[[Any], str] = str) -> dict[str, Any
 def open_page(page: str, **values: Any) -> None:
     """Switch to `page` with some of its bound widgets preset (e.g. model="mlp").
 
-    Values travel in session state, not in the link: Streamlit 1.67 drops a page link's query
-    parameters that match a bound widget's key, and keeps the old path in the address bar.
+    Values travel in session state, not in the link: Streamlit 1.67 does not apply a page
+    link's query parameter to a widget bound to it on the page the link leads to.
     """
     st.session_state[_HANDED_OVER] = dict(values)
     if RUN in values:

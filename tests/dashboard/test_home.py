@@ -43,3 +43,15 @@ def test_the_upload_limit_matches_the_engine_and_the_watcher_is_off() -> None:
     assert config["server"]["fileWatcherType"] == "none"
     assert config["server"]["headless"] is True
     assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_the_hosted_install_pins_the_same_versions_as_the_local_one() -> None:
+    from tests.dashboard.conftest import APP
+
+    def pins(path) -> list[str]:
+        lines = path.read_text().splitlines()
+        return [line for line in lines if line and not line.startswith(("#", "-"))]
+
+    hosted = APP.parent / "requirements.txt"
+    assert pins(hosted) == pins(APP.parents[1] / "requirements.txt")
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in hosted.read_text()

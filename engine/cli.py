@@ -176,24 +176,34 @@ def _config_from(args: argparse.Namespace) -> Any:
 
 
 class _CtrlC:
-    """First Ctrl-C asks training to stop after the current batch; a second one quits now."""
+    """First Ctrl-C (or SIGTERM, as `docker stop` sends) asks training to stop after the
+    current batch, so the run is saved as stopped; a second one quits at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self.signal_number = 0
+        self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        for number in self.SIGNALS:
+            self._previous[number] = signal.signal(number, self._handle)
 
     def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signal_number
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal_number = signum
         print("\nstopping after this batch (Ctrl-C again to quit now)", file=sys.stderr, flush=True)
 
 
@@ -240,16 +250,25 @@ def train_command(args: argparse.Namespace) -> int:
         ctrl_c.restore()
     sys.stderr.flush()
     if ctrl_c.requested:
-        print("stopped by Ctrl-C: the run was saved as stopped", file=sys.stderr, flush=True)
+        print("stopped: the run was saved as stopped", file=sys.stderr, flush=True)
     print(f"run: {run_id}", flush=True)
-    return INTERRUPTED if ctrl_c.requested else 0
+    return ctrl_c.exit_status if ctrl_c.requested else 0
 
 
 # ---------------------------------------------------------------------------------------------
 # runs
 
 
-RUN_COLUMNS = ("id", "status", "model", "epochs", "val_accuracy", "val_accuracy_multi", "created")
+RUN_COLUMNS = (
+    "id",
+    "status",
+    "dataset",
+    "mode",
+    "model",
+    "epochs",
+    "val_accuracy",
+    "val_accuracy_multi",
+)
 
 
 def runs_command(args: argparse.Namespace) -> int:
@@ -267,11 +286,12 @@ def runs_command(args: argparse.Namespace) -> int:
             (
                 summary.id,
                 summary.status if summary.status == "complete" else f"{summary.status}*",
+                summary.dataset or "-",
+                summary.mode or "-",
                 summary.model or "-",
                 epochs,
                 _percent(summary.metrics.get("val_accuracy")),
                 _percent(summary.metrics.get("val_accuracy_multi")),
-                (summary.created or "-").replace("T", " ").rstrip("Z"),
             )
         )
     print(_table(RUN_COLUMNS, rows))

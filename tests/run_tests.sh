@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
 echo "== installing test requirements (already installed packages are reused)"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+"$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    -r requirements-dev.txt
 
 if [ ! -x /usr/bin/chromium ] && [ -z "${LME_CHROMIUM:-}" ]; then
     echo "== installing Debian's chromium for the browser tests"

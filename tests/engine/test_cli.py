@@ -80,7 +80,7 @@ def test_runs_table_lists_the_run(
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:2] == ["id", "status"]
     row = next(line for line in table if line.startswith(run_id))
-    assert row.split()[1:4] == ["complete", "cnn", "1/1"]
+    assert row.split()[1:6] == ["complete", "mnist-5k", "multi-label", "cnn", "1/1"]
 
 
 def test_runs_dir_from_environment(

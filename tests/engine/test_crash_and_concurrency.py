@@ -124,13 +124,14 @@ def test_sigkill_mid_epoch_damages_nothing_saved_before(
     assert set(by_id) == {*ids, killed_folder.name}
 
 
-def test_ctrl_c_saves_the_run_as_stopped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_saves_the_run_as_stopped(tmp_path: Path, signal_number: int) -> None:
     process = start_training(tmp_path, *LONG)
     folder = wait_for_first_epoch(tmp_path, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal_number)
     status, stdout, stderr = finish(process)
 
-    assert status == 130, stderr
+    assert status == 128 + signal_number, stderr
     assert "Traceback" not in stderr
     assert run_id_from(stdout) == folder.name
     store = RunStore(tmp_path, include_demo=False)

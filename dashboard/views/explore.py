@@ -20,6 +20,7 @@ from engine.analysis import (
     threshold_metrics,
     tune_thresholds,
 )
+from engine.errors import EngineError
 from engine.labels import activation
 
 GALLERY_SIZE = 24
@@ -63,13 +64,23 @@ global_threshold = threshold_column.slider(
     **state.bind_number(state.THRESHOLD, 0.01, 0.99, integer=False),
 )
 
-with st.spinner("Analysing the validation outputs…"):
-    threshold = tune_thresholds(probabilities, targets) if per_class else float(global_threshold)
-    metrics = threshold_metrics(probabilities, targets, class_names, threshold)
-    sets = firing_sets(probabilities, targets, class_names, threshold)
-    pairs = confused_pairs(probabilities, targets, class_names, threshold, top=PAIR_ROWS)
-    matrices = coactivation(probabilities, targets, class_names, threshold)
-    confusion = confusion_matrix(run.validation.logits, targets, class_names)
+try:
+    with st.spinner("Analysing the validation outputs…"):
+        if per_class:
+            threshold = tune_thresholds(probabilities, targets)
+        else:
+            threshold = float(global_threshold)
+        metrics = threshold_metrics(probabilities, targets, class_names, threshold)
+        sets = firing_sets(probabilities, targets, class_names, threshold)
+        pairs = confused_pairs(probabilities, targets, class_names, threshold, top=PAIR_ROWS)
+        matrices = coactivation(probabilities, targets, class_names, threshold)
+        confusion = confusion_matrix(run.validation.logits, targets, class_names)
+except EngineError as error:
+    st.error(f"This run's saved outputs cannot be analysed: {error}. Train it again.")
+    st.stop()
+if pairs.empty:
+    st.info("This run has a single class, so there are no pairs to confuse.")
+    st.stop()
 
 if per_class:
     st.caption(

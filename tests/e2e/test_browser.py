@@ -92,3 +92,32 @@ def test_an_invalid_link_falls_back_with_a_notice(page, server_url):
     page.get_by_text("threshold='banana'").wait_for(timeout=60_000)
     assert slider_value(page) == pytest.approx(0.5)
     assert page.locator(EXCEPTION).count() == 0
+
+
+def test_clicking_a_heatmap_cell_chooses_that_pair(page, server_url):
+    page.goto(f"{server_url}/explore?run=demo")
+    headings = page.locator("h3").filter(has_text=re.compile(r"^\S+ or \S+\?$"))
+    headings.first.wait_for(timeout=60_000)
+    first = headings.first.inner_text()
+    heatmap = page.locator(".vega-embed").first
+    heatmap.scroll_into_view_if_needed()
+    heatmap.locator("canvas, svg").first.wait_for()
+    box = heatmap.bounding_box()
+    # cells off the diagonal, in the plot area left of the legend; one is not the default pair
+    for x_share, y_share in ((0.55, 0.45), (0.3, 0.6), (0.7, 0.25), (0.45, 0.8)):
+        page.mouse.click(box["x"] + box["width"] * x_share, box["y"] + box["height"] * y_share)
+        try:
+            page.wait_for_url(re.compile(r"pair="), timeout=5_000)
+            page.wait_for_function(
+                "first => [...document.querySelectorAll('h3')].some("
+                "h => / or .+\\?$/.test(h.innerText) && h.innerText !== first)",
+                arg=first,
+                timeout=5_000,
+            )
+            break
+        except Exception:  # a Playwright timeout: that click hit a diagonal or unlisted cell
+            continue
+    chosen = re.search(r"pair=([^&]+)", page.url).group(1)
+    a, b = chosen.split("-")
+    assert page.locator("h3").filter(has_text=f"{a} or {b}?").count() == 1
+    assert f"{a} or {b}?" != first

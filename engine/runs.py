@@ -368,6 +368,7 @@ class RunStore:
                 "device": None,
                 "engine_version": ENGINE_VERSION,
                 "pid": os.getpid(),
+                "process_start": _process_start(os.getpid()),
                 "host": socket.gethostname(),
                 "train_size": len(split.train),
                 "valid_size": len(split.valid),
@@ -421,10 +422,23 @@ def _read_history(folder: Path) -> list[dict[str, float]]:
     return history
 
 
+def _process_start(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot; Linux), to tell a reused pid apart:
+    a restarted container often gives the new server the old one's pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _process_alive(record: Mapping[str, Any]) -> bool:
     """Whether the process that is writing this run still runs (same machine only)."""
     pid = record.get("pid")
     if not isinstance(pid, int) or record.get("host") != socket.gethostname():
+        return False
+    started = record.get("process_start")
+    if isinstance(started, int) and _process_start(pid) not in (None, started):
         return False
     try:
         os.kill(pid, 0)

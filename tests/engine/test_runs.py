@@ -274,6 +274,12 @@ def test_running_run_whose_process_died_is_incomplete(tmp_path: Path) -> None:
     atomic_write_json(writer.path / "run.json", record)
     [summary] = store.list_runs()
     assert (summary.status, summary.state) == ("incomplete", "interrupted")
+
+    # a live process that only reuses the pid (a restarted container) is not the writer
+    record.update(pid=os.getpid(), process_start=record["process_start"] - 1)
+    atomic_write_json(writer.path / "run.json", record)
+    [summary] = store.list_runs()
+    assert (summary.status, summary.state) == ("incomplete", "interrupted")
     with pytest.raises(RunError, match="did not finish"):
         store.load_run(writer.id)
 

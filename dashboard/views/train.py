@@ -36,7 +36,7 @@ st.write(
 job = state.current_job()
 busy = job is not None and not job.progress().finished
 defaults = TrainConfig()
-datasets = [info.name for info in state.dataset_choices() if info.offline]
+datasets = [info.name for info in state.dataset_choices()]  # torchvision sets once downloaded
 uploaded = state.uploaded_dataset()
 if uploaded is not None:
     datasets.append(uploaded[1])

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from engine.config import RunConfig
-from engine.errors import RunError
+from engine.errors import EngineError, RunError
 
 if TYPE_CHECKING:
     from engine.callbacks import Callback
@@ -451,15 +451,52 @@ def _process_alive(record: Mapping[str, Any]) -> bool:
     return True
 
 
-def _weights_problem(folder: Path, record: Mapping[str, Any]) -> str | None:
-    """A cheap check (size, not content) that weights.pt is the file the run wrote."""
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        return f"{WEIGHTS_FILE} is missing"
-    if not (folder / VALIDATION_FILE).is_file():
-        return f"{VALIDATION_FILE} is missing"
+def _record_problem(record: Mapping[str, Any]) -> str | None:
+    """What in a finished run's run.json cannot be used to rebuild it, if anything."""
+    names, shape = record.get("class_names"), record.get("image_shape")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return f"{RUN_FILE} lacks the class names"
+    if not isinstance(shape, list) or len(shape) != 3 or not all(_is_int(v) for v in shape):
+        return f"{RUN_FILE} lacks a (channels, height, width) image shape"
+    normalization = record.get("normalization")
+    if normalization is not None:
+        parts = [normalization.get(k) for k in ("mean", "std")] if _is_dict(normalization) else []
+        if len(parts) != 2 or not all(
+            isinstance(p, list) and len(p) == shape[0] and all(_is_number(v) for v in p)
+            for p in parts
+        ):
+            return f"{RUN_FILE} has an unusable normalization (mean and std per channel)"
+    if record.get("weights") is not None and not _is_dict(record.get("weights")):
+        return f"{RUN_FILE} has an unusable weights entry"
+    return None
+
+
+def _is_dict(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _missing_file(folder: Path) -> str | None:
+    for name in (WEIGHTS_FILE, VALIDATION_FILE):
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+    return None
+
+
+def _damage(folder: Path, record: Mapping[str, Any]) -> str | None:
+    """A cheap check (run.json's values, weights.pt's size) that the run can be rebuilt."""
+    problem = _record_problem(record)
+    if problem:
+        return problem
     expected = (record.get("weights") or {}).get("bytes")
-    actual = weights.stat().st_size
+    actual = (folder / WEIGHTS_FILE).stat().st_size
     if isinstance(expected, int) and actual != expected:
         return (
             f"{WEIGHTS_FILE} has {actual} bytes but the run wrote {expected}: "
@@ -469,8 +506,16 @@ def _weights_problem(folder: Path, record: Mapping[str, Any]) -> str | None:
 
 
 def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = False) -> RunSummary:
-    """Describe one run folder for the list. Never raises."""
+    """Describe one run folder for the list. Never raises: any damage lists as "damaged"."""
     run_id = run_id or folder.name
+    try:
+        return _summarize(folder, run_id, read_only)
+    except Exception as error:  # noqa: BLE001 - e.g. a hand-edited run.json of odd types
+        problem = f"its files are inconsistent ({type(error).__name__}: {error})"
+        return RunSummary(run_id, folder, "damaged", problem=problem, state="damaged")
+
+
+def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     try:
         record = _read_record(folder)
     except Exception as error:  # noqa: BLE001 - a listing must survive any damage
@@ -518,16 +563,17 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
         )
     if state in ("stopped", "failed"):
         problem = record.get("problem") or f"training {state}"
-        weights_problem = _weights_problem(folder, record) if state == "stopped" else None
-        if state == "stopped" and weights_problem is None:
+        if state == "stopped" and not (_missing_file(folder) or _damage(folder, record)):
             problem = "stopped early; the weights so far were saved"
         return replace(base, status="incomplete", state=state, problem=str(problem))
     if state != "complete":
         return replace(base, problem=f"unknown status {state!r} in {RUN_FILE}", state="damaged")
-    weights_problem = _weights_problem(folder, record)
-    if weights_problem:
-        status = "incomplete" if "missing" in weights_problem else "damaged"
-        return replace(base, status=status, state="complete", problem=weights_problem)
+    missing = _missing_file(folder)
+    if missing:
+        return replace(base, status="incomplete", state="complete", problem=missing)
+    damage = _damage(folder, record)
+    if damage:
+        return replace(base, status="damaged", state="complete", problem=damage)
     return replace(base, status="complete", state="complete")
 
 
@@ -569,10 +615,22 @@ def _read_validation(path: Path) -> ValidationOutputs:
 
 def load_run_folder(path: Path | str, run_id: str | None = None) -> LoadedRun:
     """Load the run in `path`: rebuild the model from its config and load its weights."""
-    from engine.models import build_model
-
     path = Path(path)
     run_id = run_id or path.name
+    try:
+        return _load_run_folder(path, run_id)
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        if isinstance(error, EngineError):
+            raise
+        raise RunError(
+            f"run {run_id!r} is damaged: {RUN_FILE} holds unexpected values "
+            f"({type(error).__name__}: {error}); delete it"
+        ) from None
+
+
+def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
+    from engine.models import build_model
+
     try:
         record = _read_record(path)
         history = _read_history(path)
@@ -587,14 +645,15 @@ def load_run_folder(path: Path | str, run_id: str | None = None) -> LoadedRun:
             "running": "it is still training, or its process was killed"
         }.get(str(status), f"its status is {status!r}")
         raise RunError(f"run {run_id!r} did not finish ({reason}): it has no weights to load")
-    problem = _weights_problem(path, record)
+    problem = _missing_file(path) or _damage(path, record)
+    expected = (record.get("weights") or {}).get("sha256")
+    if not problem and expected and _file_fingerprint(path / WEIGHTS_FILE)["sha256"] != expected:
+        problem = f"{WEIGHTS_FILE} does not match the checksum saved with the run (it was changed)"
     if problem:
         raise RunError(f"run {run_id!r} is damaged: {problem}; delete it and train again")
     state = load_state_dict(path / WEIGHTS_FILE)
-    class_names = tuple(str(name) for name in record.get("class_names") or ())
-    image_shape = tuple(int(v) for v in record.get("image_shape") or ())
-    if not class_names or len(image_shape) != 3:
-        raise RunError(f"run {run_id!r} is damaged: {RUN_FILE} lacks classes or image shape")
+    class_names = tuple(record["class_names"])  # checked by _damage
+    image_shape = tuple(record["image_shape"])
     model_config = replace(config.model, pretrained=False)  # the weights come from the run
     model = build_model(model_config, len(class_names), image_shape)  # type: ignore[arg-type]
     try:

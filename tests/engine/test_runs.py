@@ -246,6 +246,45 @@ def test_damaged_runs_are_listed_with_the_reason(tmp_path: Path, fake_models) ->
         store.load_run("corrupt-json")
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"weights": "not a dict"},
+        {"class_names": 5},
+        {"image_shape": ["a", "b", "c"]},
+        {"normalization": "none"},
+        {"config": {"train": {"mode": "both"}}},
+        {"config": {"train": {"epochs": "many"}}},
+        {"status": None},
+    ],
+)
+def test_run_json_with_odd_values_is_damaged_not_a_crash(
+    tmp_path: Path, fake_models, changes: dict
+) -> None:
+    store = RunStore(tmp_path, include_demo=False)
+    run_id, _ = saved_run(store)
+    record = json.loads((tmp_path / run_id / "run.json").read_text())
+    record.update(changes)
+    atomic_write_json(tmp_path / run_id / "run.json", record)
+
+    [summary] = store.list_runs()
+    assert summary.status in ("damaged", "incomplete")
+    assert summary.problem
+    with pytest.raises(RunError, match=run_id):
+        store.load_run(run_id)
+
+
+def test_weights_changed_in_place_fail_the_checksum(tmp_path: Path, fake_models) -> None:
+    store = RunStore(tmp_path, include_demo=False)
+    run_id, _ = saved_run(store)
+    weights = tmp_path / run_id / "weights.pt"
+    data = bytearray(weights.read_bytes())
+    data[-30] ^= 0xFF  # same size, different content
+    weights.write_bytes(bytes(data))
+    with pytest.raises(RunError, match="does not match the checksum"):
+        store.load_run(run_id)
+
+
 def test_complete_run_with_missing_weights_is_incomplete(tmp_path: Path, fake_models) -> None:
     store = RunStore(tmp_path, include_demo=False)
     run_id, _ = saved_run(store)

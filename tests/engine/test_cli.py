@@ -144,6 +144,22 @@ def test_analyze_json(trained: tuple[Path, str, str], capsys: pytest.CaptureFixt
     assert capsys.readouterr().out.strip()
 
 
+def test_analyze_compares_a_softmax_run_with_a_sigmoid_run(
+    trained: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs_dir, sigmoid_run, _ = trained
+    where = ["--runs-dir", str(runs_dir)]
+    assert main(["train", "--mode", "multi-class", *TINY_TRAIN, "--quiet", *where]) == 0
+    softmax_run = capsys.readouterr().out.strip().splitlines()[-1].removeprefix("run: ")
+    assert softmax_run != sigmoid_run
+    status = main(["analyze", sigmoid_run, "--compare", softmax_run, "--json", *where])
+    assert status == 0
+    assert "readings" in json.loads(capsys.readouterr().out)
+    status = main(["analyze", sigmoid_run, "--compare", sigmoid_run, *where])
+    assert status == 2
+    assert "multi-class" in capsys.readouterr().err
+
+
 def test_datasets_and_models_listings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["datasets", "--json"]) == 0
     names = [info["name"] for info in json.loads(capsys.readouterr().out)]

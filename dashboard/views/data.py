@@ -99,13 +99,18 @@ picture, before, after = st.columns([1, 2, 3])
 picture.image(example.image, caption=f"training image #{example.index}", width=96)
 with before:
     st.markdown("**Multi-class target** (class index)")
-    st.code(str(example.class_index) if example.class_index is not None else example.class_name)
+    st.code(str(example.class_index) if example.class_index is not None else "none possible")
     st.caption("Softmax over all classes, CrossEntropyLoss.")
 with after:
     st.markdown("**Multi-label target** (one-hot vector)")
     st.code(example.multi_label_text)
     st.caption("One sigmoid per class, BCEWithLogitsLoss; engine.labels.to_multi_label.")
-if mode == "multi-label":
+if example.class_index is None:
+    st.warning(
+        f"This image carries {example.class_name!r}: several labels (or none), which no class "
+        "index can say. Only multi-label mode can train this dataset."
+    )
+elif mode == "multi-label":
     st.success(
         f"In multi-label mode the target of this {example.class_name!r} is the vector "
         f"{example.multi_label_text}: the model answers yes or no for every class."

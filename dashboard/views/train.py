@@ -86,13 +86,25 @@ with st.form(state.TRAIN_FORM):
             help="A quick look: fewer images train faster.",
             **state.bind_number(state.LIMIT, 0, 1_000_000),
         )
+        none_examples = st.number_input(
+            "Add generated non-digits labelled 'none' (multi-label only)",
+            0,
+            5000,
+            0,
+            step=250,
+            help="Blank, noise, letters and shapes with all-zero targets, so the sigmoids "
+            "learn to say 'none of the classes'.",
+            **state.bind_number(state.NONE_EXAMPLES, 0, 5000),
+        )
     st.caption(f"Device: {state.device_description()}")
     submitted = st.form_submit_button("Start training", type="primary", disabled=busy, icon="▶️")
 
 if submitted and not busy:
     try:
         config = RunConfig(
-            data=DataConfig(dataset=dataset, limit=int(limit) or None),
+            data=DataConfig(
+                dataset=dataset, limit=int(limit) or None, none_examples=int(none_examples)
+            ),
             model=ModelConfig(name=name, freeze_body=frozen),
             train=TrainConfig(
                 mode=mode, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr)

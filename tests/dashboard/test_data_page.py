@@ -99,3 +99,12 @@ def test_a_broken_zip_shows_an_error_not_a_traceback(open_page) -> None:
     app.file_uploader[0].upload("broken.zip", b"not a zip at all", "application/zip").run()
     assert not app.exception
     assert len(app.error) == 1
+
+
+def test_a_multi_label_dataset_says_no_class_index_can_hold_its_targets(open_page) -> None:
+    app = open_page(PAGE, dataset="two-digits")
+    assert not app.exception
+    before, after = texts(app, "code")[:2]
+    assert before == "none possible"
+    assert after.count("1") == 2  # two digits in one image: two ones in the vector
+    assert "Only multi-label mode can train this dataset" in app.warning[0].value

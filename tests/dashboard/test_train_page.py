@@ -105,3 +105,12 @@ def test_invalid_settings_show_an_error_not_a_traceback(open_page) -> None:
     assert len(app.error) == 1
     assert "limit" in app.error[0].value
     assert jobs.running_jobs() == []
+
+
+def test_non_digit_examples_reach_the_saved_config(open_page, runs_dir) -> None:
+    app = _start(open_page(PAGE, **TINY, none="100"))
+    final = _job_of(app).wait(60)
+    assert final.state == "done", final.error
+    saved = json.loads((runs_dir / final.run_id / "run.json").read_text())
+    assert saved["config"]["data"]["none_examples"] == 100
+    assert saved["train_size"] == 240 + 100  # 300 images less the 60 held out, plus non-digits

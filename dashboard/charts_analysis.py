@@ -135,7 +135,11 @@ def metric_curves_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            color=alt.Color("run:N", title="run"),
+            color=alt.Color(
+                "run:N",
+                title="run",
+                legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400),
+            ),
             tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
         )
         .properties(title=metric, height=260)
@@ -159,7 +163,11 @@ def reliability_chart(bins: pd.DataFrame) -> alt.LayerChart:
         .encode(
             x=alt.X("confidence:Q", title="confidence", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("reading:N", title="reading"),
+            color=alt.Color(
+                "reading:N",
+                title="reading",
+                legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400),
+            ),
             tooltip=[
                 "reading:N",
                 alt.Tooltip("confidence:Q", format=".3f"),

@@ -118,9 +118,9 @@ except EngineError as error:
     st.error(str(error))
     st.stop()
 st.info(check.explanation)
-rates_column, kinds_column = st.columns(2)
-rates_column.dataframe(charts_analysis.neither_table(check.readings), width="stretch")
-kinds_column.dataframe(
+st.dataframe(charts_analysis.neither_table(check.readings), hide_index=True, width="stretch")
+st.caption('"Neither" by kind of non-digit, per reading:')
+st.dataframe(
     (check.per_kind * 100).round(1).rename(columns=lambda key: f"({key}) neither %"),
     width="stretch",
 )

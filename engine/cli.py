@@ -116,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except EngineError as error:
         return _fail(str(error))
+    except BrokenPipeError:  # the reader of stdout left (`| head`); __main__ ends quietly
+        raise
     except OSError as error:  # missing files, unwritable folders: the user's environment
         where = f": {error.filename}" if error.filename else ""
         return _fail(f"{error.strerror or error}{where}")

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from engine.errors import ImageError
 
@@ -41,7 +41,9 @@ PHOTO_INK_LEVELS, DRAWING_INK_LEVELS = (0.25, 0.6), (0.1, 1.0)
 # strokes (a pen photographed from afar, a thin canvas brush) are thickened to 2.7; never thinned.
 TARGET_STROKE_WIDTH, THIN_STROKE_WIDTH = 2.7, 1.9  # MNIST's median and 10th percentile
 WORK_SCALE = 0.25  # thickening works at 4x the final size
-PHOTO_SIDE = 64  # from this size on, treat the input as a photo: median filter and trim specks
+PHOTO_SIDE = 64  # from this size on, treat the input as a photo: firm ink levels, trim specks
+DIGIT_WORKING_SIDE = 256  # larger inputs are box-averaged down first: fast, and it averages
+# away sensor and JPEG noise (thin strokes fade but survive: ink is measured against its peak)
 
 _FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP or TIFF"
 
@@ -246,8 +248,9 @@ def _digit_canvas(image: Image.Image, height: int, width: int) -> np.ndarray:
     blank = np.zeros((height, width), dtype=np.uint8)
     gray = image.convert("L")
     photo = min(gray.size) >= PHOTO_SIDE
-    if photo:  # sensor and JPEG noise; a 3x3 median keeps strokes 2 px and wider
-        gray = gray.filter(ImageFilter.MedianFilter(3))
+    factor = -(-max(gray.size) // DIGIT_WORKING_SIDE)
+    if factor > 1:
+        gray = gray.reduce(factor)
     values = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
     background = float(np.median(border))

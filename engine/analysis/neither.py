@@ -11,6 +11,7 @@ with its run's normalisation (`model_logits`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -157,9 +158,7 @@ def check_non_digits(
 ) -> NeitherCheck:
     """Run each run's model on `count` generated non-digits and score its readings: a
     softmax-trained run gives readings (a) and (b), a sigmoid-trained run reading (c)."""
-    from engine.nondigits import make_non_digits
-
-    images, kinds = make_non_digits(count, seed=seed)
+    images, kinds = _non_digits(count, seed)
     logits_by_reading: dict[str, torch.Tensor] = {}
     for run in runs:
         fitted = fit_images_to_shape(images, run.image_shape)
@@ -168,6 +167,16 @@ def check_non_digits(
         for key in keys:
             logits_by_reading[key] = logits
     return neither_rates(logits_by_reading, kinds, runs[0].class_names, threshold)
+
+
+@functools.lru_cache(maxsize=4)
+def _non_digits(count: int, seed: int) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """The generated images, drawn once per (count, seed): they are deterministic, and drawing
+    them costs more than showing them to a small model. Callers must not modify them."""
+    from engine.nondigits import make_non_digits
+
+    images, kinds = make_non_digits(count, seed=seed)
+    return images, tuple(kinds)
 
 
 def _explain(readings: pd.DataFrame, count: int) -> str:

@@ -208,7 +208,7 @@ def explain_readings(readings: Sequence[Reading]) -> str:
         ranked.sort(key=lambda r: r.error_auroc, reverse=True)
         others = " and ".join(f"{r.error_auroc:.3f} for ({r.key})" for r in ranked[1:])
         parts.append(
-            f"its own maximum probability flags its mistakes best in reading ({ranked[0].key}) "
+            f"a reading's maximum probability flags its own mistakes best in ({ranked[0].key}) "
             f"(AUROC {ranked[0].error_auroc:.3f}" + (f" against {others})" if others else ")")
         )
     return "; ".join(parts[:2]) + (", and " + parts[2] if len(parts) > 2 else "") + "."

@@ -60,7 +60,7 @@ def extract_zip(
         ) from error
     with zip_file:
         folders, files = _checked_members(zip_file, label, max_members, max_bytes)
-        created = not destination.exists()
+        missing = [folder for folder in (destination, *destination.parents) if not folder.exists()]
         destination.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=destination))
         try:
@@ -70,8 +70,8 @@ def extract_zip(
             staging.rmdir()
         except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
-            if created:
-                shutil.rmtree(destination, ignore_errors=True)
+            if missing:  # remove the folders this call created, the outermost with the rest
+                shutil.rmtree(missing[-1], ignore_errors=True)
             if isinstance(error, (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)):
                 raise ArchiveError(
                     f"{label} is damaged and cannot be extracted ({error}): zip the folder "
@@ -139,15 +139,19 @@ def _checked_members(
         raise ArchiveError(f"{label} holds no files: {_ADVICE}.")
     declared = sum(info.file_size for info, _ in files)
     if declared > max_bytes:
-        raise ArchiveError(_too_big(label, max_bytes, f"declares {declared / 2**20:,.0f} MB"))
+        raise ArchiveError(_too_big(label, max_bytes, f"declares {_size(declared)}"))
     return folders, files
 
 
 def _too_big(label: str, max_bytes: int, detail: str) -> str:
     return (
-        f"{label} expands to more than {max_bytes / 2**20:,.0f} MB ({detail}); it may be a zip "
-        "bomb. Upload a smaller set of images."
+        f"{label} expands to more than {_size(max_bytes)} ({detail}); it may be a zip bomb. "
+        "Upload a smaller set of images."
     )
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:,.0f} MB" if count >= 2**20 else f"{count:,} bytes"
 
 
 def _extract(

@@ -1,0 +1,57 @@
+"""How results are shown and kept: aligned text tables on stdout, and one JSON file."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def format_value(value: Any) -> str:
+    """Numbers at a readable precision; None as a dash."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "-"
+    magnitude = abs(value)
+    if isinstance(value, int) or magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A titled text table with right-aligned figures."""
+    cells = [[format_value(cell) for cell in row] for row in rows]
+    widths = [
+        max(len(header), *(len(row[column]) for row in cells)) if cells else len(header)
+        for column, header in enumerate(headers)
+    ]
+    lines = [f"== {title}"]
+    lines.append(
+        "  ".join(header.rjust(width) for header, width in zip(headers, widths, strict=True))
+    )
+    for row in cells:
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    return "\n".join(lines)
+
+
+def save_json(results: dict[str, Any], path: Path | str) -> None:
+    """Write the results where `--json PATH` asked, creating the folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=_plain) + "\n", encoding="utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and other odd values as plain JSON."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

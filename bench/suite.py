@@ -1,0 +1,394 @@
+"""The bench's sections in the order they run, each printing its tables and returning its
+results as plain data for `--json`. `python -m bench` (bench/__main__.py) only parses options
+and calls `run_bench`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench import accuracy, analysis_speed, gpu, latency, scaling
+from bench.baseline import NUM_WORKERS, BaselineResult, baseline_epochs, write_mnist_folder
+from bench.engine_run import EngineRun, run_engine
+from bench.flops import training_flops_per_image
+from bench.machine import describe_machine, matmul_flops_per_second
+from bench.report import format_value, table
+from bench.throughput import Comparison, Throughput, combined_speedup
+from engine.config import DataConfig, RunConfig
+from engine.data import DatasetSplit, load_dataset
+from engine.models import build_model
+
+MODES = ("multi-label", "multi-class")  # the default mode first
+
+
+@dataclass
+class MatmulSamples:
+    """The matrix-multiply rate sampled between the timed sections, so the ceiling reflects
+    the machine as it was during the run, not at one moment."""
+
+    device: torch.device
+    size: int = 2048
+    dtype: torch.dtype = torch.float32
+    samples: list[float] = field(default_factory=list)
+
+    def sample(self, repeats: int = 3) -> float:
+        rate = matmul_flops_per_second(self.device, self.size, repeats, self.dtype)
+        self.samples.append(rate)
+        return rate
+
+    @property
+    def best(self) -> float:
+        return max(self.samples)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "samples": self.samples,
+            "best": self.best,
+            "median": self.median,
+        }
+
+
+def model_factory(config: RunConfig, split: DatasetSplit) -> Callable[[], nn.Module]:
+    """The engine's network for this data, built fresh (the caller seeds it)."""
+    return lambda: build_model(config.model, split.num_classes, split.image_shape)
+
+
+@dataclass
+class TrainingResults:
+    """What sections 1 and 2 produce; later sections reuse the engine's fits."""
+
+    comparisons: list[Comparison]
+    engine_runs: dict[str, EngineRun]
+    baseline_runs: dict[str, BaselineResult]
+    matmul: MatmulSamples
+
+    @property
+    def speedup(self) -> float | None:
+        return combined_speedup(self.comparisons)
+
+
+def train_side_by_side(
+    config: RunConfig,
+    split: DatasetSplit,
+    matmul: MatmulSamples,
+    autocast_dtype: torch.dtype | None = None,
+    evaluate: bool = True,
+    modes: tuple[str, ...] = MODES,
+    num_workers: int = NUM_WORKERS,
+) -> TrainingResults:
+    """For each mode, the engine's fit and the baseline on the same data, config and network,
+    epoch by epoch in turn (engine epoch, baseline epoch, matrix-multiply sample, ...) so that
+    on a shared machine both sides and the ceiling see the same load."""
+    device = torch.device(config.train.device)
+    comparisons, engine_runs, baseline_runs = [], {}, {}
+    with tempfile.TemporaryDirectory(prefix="bench-mnist-") as root:
+        write_mnist_folder(split, Path(root))
+        for mode in modes:
+            mode_config = config.with_changes(mode=mode)
+            flops = training_flops_per_image(
+                model_factory(mode_config, split)(),
+                split.image_shape,
+                split.num_classes,
+                mode,
+                mode_config.train.batch_size,
+            )
+            baseline_steps = baseline_epochs(
+                model_factory(mode_config, split),
+                Path(root),
+                mode_config.train,
+                split.num_classes,
+                device,
+                evaluate=evaluate,
+                num_workers=num_workers,
+                autocast_dtype=autocast_dtype,
+            )
+            samples: list[float] = []
+            latest: list[BaselineResult] = []
+
+            def between_epochs(steps=baseline_steps, samples=samples, latest=latest) -> None:
+                snapshot = next(steps, None)
+                if snapshot is not None:
+                    latest[:] = [snapshot]
+                samples.append(matmul.sample())
+
+            engine = run_engine(mode_config, split, between_epochs=between_epochs)
+            for snapshot in baseline_steps:  # finish the baseline if the engine stopped early
+                latest[:] = [snapshot]
+            baseline = latest[0]
+            engine_runs[mode], baseline_runs[mode] = engine, baseline
+            comparisons.append(
+                Comparison(
+                    engine=Throughput(
+                        "engine", mode, engine.images_per_epoch, engine.epoch_seconds
+                    ),
+                    baseline=Throughput(
+                        "baseline", mode, baseline.images_per_epoch, baseline.epoch_seconds
+                    ),
+                    flops_per_image=flops,
+                    matmul_samples=samples,
+                )
+            )
+    return TrainingResults(comparisons, engine_runs, baseline_runs, matmul)
+
+
+def throughput_text(results: TrainingResults, title: str) -> str:
+    rows = []
+    for comparison in results.comparisons:
+        for side in (comparison.engine, comparison.baseline):
+            rows.append(
+                [
+                    side.mode,
+                    side.side,
+                    side.images_per_epoch,
+                    len(side.epoch_seconds),
+                    side.images_per_epoch / side.median_images_per_second,
+                    side.median_images_per_second,
+                    side.best_images_per_second,
+                    f"{comparison.efficiency_of(side):.0%}",
+                    f"{comparison.best_efficiency_of(side):.0%}",
+                ]
+            )
+    headers = [
+        "mode", "side", "images", "epochs", "s/epoch", "img/s median", "img/s best",
+        "efficiency", "best eff.",
+    ]  # fmt: skip
+    lines = [table(title, headers, rows)]
+    first = results.comparisons[0]
+    matmul = results.matmul
+    samples = [sample for c in results.comparisons for sample in c.matmul_samples]
+    median = statistics.median(samples)
+    lines.append(
+        f"FLOPs per training image (forward+backward): {first.flops_per_image / 1e6:.1f} M; "
+        f"{matmul.size}x{matmul.size} {str(matmul.dtype).removeprefix('torch.')} torch.mm: "
+        f"median {median / 1e9:.0f} GFLOP/s, best {max(samples) / 1e9:.0f}, over "
+        f"{len(samples)} samples (one after each epoch pair); ceiling "
+        f"{format_value(median / first.flops_per_image)} img/s at the median"
+    )
+    lines.append(
+        "efficiency: each epoch's img/s x FLOPs per image / the torch.mm rate sampled right "
+        "after it; median over epochs, and the best epoch"
+    )
+    for comparison in results.comparisons:
+        lines.append(
+            f"{comparison.engine.mode}, {comparison.engine.images_per_epoch:,} images: "
+            f"engine / baseline = {format_value(comparison.speedup)}x (median epochs), "
+            f"{format_value(comparison.best_speedup)}x (best epochs)"
+        )
+    return "\n".join(lines)
+
+
+def accuracy_rows(results: TrainingResults) -> list[dict[str, Any]]:
+    rows = []
+    for mode in results.engine_runs:
+        for side, run in (
+            ("engine", results.engine_runs[mode]),
+            ("baseline", results.baseline_runs[mode]),
+        ):
+            if not run.val_accuracy:
+                continue
+            rows.append(
+                {
+                    "mode": mode,
+                    "side": side,
+                    "seconds_to": accuracy.times_to_targets(
+                        run.val_accuracy, run.elapsed_at_epoch_end
+                    ),
+                    "final_accuracy": run.val_accuracy[-1],
+                    "best_accuracy": max(run.val_accuracy),
+                    "seconds_total": run.elapsed_at_epoch_end[-1],
+                    "epochs": len(run.val_accuracy),
+                }
+            )
+    return rows
+
+
+def accuracy_text(rows: list[dict[str, Any]], title: str) -> str:
+    targets = [f"{target:g}" for target in accuracy.TARGETS]
+    headers = ["mode", "side", *[f"s to {float(t):.1%}" for t in targets], "final", "total s"]
+    body = [
+        [
+            row["mode"],
+            row["side"],
+            *[row["seconds_to"][t] for t in targets],
+            f"{row['final_accuracy']:.2%}",
+            row["seconds_total"],
+        ]
+        for row in rows
+    ]
+    note = "seconds from the call to the end of the epoch that reached it (validation included); "
+    note += "'-' = not reached"
+    return table(title, headers, body) + "\n" + note
+
+
+def latency_section(config: RunConfig, split: DatasetSplit, run: EngineRun) -> dict[str, Any]:
+    measured = latency.latency_of_fit(config, split, run.result).to_dict()
+    rows = [
+        ["one PNG, predict_images", measured["one_image_seconds"] * 1e3],
+        [f"{measured['batch_size']} PNGs, predict_images", measured["batch_seconds"] * 1e3],
+        ["  per image in the batch", measured["batch_seconds_per_image"] * 1e3],
+        ["one image: decode only", measured["decode_seconds"] * 1e3],
+        ["one image: preprocess only", measured["preprocess_seconds"] * 1e3],
+        ["one image: forward only", measured["forward_seconds"] * 1e3],
+    ]
+    print(table("Prediction latency (CPU, median ms)", ["what", "ms"], rows), flush=True)
+    return measured
+
+
+def analysis_section(run: EngineRun, split: DatasetSplit) -> list[dict[str, Any]]:
+    result = run.result
+    measured = analysis_speed.measure_analysis(
+        result.valid_logits, result.valid_targets, split.class_names
+    )
+    rows = [
+        [
+            m.outputs,
+            m.coactivation_seconds * 1e3,
+            m.pairs_seconds * 1e3,
+            m.thresholds_seconds * 1e3,
+            m.total_seconds * 1e3,
+        ]
+        for m in measured
+    ]
+    headers = ["outputs", "co-activation", "pair ranking", "thresholds", "total"]
+    print(table("Analysis time (median ms)", headers, rows), flush=True)
+    return [m.to_dict() for m in measured]
+
+
+def scaling_section(
+    config: RunConfig,
+    split: DatasetSplit,
+    matmul: MatmulSamples,
+    sizes: tuple[int, ...] = scaling.SIZES,
+    epochs: int = 2,
+    autocast_dtype: torch.dtype | None = None,
+    title: str = "Scaling",
+) -> list[dict[str, Any]]:
+    """Engine and baseline throughput and time per epoch on growing training sets (default
+    mode, `epochs` epochs each, no validation for the baseline)."""
+    results, rows = [], []
+    for size in sizes:
+        grown = scaling.grow_training_set(split, size)
+        measured = train_side_by_side(
+            config.with_changes(epochs=epochs),
+            grown,
+            matmul,
+            autocast_dtype=autocast_dtype,
+            evaluate=False,
+            modes=(config.train.mode,),
+        )
+        comparison = measured.comparisons[0]
+        engine, baseline = comparison.engine, comparison.baseline
+        results.append({"images": size, **comparison.to_dict()})
+        rows.append(
+            [
+                size,
+                size / engine.median_images_per_second,
+                engine.median_images_per_second,
+                f"{comparison.efficiency_of(engine):.0%}",
+                size / baseline.median_images_per_second,
+                baseline.median_images_per_second,
+                comparison.speedup,
+            ]
+        )
+        print(f"  scaling: {size:,} images done", flush=True)
+    headers = [
+        "images", "engine s/epoch", "engine img/s", "efficiency", "base s/epoch", "base img/s",
+        "ratio",
+    ]  # fmt: skip
+    print(table(title, headers, rows), flush=True)
+    return results
+
+
+def gpu_section(split: DatasetSplit) -> dict[str, Any]:
+    """Sections 1, 2 and 5 again on the GPU with mixed precision, and the profile."""
+    device = torch.device("cuda")
+    dtype = gpu.autocast_dtype(device)
+    config = RunConfig().with_changes(device="cuda", mixed_precision=True)
+    print(f"\nGPU: {torch.cuda.get_device_name(device)}, autocast {dtype}", flush=True)
+    matmul = MatmulSamples(device, gpu.GPU_MATMUL_SIZE, dtype)
+    training = train_side_by_side(config, split, matmul, autocast_dtype=dtype)
+    print(throughput_text(training, "GPU training throughput (mnist-5k, mixed precision)"))
+    rows = accuracy_rows(training)
+    print(accuracy_text(rows, "GPU time to validation accuracy"), flush=True)
+    scaled = scaling_section(
+        config.with_changes(mode=MODES[0]),
+        split,
+        matmul,
+        epochs=3,
+        autocast_dtype=dtype,
+        title=f"GPU scaling ({MODES[0]}, mixed precision)",
+    )
+    profile = gpu.outside_kernels(config, scaling.grow_training_set(split, scaling.SIZES[-1]))
+    print(
+        f"GPU epoch of {scaling.SIZES[-1]:,} images: {profile['epoch_seconds']:.3f} s, of which "
+        f"{profile['kernel_seconds']:.3f} s in GPU kernels (profiled epoch): "
+        f"{profile['outside_kernels_share']:.0%} of the epoch outside kernels",
+        flush=True,
+    )
+    return {
+        "device": torch.cuda.get_device_name(device),
+        "autocast": str(dtype).removeprefix("torch."),
+        "training": [c.to_dict() for c in training.comparisons],
+        "speedup": training.speedup,
+        "accuracy": rows,
+        "scaling": scaled,
+        "profile_largest": profile,
+    }
+
+
+def run_bench(quick: bool = False, device: str = "cpu", gpu_too: bool = True) -> dict[str, Any]:
+    """Every section (or only 1 and 2 when `quick`); returns the results for `--json`."""
+    start = time.perf_counter()
+    torch_device = torch.device(device)
+    machine = describe_machine(torch_device)
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), flush=True)
+    split = load_dataset(DataConfig())
+    config = RunConfig().with_changes(device=device)
+    train = config.train
+    print(
+        f"data: {split.name}, {len(split.train):,} training / {len(split.valid):,} validation "
+        f"images; network {config.model.name}, batch {train.batch_size}, {train.epochs} epochs, "
+        f"AdamW + one-cycle (lr {train.lr:g}); baseline: torchvision MNIST + DataLoader "
+        f"(num_workers={NUM_WORKERS})",
+        flush=True,
+    )
+    matmul = MatmulSamples(torch_device)
+    training = train_side_by_side(config, split, matmul)
+    print(throughput_text(training, f"Training throughput ({device})"), flush=True)
+    accuracy_results = accuracy_rows(training)
+    print(accuracy_text(accuracy_results, f"Time to validation accuracy ({device})"), flush=True)
+    results: dict[str, Any] = {
+        "machine": machine,
+        "quick": quick,
+        "training": [c.to_dict() for c in training.comparisons],
+        "accuracy": accuracy_results,
+        "speedup": training.speedup,
+    }
+    if not quick:
+        default_run = training.engine_runs[MODES[0]]
+        default_config = config.with_changes(mode=MODES[0])
+        results["latency"] = latency_section(default_config, split, default_run)
+        results["analysis"] = analysis_section(default_run, split)
+        results["scaling"] = scaling_section(
+            default_config, split, matmul, title=f"Scaling ({device}, {MODES[0]})"
+        )
+        if gpu_too and torch.cuda.is_available():
+            results["gpu"] = gpu_section(split)
+    results["seconds"] = time.perf_counter() - start
+    print(f"bench took {results['seconds']:.0f} s", flush=True)
+    return results

@@ -1,0 +1,111 @@
+"""The bench's pieces run end to end on tiny sizes and give sane numbers (no timing goals:
+speed is the bench's business, run with `python -m bench`)."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision import datasets
+
+from bench import accuracy, analysis_speed, latency, scaling
+from bench.baseline import write_mnist_folder
+from bench.flops import training_flops_per_image
+from bench.report import table
+from bench.suite import MatmulSamples, accuracy_rows, train_side_by_side
+from engine.config import RunConfig
+from engine.data import DatasetSplit, ImageDataset
+
+
+def _digit_split(train: int = 96, valid: int = 64, classes: int = 4) -> DatasetSplit:
+    """Learnable 28x28 images: class k is a bright bar in row band k, plus noise."""
+    generator = torch.Generator().manual_seed(0)
+
+    def part(count: int) -> ImageDataset:
+        targets = torch.arange(count) % classes
+        images = torch.randint(0, 40, (count, 1, 28, 28), generator=generator, dtype=torch.uint8)
+        for index, target in enumerate(targets.tolist()):
+            images[index, 0, 4 + 5 * target : 7 + 5 * target, 6:22] = 255
+        return ImageDataset(images, targets, tuple(str(k) for k in range(classes)))
+
+    return DatasetSplit("bars", part(train), part(valid), preprocess="digit")
+
+
+def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
+    split = _digit_split()
+
+    # FLOPs: a single Linear layer costs 2*in*out forward and 2*in*out for the weight gradient.
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    assert training_flops_per_image(linear, (1, 28, 28), 10) == 4 * 784 * 10
+
+    # The baseline's MNIST folder reads back through torchvision's own class, unchanged.
+    with tempfile.TemporaryDirectory() as root:
+        write_mnist_folder(split, Path(root))
+        mnist = datasets.MNIST(root, train=True, download=False)
+        assert torch.equal(mnist.data, split.train.images[:, 0])
+        assert torch.equal(mnist.targets, split.train.targets)
+        assert len(datasets.MNIST(root, train=False, download=False)) == len(split.valid)
+
+    # Engine and baseline, interleaved epoch by epoch, in both label modes.
+    config = RunConfig().with_changes(epochs=2, batch_size=32, device="cpu", lr=1e-2)
+    matmul = MatmulSamples(torch.device("cpu"), size=64)
+    results = train_side_by_side(config, split, matmul, num_workers=0)
+    assert [c.engine.mode for c in results.comparisons] == ["multi-label", "multi-class"]
+    for comparison in results.comparisons:
+        assert len(comparison.engine.epoch_seconds) == len(comparison.baseline.epoch_seconds) == 2
+        assert len(comparison.matmul_samples) == 2 and min(comparison.matmul_samples) > 0
+        assert comparison.engine.images_per_epoch == comparison.baseline.images_per_epoch == 96
+        assert comparison.speedup is not None and math.isfinite(comparison.speedup)
+        assert comparison.speedup > 0
+        assert comparison.flops_per_image > 1e6  # DigitCNN: about 11 MFLOP per image
+        assert (
+            0
+            < comparison.efficiency_of(comparison.engine)
+            <= comparison.best_efficiency_of(comparison.engine)
+        )
+    assert results.speedup is not None and results.speedup > 0
+
+    rows = accuracy_rows(results)
+    assert {(row["mode"], row["side"]) for row in rows} == {
+        (mode, side) for mode in ("multi-label", "multi-class") for side in ("engine", "baseline")
+    }
+    for row in rows:
+        assert 0.0 <= row["final_accuracy"] <= 1.0 and row["seconds_total"] > 0
+    engine_accuracy = results.engine_runs["multi-class"].val_accuracy
+    assert engine_accuracy[-1] > 0.5  # the bars are easy: a working loop learns them
+
+    # Time to accuracy: the end of the first epoch at or above each target.
+    assert accuracy.times_to_targets([0.9, 0.96, 0.98], [1.0, 2.0, 3.0]) == {
+        "0.95": 2.0,
+        "0.97": 3.0,
+        "0.975": 3.0,
+    }
+    assert accuracy.time_to_accuracy([0.9], [1.0], 0.95) is None
+
+    # Prediction latency through a saved and reloaded run.
+    run = results.engine_runs["multi-label"]
+    timed = latency.latency_of_fit(
+        config.with_changes(mode="multi-label"), split, run.result, repeats=2
+    )
+    assert timed.batch_size == 64 and timed.one_image_seconds > 0 and timed.batch_seconds > 0
+
+    # Analysis times on tiled real outputs.
+    analysed = analysis_speed.measure_analysis(
+        run.result.valid_logits, run.result.valid_targets, split.class_names, (50,), repeats=1
+    )
+    assert analysed[0].outputs == 50 and analysed[0].total_seconds > 0
+
+    # Scaling: exact sizes, originals first, shifted copies keep their pixels.
+    grown = scaling.grow_training_set(split, 250)
+    assert len(grown.train) == 250 and len(grown.valid) == len(split.valid)
+    assert torch.equal(grown.train.images[:96], split.train.images)
+    assert torch.equal(grown.train.targets[96:192], split.train.targets)
+    moved = scaling.shifted(torch.eye(5, dtype=torch.uint8)[None, None] * 9, 1, -1)
+    assert moved[0, 0, 2, 0].item() == 9 and moved.sum().item() == 9 * 3  # (i, i) -> (i+1, i-1)
+
+    # Tables print every row with its figures.
+    text = table("t", ["a", "b"], [["x", 1234.5], ["y", None]])
+    assert text.splitlines() == ["== t", "a      b", "x  1,234", "y      -"]

@@ -13,6 +13,7 @@ This module knows nothing about Streamlit; `dashboard/state.py` keeps the job id
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import threading
 import time
@@ -217,7 +218,17 @@ def _work(job: TrainingJob, store: runs.RunStore, split: DatasetSplit | None) ->
             "see the server log for details",
         )
     finally:
+        _release_free_memory()
         job._finished.set()
+
+
+def _release_free_memory() -> None:
+    """Hand the memory training freed back to the system (glibc keeps it otherwise), so a
+    hosted demo with 1 GB stays under its limit after several trainings."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        pass
 
 
 def get_job(job_id: str | None) -> TrainingJob | None:

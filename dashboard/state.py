@@ -295,7 +295,8 @@ def analysis_run_picker(page: str = "explore") -> Any:
     """A run chooser bound to the `run` parameter; returns the LoadedRun, or None (with a
     message and a link to the Train page) when there is none or it cannot be loaded.
     """
-    summaries = [s for s in run_summaries() if s.status == "complete"]
+    # Runs stopped early kept their weights so far: they can be explored too.
+    summaries = [s for s in run_summaries() if s.status == "complete" or s.state == "stopped"]
     if not summaries:
         st.info("There is no saved run yet: train one first.")
         st.page_link(TRAIN_PAGE, label="Train a model", icon="🏋️")

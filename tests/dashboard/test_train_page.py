@@ -72,6 +72,10 @@ def test_stop_ends_a_long_run_early(open_page) -> None:
     assert final.epoch < 50
     app.run()
     assert app.warning[0].value.startswith(f"Stopped after {final.epoch} of 50 epochs")
+    explore = next(button for button in app.button if button.label == "Explore this run")
+    explore.click().run()
+    assert not app.exception
+    assert app.selectbox(key=state.RUN).value == final.run_id  # stopped runs can be explored
 
 
 def test_two_tabs_train_two_separate_runs(open_page) -> None:

@@ -87,7 +87,9 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
 def _open(data: bytes, name: str) -> Image.Image:
     """Read the header only, refusing unknown formats and too many pixels before decoding."""
     try:
-        with warnings.catch_warnings():  # our MAX_PIXELS is stricter than Pillow's warning
+        # Our MAX_PIXELS is stricter than Pillow's warning. (catch_warnings is not thread-safe:
+        # at worst, concurrent uploads leave this one "ignore" filter in place, which is fine.)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError as error:  # Pillow's own guard, far above ours
@@ -150,9 +152,10 @@ def _describe(error: Exception) -> str:
 
 
 def _load_first_frame(image: Image.Image, name: str) -> Image.Image:
-    """Force the decode now (Pillow is lazy) so truncation surfaces here, as an ImageError."""
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
+    """Force the decode now (Pillow is lazy) so truncation surfaces here, as an ImageError.
+
+    A freshly opened animation stands on its first frame; asking for `n_frames` would walk
+    every frame of a GIF, which a hostile file can make slow, so it is not asked."""
     image.load()
     return image
 

@@ -235,6 +235,13 @@ def animated_gif() -> bytes:
 
 
 @cache
+def mpo_two_frames() -> bytes:
+    """A camera's multi-picture JPEG (MPO): a 7, then a 1."""
+    frames = [draw_digit(digit, (56, 56)).convert("RGB") for digit in "71"]
+    return encode(frames[0], "MPO", save_all=True, append_images=frames[1:])
+
+
+@cache
 def gray16_png() -> bytes:
     """16-bit grayscale: white paper is 65535; a naive convert("L") would clip it to 255 = ok but
     turn a mid-gray 32768 into white too. The digit must survive."""
@@ -385,6 +392,14 @@ IMAGE_CASES: tuple[BadInput, ...] = (
         "first frame (a 1)",
         size=(56, 56),
         same_digit_as="1",
+    ),
+    accepted(
+        "mpo-two-frames",
+        "camera.jpg",
+        mpo_two_frames,
+        "first picture (a 7)",
+        size=(56, 56),
+        same_digit_as="7",
     ),
     accepted(
         "gray-16-bit", "deep.png", gray16_png, "scaled to 8 bits", size=(56, 56), same_digit_as="7"

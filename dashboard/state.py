@@ -63,7 +63,7 @@ PAIR = "pair"
 THRESHOLD = "threshold"
 
 # Session state, private to this module.
-_JOB_ID = "lme_job_id"
+JOB_KEY = "lme_job_id"  # session-state key of this tab's job id (AppTest tests read it)
 _UPLOADED_DATASET = "lme_uploaded_dataset"
 _BOUND_THIS_RUN = "lme_bound_params"
 _HANDED_OVER = "lme_handed_over"
@@ -321,11 +321,11 @@ def current_job() -> Any:
     """This tab's training job (engine.jobs.TrainingJob), or None."""
     from engine.jobs import get_job
 
-    return get_job(st.session_state.get(_JOB_ID))
+    return get_job(st.session_state.get(JOB_KEY))
 
 
 def remember_job(job: Any) -> None:
-    st.session_state[_JOB_ID] = job.id
+    st.session_state[JOB_KEY] = job.id
 
 
 def last_run_id() -> str | None:

@@ -19,10 +19,10 @@ def _start(app):
 
 
 def _job_of(app) -> jobs.TrainingJob:
-    """The tab's job, found the way the page finds it."""
-    running = jobs.running_jobs()
-    assert running, "no training was started"
-    return running[-1]
+    """The tab's job, found the way the page finds it: by the id in its session."""
+    job = jobs.get_job(app.session_state[state.JOB_KEY])
+    assert job is not None, "no training was started"
+    return job
 
 
 def test_the_form_shows_defaults_and_the_device(open_page) -> None:
@@ -38,7 +38,6 @@ def test_the_form_shows_defaults_and_the_device(open_page) -> None:
 def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -> None:
     app = _start(open_page(PAGE, **TINY))
     assert not app.exception and not app.error
-    assert app.button[0].disabled  # no second start while this one runs
     final = _job_of(app).wait(60)
     assert final.state == "done", final.error
 
@@ -62,9 +61,10 @@ def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -
 
 
 def test_stop_ends_a_long_run_early(open_page) -> None:
-    app = _start(open_page(PAGE, epochs="50", model="mlp"))
+    app = _start(open_page(PAGE, epochs="50", model="cnn"))
     job = _job_of(app)
     app.run()
+    assert app.button[0].disabled  # no second start while this one runs
     stop = next(button for button in app.button if button.label == "Stop")
     stop.click().run()
     final = job.wait(60)
@@ -82,7 +82,8 @@ def test_two_tabs_train_two_separate_runs(open_page) -> None:
     first = _start(open_page(PAGE, **TINY))
     first_job = _job_of(first)
     second = _start(open_page(PAGE, **TINY, mode="multi-class"))
-    second_job = next(job for job in jobs.running_jobs() if job is not first_job)
+    second_job = _job_of(second)
+    assert second_job is not first_job
     one, two = first_job.wait(60), second_job.wait(60)
     assert (one.state, two.state) == ("done", "done")
     assert one.run_id != two.run_id

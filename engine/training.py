@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -68,11 +68,22 @@ def fit(
     model: nn.Module | None = None,
 ) -> FitResult:
     """Train a model (built from `config.model` unless one is given) on `split`."""
+    device = resolve_device(config.train.device)
+    with _cpu_threads(config.train.cpu_threads if device.type == "cpu" else 0):
+        return _fit(config, split, callbacks, model, device)
+
+
+def _fit(
+    config: RunConfig,
+    split: DatasetSplit,
+    callbacks: Sequence[Callback],
+    model: nn.Module | None,
+    device: torch.device,
+) -> FitResult:
     train = config.train
     mode, num_classes = train.mode, split.num_classes
     start = time.perf_counter()
     torch.manual_seed(train.seed)
-    device = resolve_device(train.device)
     generator = torch.Generator().manual_seed(train.seed)
 
     train_targets = targets_for_mode(split.train.targets, mode, num_classes)
@@ -119,6 +130,7 @@ def fit(
                 optimization,
                 train.batch_size,
                 generator,
+                max_shift=MAX_SHIFT,
                 on_batch=lambda step, loss, e=epoch: _notify(
                     callbacks, "after_batch", state(e, step, loss)
                 ),
@@ -159,8 +171,8 @@ def train_one_epoch(
     optimization: Optimization,
     batch_size: int,
     generator: torch.Generator,
-    on_batch: Callable[[int, float], None] | None = None,
     max_shift: int = MAX_SHIFT,
+    on_batch: Callable[[int, float], None] | None = None,
 ) -> float:
     """One pass over `images` in a seeded random order; returns the mean training loss."""
     model.train()
@@ -320,6 +332,19 @@ def _make_optimization(
         if dtype == torch.float16:
             scaler = torch.amp.GradScaler("cuda")
     return Optimization(optimizer, scheduler, loss_function(train.mode), dtype, scaler)
+
+
+@contextmanager
+def _cpu_threads(count: int) -> Iterator[None]:
+    """Use `count` intra-op threads inside the block (0: leave PyTorch's setting)."""
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count:
+            torch.set_num_threads(previous)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):

@@ -7,6 +7,8 @@ images whose true class is i or j: "how ambiguous between these two are the imag
 classes", from 0 to 1. Averaging over all images instead lets one class whose sigmoid is high
 everywhere head every pair it is in: on mnist-5k read through a softmax-trained model's sigmoids,
 the all-images mean ranks 8/9, 2/8, 3/8 first, the pair-images mean 7/9, 2/3, 3/5, 0/6.
+Images that truly hold both (multi-label data such as two-digits) are left out of the strength
+and the examples: both sigmoids firing there is right, not a confusion; `true_both` counts them.
 
 Functions take probabilities (N, K) and targets (indices or multi-hot) and return numpy arrays,
 DataFrames and dataclasses; drawing is the dashboard's job.
@@ -33,7 +35,7 @@ class CoActivation:
 
     class_names: tuple[str, ...]
     counts: np.ndarray  # int: images where both classes exceed the threshold (diagonal: one)
-    strength: np.ndarray  # float: mean min(p_i, p_j) over images truly i or j (diagonal: 0)
+    strength: np.ndarray  # float: mean min(p_i, p_j) over images truly i or j, not both
     mean_minimum: np.ndarray  # float: mean of min(p_i, p_j) over all images (diagonal: 0)
 
     def to_frame(self) -> pd.DataFrame:
@@ -131,9 +133,11 @@ def confused_pairs(
     """Class pairs ranked by co-activation strength, strongest first, one row per pair.
 
     Columns: a, b (names), a_index, b_index, strength, both_count (images where both fire),
-    true_a / true_b / true_other (those images by true class), share_true_a (true_a over
-    true_a + true_b), confused_a_as_b / confused_b_as_a (argmax confusions), and examples:
-    indices of the images truly a or b with the highest min(p_a, p_b), most ambiguous first.
+    true_a / true_b / true_both / true_other (those images by what they truly hold: only a,
+    only b, both, neither), share_true_a (true_a over true_a + true_b), confused_a_as_b /
+    confused_b_as_a (argmax confusions), and examples:
+    indices of the images truly a or b (not both) with the highest min(p_a, p_b), most
+    ambiguous first.
     """
     scores, truth = checked_pair(probabilities, targets)
     count, size = scores.shape
@@ -146,9 +150,11 @@ def confused_pairs(
     rows, columns = rows[order], columns[order]
     decided = fired(scores, threshold)
     both = decided[:, rows] & decided[:, columns]  # (N, pairs)
-    true_a = (both & truth[:, rows]).sum(dim=0)
-    true_b = (both & truth[:, columns]).sum(dim=0)
-    true_other = (both & ~truth[:, rows] & ~truth[:, columns]).sum(dim=0)
+    truth_a, truth_b = truth[:, rows], truth[:, columns]
+    true_a = (both & truth_a & ~truth_b).sum(dim=0)
+    true_b = (both & truth_b & ~truth_a).sum(dim=0)
+    true_both = (both & truth_a & truth_b).sum(dim=0)
+    true_other = (both & ~truth_a & ~truth_b).sum(dim=0)
     example_lists = _top_examples(scores, truth, rows, columns, min(examples, count))
     names = [str(name) for name in class_names]
     a_index, b_index = rows.numpy(), columns.numpy()
@@ -163,6 +169,7 @@ def confused_pairs(
             "both_count": both.sum(dim=0).numpy(),
             "true_a": true_a.numpy(),
             "true_b": true_b.numpy(),
+            "true_both": true_both.numpy(),
             "true_other": true_other.numpy(),
             "share_true_a": torch.where(
                 labelled > 0, true_a / labelled.clamp(min=1), float("nan")
@@ -212,13 +219,13 @@ def _pair_minimum_sums(
     scores: torch.Tensor, truth: torch.Tensor | None, rows: torch.Tensor, columns: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per listed pair, the sum of min(p_a, p_b) over all images and over the images truly a
-    or b (zeros without truth), in blocks of bounded memory."""
+    or b but not both (zeros without truth), in blocks of bounded memory."""
     all_sums = torch.zeros(len(rows), dtype=torch.float64)
     pair_sums = torch.zeros(len(rows), dtype=torch.float64)
     for block, minimum in _pair_minimum_blocks(scores, rows, columns):
         all_sums[block] = minimum.sum(dim=0, dtype=torch.float64)
         if truth is not None:
-            own = truth[:, rows[block]] | truth[:, columns[block]]
+            own = truth[:, rows[block]] ^ truth[:, columns[block]]
             pair_sums[block] = (minimum * own).sum(dim=0, dtype=torch.float64)
     return all_sums, pair_sums
 
@@ -242,11 +249,11 @@ def _symmetric(
 def _pair_image_counts(
     truth: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor
 ) -> torch.Tensor:
-    """Images that truly hold a or b (or both), per pair: |a| + |b| - |a and b|."""
+    """Images that truly hold a or b but not both, per pair: |a| + |b| - 2 |a and b|."""
     truth_float = truth.float()
     per_class = truth_float.sum(dim=0)
     together = truth_float.T @ truth_float
-    return (per_class[rows] + per_class[columns] - together[rows, columns]).double()
+    return (per_class[rows] + per_class[columns] - 2 * together[rows, columns]).double()
 
 
 def _top_examples(
@@ -256,12 +263,13 @@ def _top_examples(
     columns: torch.Tensor,
     examples: int,
 ) -> list[list[int]]:
-    """Per pair, up to `examples` images truly a or b with the highest min(p_a, p_b)."""
+    """Per pair, up to `examples` images truly a or b (not both) with the highest
+    min(p_a, p_b)."""
     if examples <= 0:
         return [[] for _ in range(len(rows))]
     found: list[list[int]] = []
     for block, minimum in _pair_minimum_blocks(scores, rows, columns):
-        own = truth[:, rows[block]] | truth[:, columns[block]]
+        own = truth[:, rows[block]] ^ truth[:, columns[block]]
         ranked = minimum.masked_fill(~own, -1.0).topk(examples, dim=0)
         for values, indices in zip(ranked.values.T, ranked.indices.T, strict=True):
             found.append(indices[values >= 0].tolist())

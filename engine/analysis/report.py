@@ -110,9 +110,11 @@ def format_report(report: dict[str, Any]) -> str:
                 "pair": pairs["a"] + " / " + pairs["b"],
                 "strength": pairs["strength"].map(lambda v: f"{v:.4f}"),
                 "both": pairs["both_count"],
-                "of them true a/b/other": pairs["true_a"].astype(str)
+                "truly a/b/both/other": pairs["true_a"].astype(str)
                 + "/"
                 + pairs["true_b"].astype(str)
+                + "/"
+                + pairs["true_both"].astype(str)
                 + "/"
                 + pairs["true_other"].astype(str),
                 "argmax a->b": pairs["confused_a_as_b"],

@@ -69,6 +69,7 @@ def test_confused_pairs_ranked_by_strength_with_counts_and_examples():
     np.testing.assert_allclose(pairs.strength, [0.4, 1.1 / 3, 0.15], rtol=1e-6)
     first = pairs.iloc[0]
     assert (first.both_count, first.true_a, first.true_b, first.true_other) == (1, 1, 0, 0)
+    assert first.true_both == 0
     assert first.share_true_a == 1.0
     assert first.examples == [1, 2]  # images truly b or c, most ambiguous first
     assert pairs.iloc[1].examples == [0, 1, 3]
@@ -98,7 +99,11 @@ def test_multi_hot_targets_count_each_true_class():
     multi_hot = torch.tensor([[1.0, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])
     pairs = confused_pairs(PROBABILITIES, multi_hot, NAMES)
     a_b = pairs[(pairs.a == "a") & (pairs.b == "b")].iloc[0]
-    assert (a_b.true_a, a_b.true_b) == (1, 1)  # image 0 really holds a and b
+    # image 0 really holds a and b: firing both is right, so it counts as true_both and
+    # leaves the strength, now over images 1 (b, min 0.2) and 3 (a, min 0.1)
+    assert (a_b.true_a, a_b.true_b, a_b.true_both, a_b.true_other) == (0, 0, 1, 0)
+    assert a_b.strength == pytest.approx(0.15)
+    assert a_b.examples == [1, 3]
     sets = firing_sets(PROBABILITIES, multi_hot, NAMES)
     assert sets.per_class.loc["b"].tolist() == [2, 2, 0]
 

@@ -163,9 +163,10 @@ def _load_first_frame(image: Image.Image, name: str) -> Image.Image:
 def _apply_orientation(image: Image.Image) -> Image.Image:
     """Undo the camera's EXIF rotation; a broken EXIF block is ignored rather than fatal."""
     try:
-        return ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
     except Exception:  # noqa: BLE001 - orientation is a nicety; the pixels are fine
-        return image
+        pass
+    return image
 
 
 def _to_l_or_rgb(image: Image.Image) -> Image.Image:

@@ -135,9 +135,8 @@ def confused_pairs(
     Columns: a, b (names), a_index, b_index, strength, both_count (images where both fire),
     true_a / true_b / true_both / true_other (those images by what they truly hold: only a,
     only b, both, neither), share_true_a (true_a over true_a + true_b), confused_a_as_b /
-    confused_b_as_a (argmax confusions), and examples:
-    indices of the images truly a or b (not both) with the highest min(p_a, p_b), most
-    ambiguous first.
+    confused_b_as_a (argmax confusions), and examples: indices of the images truly a or b
+    (not both) with the highest min(p_a, p_b), most ambiguous first.
     """
     scores, truth = checked_pair(probabilities, targets)
     count, size = scores.shape
@@ -188,14 +187,15 @@ def firing_sets(
     threshold: Thresholds = 0.5,
 ) -> FiringSets:
     """Images where two or more sigmoids fire ("both") and where none does ("neither"),
-    with counts per true class (an image with several true classes counts under each)."""
+    with counts per true class (an image with several true classes counts under each; NaN
+    without targets)."""
     scores = check_scores(probabilities)
     fired_count = fired(scores, threshold).sum(dim=1)
     both = fired_count >= 2
     neither = fired_count == 0
     names = pd.Index([str(name) for name in class_names], name="class")
     if targets is None:
-        per_class = pd.DataFrame(index=names, columns=["images", "both", "neither"], dtype="int64")
+        per_class = pd.DataFrame(index=names, columns=["images", "both", "neither"], dtype=float)
     else:
         _, truth = checked_pair(scores, targets)
         truth_float = truth.float()

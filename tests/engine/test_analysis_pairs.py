@@ -95,6 +95,13 @@ def test_both_and_neither_sets_with_counts_per_true_class():
     assert sets.per_class.loc["c"].tolist() == [1, 0, 1]
 
 
+def test_both_and_neither_without_targets():
+    sets = firing_sets(PROBABILITIES, None, NAMES, threshold=0.65)
+    np.testing.assert_array_equal(sets.both, [0])  # image 1 now fires only b
+    np.testing.assert_array_equal(sets.neither, [2, 3])
+    assert sets.per_class["images"].isna().all()
+
+
 def test_multi_hot_targets_count_each_true_class():
     multi_hot = torch.tensor([[1.0, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])
     pairs = confused_pairs(PROBABILITIES, multi_hot, NAMES)

@@ -331,3 +331,18 @@ def test_random_shift_translates_whole_images():
     assert ((rows - 4).abs() <= 2).all() and ((cols - 4).abs() <= 2).all()
     assert len(set(positions.tolist())) > 1
     assert torch.equal(random_shift(images, 0, torch.Generator()), images)
+
+
+def test_cpu_training_uses_the_configured_threads_and_restores_them():
+    class ThreadWatcher(Callback):
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        def after_batch(self, state):
+            self.seen.append(torch.get_num_threads())
+
+    torch.set_num_threads(2)
+    watcher = ThreadWatcher()
+    fit(quick_config(epochs=1, cpu_threads=1), blocks_split(), [watcher])
+    assert set(watcher.seen) == {1}
+    assert torch.get_num_threads() == 2

@@ -19,6 +19,73 @@ from engine.errors import EngineError
 CURVE_METRICS = ("val_accuracy", "val_loss", "train_loss")
 NON_DIGIT_COUNT = 300
 
+
+def load_runs(run_ids: list[str]) -> list:
+    """The chosen runs, loaded (cached); a run that cannot be loaded gets a message."""
+    loaded = []
+    with st.spinner(f"Loading {len(run_ids)} runs…"):
+        for run_id in run_ids:
+            try:
+                loaded.append(state.load_run(run_id))
+            except EngineError as error:
+                st.error(f"{run_id}: {error}")
+    return loaded
+
+
+def show_metrics(loaded: list, by_id: dict) -> None:
+    st.subheader("Metrics after the last epoch")
+    st.dataframe(
+        charts_analysis.runs_table([by_id[run.id] for run in loaded]),
+        hide_index=True,
+        width="stretch",
+    )
+    history = charts_analysis.history_frame({run.id: run.history for run in loaded})
+    curve_columns = st.columns(len(CURVE_METRICS))
+    for column, metric in zip(curve_columns, CURVE_METRICS, strict=True):
+        if metric in set(history["metric"]):
+            column.altair_chart(
+                charts_analysis.metric_curves_chart(history, metric), width="stretch"
+            )
+
+
+def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
+    """The three readings, their sentence and reliability, then the non-digit check."""
+    st.caption(f"Softmax-trained: {softmax_run.id} · sigmoid-trained: {sigmoid_run.id}")
+    try:
+        with st.spinner("Reading the validation outputs three ways…"):
+            readings = compare_runs(softmax_run, sigmoid_run, threshold)
+    except EngineError as error:
+        st.error(str(error))
+        return
+    st.info(explain_readings(readings))
+    st.dataframe(charts_analysis.readings_table(readings_frame(readings)), width="stretch")
+    st.altair_chart(
+        charts_analysis.reliability_chart(charts_analysis.reliability_frame(readings)),
+        width="stretch",
+    )
+
+    st.subheader("Images that are no digit")
+    st.write(
+        'One sigmoid per class makes "none of the classes" possible, but it does not by '
+        "itself detect inputs unlike the training data: a sigmoid model can still call a "
+        "letter a 7 with confidence. So here it is measured, not promised, on generated "
+        "non-digits (blank, noise, letters, shapes, strokes) that neither model has seen."
+    )
+    try:
+        with st.spinner(f"Showing {NON_DIGIT_COUNT} generated non-digits to both models…"):
+            check = check_non_digits([softmax_run, sigmoid_run], threshold, count=NON_DIGIT_COUNT)
+    except EngineError as error:
+        st.error(str(error))
+        return
+    st.info(check.explanation)
+    st.dataframe(charts_analysis.neither_table(check.readings), hide_index=True, width="stretch")
+    st.caption('"Neither" by kind of non-digit, per reading:')
+    st.dataframe(
+        (check.per_kind * 100).round(1).rename(columns=lambda key: f"({key}) neither %"),
+        width="stretch",
+    )
+
+
 st.title("Compare")
 st.write(
     "Put saved runs side by side. Choose one run trained with softmax (multi-class) and one "
@@ -26,6 +93,7 @@ st.write(
     "the same validation images."
 )
 
+# No st.stop() on this page: app.py draws the "Share this view" link after the page returns.
 summaries = [summary for summary in state.run_summaries() if summary.status == "complete"]
 if len(summaries) < 2:
     st.info(
@@ -33,94 +101,37 @@ if len(summaries) < 2:
         f"{len(summaries)}. Train one multi-class and one multi-label run on the same dataset."
     )
     st.page_link(state.TRAIN_PAGE, label="Train a model", icon="🏋️")
-    st.stop()
-
-ids = [summary.id for summary in summaries]
-by_id = {summary.id: summary for summary in summaries}
-chosen_ids = st.multiselect(
-    "Runs",
-    ids,
-    default=charts_analysis.default_comparison(summaries),
-    help="Two or more runs; newest first.",
-    **state.bind_choices(state.RUNS, ids),
-)
-if len(chosen_ids) < 2:
-    st.info("Choose two or more runs to compare.")
-    st.stop()
-
-threshold = st.slider(
-    "Threshold for the sigmoid readings",
-    min_value=0.01,
-    max_value=0.99,
-    value=0.5,
-    step=0.01,
-    **state.bind_number(state.THRESHOLD, 0.01, 0.99, integer=False),
-)
-
-loaded = []
-with st.spinner(f"Loading {len(chosen_ids)} runs…"):
-    for run_id in chosen_ids:
-        try:
-            loaded.append(state.load_run(run_id))
-        except EngineError as error:
-            st.error(f"{run_id}: {error}")
-if len(loaded) < 2:
-    st.stop()
-
-st.subheader("Metrics after the last epoch")
-st.dataframe(
-    charts_analysis.runs_table([by_id[run.id] for run in loaded]), hide_index=True, width="stretch"
-)
-
-history = charts_analysis.history_frame({run.id: run.history for run in loaded})
-curve_columns = st.columns(len(CURVE_METRICS))
-for column, metric in zip(curve_columns, CURVE_METRICS, strict=True):
-    if metric in set(history["metric"]):
-        column.altair_chart(charts_analysis.metric_curves_chart(history, metric), width="stretch")
-
-st.subheader("The three readings")
-softmax_runs = [run for run in loaded if run.mode == "multi-class"]
-sigmoid_runs = [run for run in loaded if run.mode == "multi-label"]
-pairing = charts_analysis.matching_pair(softmax_runs, sigmoid_runs)
-if pairing is None:
-    st.info(
-        "To see the three readings, choose one multi-class (softmax) run and one multi-label "
-        "(sigmoid) run trained on the same dataset."
+else:
+    ids = [summary.id for summary in summaries]
+    chosen_ids = st.multiselect(
+        "Runs",
+        ids,
+        default=charts_analysis.default_comparison(summaries),
+        help="Two or more runs; newest first.",
+        **state.bind_choices(state.RUNS, ids),
     )
-    st.stop()
-softmax_run, sigmoid_run = pairing
-st.caption(f"Softmax-trained: {softmax_run.id} · sigmoid-trained: {sigmoid_run.id}")
-try:
-    with st.spinner("Reading the validation outputs three ways…"):
-        readings = compare_runs(softmax_run, sigmoid_run, threshold)
-except EngineError as error:
-    st.error(str(error))
-    st.stop()
-
-st.info(explain_readings(readings))
-st.dataframe(charts_analysis.readings_table(readings_frame(readings)), width="stretch")
-st.altair_chart(
-    charts_analysis.reliability_chart(charts_analysis.reliability_frame(readings)),
-    width="stretch",
-)
-
-st.subheader("Images that are no digit")
-st.write(
-    'One sigmoid per class makes "none of the classes" possible, but it does not by itself '
-    "detect inputs unlike the training data: a sigmoid model can still call a letter a 7 with "
-    "confidence. So here it is measured, not promised, on generated non-digits (blank, noise, "
-    "letters, shapes, strokes) that neither model has seen."
-)
-try:
-    with st.spinner(f"Showing {NON_DIGIT_COUNT} generated non-digits to both models…"):
-        check = check_non_digits([softmax_run, sigmoid_run], threshold, count=NON_DIGIT_COUNT)
-except EngineError as error:
-    st.error(str(error))
-    st.stop()
-st.info(check.explanation)
-st.dataframe(charts_analysis.neither_table(check.readings), hide_index=True, width="stretch")
-st.caption('"Neither" by kind of non-digit, per reading:')
-st.dataframe(
-    (check.per_kind * 100).round(1).rename(columns=lambda key: f"({key}) neither %"),
-    width="stretch",
-)
+    threshold = st.slider(
+        "Threshold for the sigmoid readings",
+        min_value=0.01,
+        max_value=0.99,
+        value=0.5,
+        step=0.01,
+        **state.bind_number(state.THRESHOLD, 0.01, 0.99, integer=False),
+    )
+    loaded = load_runs(chosen_ids) if len(chosen_ids) >= 2 else []
+    if len(loaded) < 2:
+        st.info("Choose two or more runs to compare.")
+    else:
+        show_metrics(loaded, {summary.id: summary for summary in summaries})
+        st.subheader("The three readings")
+        pairing = charts_analysis.matching_pair(
+            [run for run in loaded if run.mode == "multi-class"],
+            [run for run in loaded if run.mode == "multi-label"],
+        )
+        if pairing is None:
+            st.info(
+                "To see the three readings, choose one multi-class (softmax) run and one "
+                "multi-label (sigmoid) run trained on the same dataset."
+            )
+        else:
+            show_readings(*pairing, float(threshold))

@@ -21,61 +21,15 @@ from engine.prediction import predict_images, verdict_text
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
 
-st.title("Predict")
-st.write(
-    "Upload photos or scans of single digits (or images of the run's classes). Each one is "
-    "prepared the way the run's training data was, then read two ways: one sigmoid per "
-    "class (several may fire, or none) and the softmax (always one winner)."
-)
 
-run = state.analysis_run_picker(page="predict")
-if run is None:
-    st.stop()
-
-threshold = st.slider(
-    "Threshold",
-    min_value=0.05,
-    max_value=0.95,
-    value=0.5,
-    step=0.05,
-    key="predict_threshold",
-    help="A class counts as present when its sigmoid is above this line.",
-)
-
-uploads = st.file_uploader(
-    "Images (PNG, JPEG, BMP, GIF, WebP)",
-    accept_multiple_files=True,
-    key="predict_uploads",
-)
-if not uploads:
-    st.info("Upload one or more images to see the model's reading of each.")
-    st.stop()
-
-files = [(upload.name, upload.getvalue()) for upload in uploads]
-with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
-    try:
-        predictions = predict_images(run, files, threshold=threshold)
-    except EngineError as error:
-        st.error(str(error))
-        st.stop()
-ranked = confused_pairs(
-    activation(run.validation.logits, "multi-label"),
-    run.validation.targets,
-    run.class_names,
-    threshold,
-    top=PAIRS_CHECKED,
-    examples=0,
-)
-run_pairs = list(zip(ranked["a"], ranked["b"], strict=True))
-
-for (name, data), prediction in zip(files, predictions, strict=True):
+def show_prediction(name: str, data: bytes, prediction, threshold: float, run_pairs) -> None:
+    """One upload's card: the verdict, the image twice, both bar charts, the pairs."""
     with st.container(border=True):
         st.markdown(f"**{name}**")
-        if getattr(prediction, "error", None):
+        if prediction.error:
             st.error(f"{name}: {prediction.error}")
-            continue
-        verdict = verdict_text(prediction)
-        st.subheader(f"Verdict: {verdict}")
+            return
+        st.subheader(f"Verdict: {verdict_text(prediction)}")
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
         try:
             shown.image(decode_image(data, name), caption="as uploaded", width=140)
@@ -101,3 +55,55 @@ for (name, data), prediction in zip(files, predictions, strict=True):
             st.write("Falls between these confused pairs of the run: " + ", ".join(between))
         else:
             st.caption("Not between any of the run's most confused pairs.")
+
+
+st.title("Predict")
+st.write(
+    "Upload photos or scans of single digits (or images of the run's classes). Each one is "
+    "prepared the way the run's training data was, then read two ways: one sigmoid per "
+    "class (several may fire, or none) and the softmax (always one winner)."
+)
+
+run = state.analysis_run_picker(page="predict")
+if run is None:
+    st.stop()
+
+threshold = st.slider(
+    "Threshold",
+    min_value=0.05,
+    max_value=0.95,
+    value=0.5,
+    step=0.05,
+    help="A class counts as present when its sigmoid is at or above this line.",
+    **state.bind_number(state.THRESHOLD, 0.05, 0.95, integer=False),
+)
+
+uploads = st.file_uploader(
+    "Images (PNG, JPEG, BMP, GIF, WebP)",
+    accept_multiple_files=True,
+    key="predict_uploads",
+)
+
+
+# No st.stop() below: app.py draws the "Share this view" link after the page returns.
+if not uploads:
+    st.info("Upload one or more images to see the model's reading of each.")
+else:
+    files = [(upload.name, upload.getvalue()) for upload in uploads]
+    predictions = []
+    with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
+        try:
+            predictions = predict_images(run, files, threshold=threshold)
+        except EngineError as error:
+            st.error(str(error))
+    ranked = confused_pairs(
+        activation(run.validation.logits, "multi-label"),
+        run.validation.targets,
+        run.class_names,
+        threshold,
+        top=PAIRS_CHECKED,
+        examples=0,
+    )
+    run_pairs = list(zip(ranked["a"], ranked["b"], strict=True))
+    for (name, data), prediction in zip(files, predictions, strict=False):
+        show_prediction(name, data, prediction, threshold, run_pairs)

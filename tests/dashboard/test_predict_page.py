@@ -52,8 +52,10 @@ def verdicts(app) -> list[str]:
 
 
 def test_without_uploads_the_page_asks_for_images(open_page, run_id):
-    app = open_page(PAGE, run=run_id)
+    app = open_page(PAGE, run=run_id, threshold="0.7")
     assert not app.exception
+    assert app.slider(key="threshold").value == pytest.approx(0.7)
+    assert "threshold=0.7" in app.sidebar.code[0].value
     assert "Upload one or more images" in texts(app, "info")[0]
     assert app.file_uploader[0].accept_multiple_files
 
@@ -76,7 +78,7 @@ def test_the_verdict_follows_the_threshold(open_page, run_id):
     app = open_page(PAGE, run=run_id)
     app.file_uploader[0].set_value([("digit.png", data, "image/png")]).run()
     for threshold in (0.05, 0.95):
-        app.slider(key="predict_threshold").set_value(threshold).run()
+        app.slider(key="threshold").set_value(threshold).run()
         expected = verdict_text(predict_images(run, [("digit.png", data)], threshold)[0])
         assert verdicts(app) == [expected]
 

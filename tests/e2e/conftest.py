@@ -1,8 +1,9 @@
 """Fixtures for the real-browser tests: a Streamlit server on a free local port, and headless
 Chromium (Debian's /usr/bin/chromium) driven by Playwright for Python.
 
-Without Chromium or Playwright the tests skip with the reason, except with CI=true, where a
-missing browser is a failure: CI must run them.
+Without Chromium or Playwright the tests skip with the reason, except with CI=true (or
+LME_REQUIRE_BROWSER=1, set by tests/run_tests.sh under CI), where a missing browser is a
+failure: CI must run them. LME_CHROMIUM names another Chromium binary.
 """
 
 from __future__ import annotations
@@ -31,10 +32,18 @@ CHROMIUM_ARGS = [
 SERVER_START_SECONDS = 90
 
 
+def browser_required() -> bool:
+    """CI=true (or 1), or LME_REQUIRE_BROWSER=1 as tests/run_tests.sh sets it under CI."""
+    return (
+        os.environ.get("CI", "").lower() in ("true", "1")
+        or os.environ.get("LME_REQUIRE_BROWSER") == "1"
+    )
+
+
 def _skip_or_fail(reason: str) -> None:
-    """Skip on a user's machine; fail under CI=true, where browser tests must run."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: browser tests must run; install Debian's chromium)")
+    """Skip on a user's machine; fail under CI, where browser tests must run."""
+    if browser_required():
+        pytest.fail(f"{reason} (CI: browser tests must run; install Debian's chromium)")
     pytest.skip(reason)
 
 

@@ -79,3 +79,21 @@ def test_an_unknown_run_in_the_link_gets_a_notice(open_page, run_ids):
     app = open_page(PAGE, runs=["gone-run"])
     assert not app.exception
     assert "runs='gone-run'" in " ".join(texts(app, "warning"))
+
+
+def test_compare_opens_with_a_softmax_and_a_sigmoid_run_of_one_dataset():
+    from types import SimpleNamespace
+
+    from dashboard.charts_analysis import default_comparison
+
+    def run(run_id, dataset, mode):
+        return SimpleNamespace(id=run_id, dataset=dataset, mode=mode)
+
+    newest_first = [
+        run("new-ml-cifar", "cifar10", "multi-label"),
+        run("ml-mnist", "mnist-5k", "multi-label"),
+        run("mc-mnist", "mnist-5k", "multi-class"),
+        run("old-ml-mnist", "mnist-5k", "multi-label"),
+    ]
+    assert default_comparison(newest_first) == ["mc-mnist", "ml-mnist"]
+    assert default_comparison(newest_first[:2]) == ["new-ml-cifar", "ml-mnist"]

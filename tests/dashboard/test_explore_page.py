@@ -117,3 +117,28 @@ def test_an_unknown_run_in_the_link_falls_back_to_a_saved_run(open_page, run_id)
     assert "run='no-such-run'" in " ".join(texts(app, "warning"))
     assert app.selectbox(key="run").value in {s.id for s in RunStore(tiny_runs()[0]).list_runs()}
     assert metrics(app)["Validation images"]
+
+
+def test_pair_points_and_gallery_captions_from_hand_made_outputs():
+    import torch
+
+    from dashboard.charts_analysis import display_image, gallery, pair_points
+
+    names = ("1", "4", "7")
+    probabilities = torch.tensor(
+        [[0.9, 0.1, 0.6], [0.2, 0.7, 0.1], [0.3, 0.2, 0.8], [0.1, 0.1, 0.1]]
+    )
+    targets = torch.tensor([0, 1, 2, 0])
+    points = pair_points(probabilities, targets, names, 0, 2)  # the pair 1-7
+    assert list(points["index"]) == [0, 2, 3]  # the 4 (image 1) is not behind any point
+    assert list(points["true"]) == ["1", "7", "1"]
+    assert list(points["sigmoid_a"]) == pytest.approx([0.9, 0.3, 0.1])
+    assert list(points["sigmoid_b"]) == pytest.approx([0.6, 0.8, 0.1])
+    images = torch.arange(4 * 1 * 2 * 2, dtype=torch.uint8).reshape(4, 1, 2, 2)
+    shown = gallery(images, [0, 3], probabilities, targets, names, threshold=0.5)
+    assert shown.captions == ["true 1 → 1+7", "true 1 → none"]
+    assert shown.images[1].tolist() == [[12, 13], [14, 15]]
+    ranked = gallery(images, [2], probabilities, targets, names)
+    assert ranked.captions == ["true 7 → 7:0.80 1:0.30"]
+    colour = torch.zeros(3, 4, 5, dtype=torch.uint8)
+    assert display_image(colour.numpy()).shape == (4, 5, 3)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import zipfile
 from pathlib import Path
 
@@ -76,10 +75,10 @@ def test_a_file_on_disk_is_named_in_the_message(tmp_path: Path) -> None:
 def test_zip_bomb_is_refused_from_its_declared_size_without_expanding(tmp_path: Path) -> None:
     bomb = zip_bomb()
     assert len(bomb) < 400_000  # 300 MB of zeros
-    started = time.perf_counter()
     with pytest.raises(ArchiveError, match="declares 300 MB"):
         extract_zip(bomb, tmp_path / "out")
-    assert time.perf_counter() - started < 1.0
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert written == []  # refused before a single member was expanded
 
 
 def test_bytes_written_are_counted_while_streaming(

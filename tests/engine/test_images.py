@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 
 import numpy as np
 import pytest
@@ -123,10 +122,8 @@ def test_pixel_bombs_are_refused_from_the_header_without_decoding(
         raise AssertionError("pixels were decoded")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    started = time.perf_counter()
     with pytest.raises(ImageError, match="the limit is 40 megapixels"):
         decode_image(data, "bomb.png")
-    assert time.perf_counter() - started < 0.5
 
 
 def test_limits_are_what_the_readme_states() -> None:

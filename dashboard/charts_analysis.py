@@ -317,6 +317,19 @@ def gallery(
     return Gallery(images=shown, captions=captions)
 
 
+def most_striking(
+    indices: Sequence[int] | np.ndarray, probabilities: torch.Tensor, kind: str
+) -> np.ndarray:
+    """Gallery order: "both" images by their second-highest sigmoid (the most two-sided
+    first), "neither" images by their highest (the nearest to firing first)."""
+    chosen = np.asarray(indices, dtype=np.int64)
+    if len(chosen) == 0:
+        return chosen
+    ordered = np.sort(np.asarray(probabilities)[chosen], axis=1)
+    key = ordered[:, -2] if kind == "both" and ordered.shape[1] > 1 else ordered[:, -1]
+    return chosen[np.argsort(-key, kind="stable")]
+
+
 def pairs_between(
     class_names: Sequence[str],
     sigmoid: Sequence[float],

@@ -175,7 +175,7 @@ for column, title, indices, count_name in (
         if len(indices):
             shown = charts_analysis.gallery(
                 run.validation.images,
-                indices[:GALLERY_SIZE],
+                charts_analysis.most_striking(indices, probabilities, count_name)[:GALLERY_SIZE],
                 probabilities,
                 targets,
                 class_names,

@@ -142,3 +142,18 @@ def test_pair_points_and_gallery_captions_from_hand_made_outputs():
     assert ranked.captions == ["true 7 → 7:0.80 1:0.30"]
     colour = torch.zeros(3, 4, 5, dtype=torch.uint8)
     assert display_image(colour.numpy()).shape == (4, 5, 3)
+
+
+def test_galleries_show_the_most_striking_images_first():
+    import torch
+
+    from dashboard.charts_analysis import most_striking
+
+    probabilities = torch.tensor(
+        [[0.9, 0.6, 0.0], [0.8, 0.9, 0.1], [0.4, 0.3, 0.2], [0.1, 0.45, 0.0], [0.7, 0.55, 0.6]]
+    )
+    # both: by the second-highest sigmoid, the most two-sided first
+    assert most_striking([0, 1, 4], probabilities, "both").tolist() == [1, 4, 0]
+    # neither: by the highest sigmoid, the nearest to firing first
+    assert most_striking([2, 3], probabilities, "neither").tolist() == [3, 2]
+    assert most_striking([], probabilities, "both").tolist() == []

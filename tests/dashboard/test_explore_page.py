@@ -150,7 +150,7 @@ def test_galleries_show_the_most_striking_images_first():
     from dashboard.charts_analysis import most_striking
 
     probabilities = torch.tensor(
-        [[0.9, 0.6, 0.0], [0.8, 0.9, 0.1], [0.4, 0.3, 0.2], [0.1, 0.45, 0.0], [0.7, 0.55, 0.6]]
+        [[0.9, 0.6, 0.0], [0.8, 0.9, 0.1], [0.4, 0.3, 0.2], [0.1, 0.45, 0.0], [0.7, 0.5, 0.65]]
     )
     # both: by the second-highest sigmoid, the most two-sided first
     assert most_striking([0, 1, 4], probabilities, "both").tolist() == [1, 4, 0]

@@ -391,3 +391,16 @@ def bind_choices(param: str, options: Sequence[str]) -> dict[str, Any]:
         shown = ", ".join(options[:4]) + (", ..." if len(options) > 4 else "")
         _notice(param, ", ".join(unknown), f"choose from {shown}")
     return _register(param, lambda values: list(values))
+
+
+def pair_row_handler(table_key: str, pair_labels: Sequence[str]) -> Callable[[], None]:
+    """An `on_select` callback for the ranked pair table: the selected row's pair becomes the
+    chosen pair (bound to `PAIR`), as a heatmap click does."""
+
+    def choose() -> None:
+        event = st.session_state.get(table_key) or {}
+        rows = (event.get("selection") or {}).get("rows") or []
+        if rows and 0 <= rows[0] < len(pair_labels):
+            st.session_state[PAIR] = pair_labels[rows[0]]
+
+    return choose

@@ -26,6 +26,7 @@ from engine.labels import activation
 GALLERY_SIZE = 24
 PAIR_ROWS = 15  # pairs listed and offered; K=10 has 45
 COACTIVATION_CHART = "explore_coactivation_chart"
+PAIR_TABLE = "explore_pair_table"
 
 st.title("Explore")
 st.write(
@@ -125,7 +126,15 @@ heatmap_column.altair_chart(
 confusion_column.altair_chart(charts_analysis.confusion_matrix_chart(confusion), width="stretch")
 
 st.subheader("Confused pairs, strongest first")
-st.dataframe(charts_analysis.pair_table(pairs), hide_index=True, width="stretch")
+st.caption("Tick a row's box to look at that pair, or click a cell of the heatmap.")
+st.dataframe(
+    charts_analysis.pair_table(pairs),
+    hide_index=True,
+    width="stretch",
+    key=PAIR_TABLE,
+    on_select=state.pair_row_handler(PAIR_TABLE, pair_labels),
+    selection_mode="single-row",
+)
 
 st.subheader(f"{pair[0]} or {pair[1]}?")
 st.write(

@@ -121,3 +121,25 @@ def test_clicking_a_heatmap_cell_chooses_that_pair(page, server_url):
     a, b = chosen.split("-")
     assert page.locator("h3").filter(has_text=f"{a} or {b}?").count() == 1
     assert f"{a} or {b}?" != first
+
+
+def test_ticking_a_row_of_the_pair_table_chooses_that_pair(page, server_url):
+    demo = RunStore(include_demo=True).load_run("demo")
+    ranked = confused_pairs(
+        activation(demo.validation.logits, "multi-label"),
+        demo.validation.targets,
+        demo.class_names,
+        0.5,
+        top=15,
+    )
+    third = f"{ranked['a'].iloc[2]}-{ranked['b'].iloc[2]}"
+    page.goto(f"{server_url}/explore?run=demo")
+    page.locator("h3").filter(has_text=re.compile(r"^\S+ or \S+\?$")).first.wait_for(timeout=60_000)
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    row_height = 35  # Streamlit's default; the header row is as tall
+    page.mouse.click(box["x"] + 15, box["y"] + row_height * 3 + row_height / 2)
+    a, b = third.split("-")
+    page.locator("h3").filter(has_text=f"{a} or {b}?").wait_for(timeout=15_000)
+    page.wait_for_url(re.compile(rf"pair={re.escape(third)}"))

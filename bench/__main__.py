@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--json PATH] [--device cpu|cuda] [--no-gpu]`.
+"""`python -m bench [--quick] [--json PATH] [--device cpu|cuda] [--no-gpu] [--scaling-sizes N,N]`.
 
 The last line printed is always `speedup: X.XX`, the engine's training throughput over the
 tutorial baseline's, measured in this run.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from bench.report import save_json
+from bench.scaling import SIZES
 from bench.suite import run_bench
 
 
@@ -31,8 +32,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-gpu", action="store_true", help="skip the GPU section even when CUDA is present"
     )
+    parser.add_argument(
+        "--scaling-sizes",
+        default=",".join(str(size) for size in SIZES),
+        help="training-set sizes for the scaling section, comma-separated (default %(default)s)",
+    )
     args = parser.parse_args(argv)
-    results = run_bench(quick=args.quick, device=args.device, gpu_too=not args.no_gpu)
+    try:
+        sizes = tuple(int(size) for size in args.scaling_sizes.split(","))
+    except ValueError:
+        parser.error("--scaling-sizes takes whole numbers separated by commas, e.g. 1000,5000")
+    results = run_bench(
+        quick=args.quick, device=args.device, gpu_too=not args.no_gpu, scaling_sizes=sizes
+    )
     if args.json:
         save_json(results, args.json)
         print(f"results saved to {args.json}")

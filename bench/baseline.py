@@ -90,6 +90,7 @@ class BaselineResult:
     seconds since the start (building loaders and model included) when that epoch was scored."""
 
     images_per_epoch: int
+    threads: int = 0  # torch's intra-op threads in the training process while it trained
     epoch_seconds: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     elapsed_at_epoch_end: list[float] = field(default_factory=list)
@@ -159,6 +160,7 @@ def baseline_epochs(
     loss_fn = loss_function(train_config.mode)
     result = BaselineResult(images_per_epoch=len(train_loader.dataset))
     for _ in range(epochs):
+        result.threads = torch.get_num_threads()
         epoch_start = time.perf_counter()
         _train_epoch(
             model,

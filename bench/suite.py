@@ -95,6 +95,7 @@ def train_side_by_side(
     epoch by epoch in turn (engine epoch, baseline epoch, matrix-multiply sample, ...) so that
     on a shared machine both sides and the ceiling see the same load."""
     device = torch.device(config.train.device)
+    default_threads = torch.get_num_threads()
     comparisons, engine_runs, baseline_runs = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="bench-mnist-") as root:
         write_mnist_folder(split, Path(root))
@@ -121,10 +122,17 @@ def train_side_by_side(
             latest: list[BaselineResult] = []
 
             def between_epochs(steps=baseline_steps, samples=samples, latest=latest) -> None:
-                snapshot = next(steps, None)
-                if snapshot is not None:
-                    latest[:] = [snapshot]
-                samples.append(matmul.sample())
+                # fit() may train on fewer threads than PyTorch's default (TrainConfig.
+                # cpu_threads); the baseline and the ceiling get the process's default.
+                engine_threads = torch.get_num_threads()
+                torch.set_num_threads(default_threads)
+                try:
+                    snapshot = next(steps, None)
+                    if snapshot is not None:
+                        latest[:] = [snapshot]
+                    samples.append(matmul.sample())
+                finally:
+                    torch.set_num_threads(engine_threads)
 
             engine = run_engine(mode_config, split, between_epochs=between_epochs)
             for snapshot in baseline_steps:  # finish the baseline if the engine stopped early
@@ -235,6 +243,19 @@ def accuracy_text(rows: list[dict[str, Any]], title: str) -> str:
     return table(title, headers, body) + "\n" + note
 
 
+def all_cores_section(
+    config: RunConfig, split: DatasetSplit, matmul: MatmulSamples
+) -> dict[str, Any]:
+    """The engine with PyTorch's default thread count (`cpu_threads=0`) instead of its own
+    default, against the baseline again: what the thread setting costs or saves here."""
+    measured = train_side_by_side(
+        config.with_changes(cpu_threads=0), split, matmul, evaluate=False, modes=(MODES[0],)
+    )
+    title = f"Training throughput, engine with cpu_threads=0 ({torch.get_num_threads()} threads)"
+    print(throughput_text(measured, title), flush=True)
+    return measured.comparisons[0].to_dict()
+
+
 def latency_section(config: RunConfig, split: DatasetSplit, run: EngineRun) -> dict[str, Any]:
     measured = latency.latency_of_fit(config, split, run.result).to_dict()
     rows = [
@@ -314,7 +335,7 @@ def scaling_section(
     return results
 
 
-def gpu_section(split: DatasetSplit) -> dict[str, Any]:
+def gpu_section(split: DatasetSplit, sizes: tuple[int, ...] = scaling.SIZES) -> dict[str, Any]:
     """Sections 1, 2 and 5 again on the GPU with mixed precision, and the profile."""
     device = torch.device("cuda")
     dtype = gpu.autocast_dtype(device)
@@ -329,13 +350,14 @@ def gpu_section(split: DatasetSplit) -> dict[str, Any]:
         config.with_changes(mode=MODES[0]),
         split,
         matmul,
+        sizes,
         epochs=3,
         autocast_dtype=dtype,
         title=f"GPU scaling ({MODES[0]}, mixed precision)",
     )
-    profile = gpu.outside_kernels(config, scaling.grow_training_set(split, scaling.SIZES[-1]))
+    profile = gpu.outside_kernels(config, scaling.grow_training_set(split, sizes[-1]))
     print(
-        f"GPU epoch of {scaling.SIZES[-1]:,} images: {profile['epoch_seconds']:.3f} s, of which "
+        f"GPU epoch of {sizes[-1]:,} images: {profile['epoch_seconds']:.3f} s, of which "
         f"{profile['kernel_seconds']:.3f} s in GPU kernels (profiled epoch): "
         f"{profile['outside_kernels_share']:.0%} of the epoch outside kernels",
         flush=True,
@@ -351,7 +373,12 @@ def gpu_section(split: DatasetSplit) -> dict[str, Any]:
     }
 
 
-def run_bench(quick: bool = False, device: str = "cpu", gpu_too: bool = True) -> dict[str, Any]:
+def run_bench(
+    quick: bool = False,
+    device: str = "cpu",
+    gpu_too: bool = True,
+    scaling_sizes: tuple[int, ...] = scaling.SIZES,
+) -> dict[str, Any]:
     """Every section (or only 1 and 2 when `quick`); returns the results for `--json`."""
     start = time.perf_counter()
     torch_device = torch.device(device)
@@ -363,8 +390,9 @@ def run_bench(quick: bool = False, device: str = "cpu", gpu_too: bool = True) ->
     print(
         f"data: {split.name}, {len(split.train):,} training / {len(split.valid):,} validation "
         f"images; network {config.model.name}, batch {train.batch_size}, {train.epochs} epochs, "
-        f"AdamW + one-cycle (lr {train.lr:g}); baseline: torchvision MNIST + DataLoader "
-        f"(num_workers={NUM_WORKERS})",
+        f"AdamW + one-cycle (lr {train.lr:g}); engine CPU threads: "
+        f"{train.cpu_threads or torch.get_num_threads()}; baseline: torchvision MNIST + "
+        f"DataLoader (num_workers={NUM_WORKERS}, {torch.get_num_threads()} torch threads)",
         flush=True,
     )
     matmul = MatmulSamples(torch_device)
@@ -380,15 +408,17 @@ def run_bench(quick: bool = False, device: str = "cpu", gpu_too: bool = True) ->
         "speedup": training.speedup,
     }
     if not quick:
-        default_run = training.engine_runs[MODES[0]]
+        if torch_device.type == "cpu" and config.train.cpu_threads != 0:
+            results["all_cores"] = all_cores_section(config, split, matmul)
         default_config = config.with_changes(mode=MODES[0])
+        default_run = training.engine_runs[MODES[0]]
         results["latency"] = latency_section(default_config, split, default_run)
         results["analysis"] = analysis_section(default_run, split)
         results["scaling"] = scaling_section(
-            default_config, split, matmul, title=f"Scaling ({device}, {MODES[0]})"
+            default_config, split, matmul, scaling_sizes, title=f"Scaling ({device}, {MODES[0]})"
         )
         if gpu_too and torch.cuda.is_available():
-            results["gpu"] = gpu_section(split)
+            results["gpu"] = gpu_section(split, scaling_sizes)
     results["seconds"] = time.perf_counter() - start
     print(f"bench took {results['seconds']:.0f} s", flush=True)
     return results

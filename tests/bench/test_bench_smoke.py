@@ -52,7 +52,11 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     # Engine and baseline, interleaved epoch by epoch, in both label modes.
     config = RunConfig().with_changes(epochs=2, batch_size=32, device="cpu", lr=1e-2)
     matmul = MatmulSamples(torch.device("cpu"), size=64)
+    default_threads = torch.get_num_threads()
     results = train_side_by_side(config, split, matmul, num_workers=0)
+    # The engine may train on its own thread count; the baseline trains on the default one.
+    assert torch.get_num_threads() == default_threads
+    assert {run.threads for run in results.baseline_runs.values()} == {default_threads}
     assert [c.engine.mode for c in results.comparisons] == ["multi-label", "multi-class"]
     for comparison in results.comparisons:
         assert len(comparison.engine.epoch_seconds) == len(comparison.baseline.epoch_seconds) == 2

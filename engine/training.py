@@ -30,6 +30,13 @@ from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
 from engine.data import DatasetSplit
 from engine.device import resolve_device
+from engine.distributed import (
+    SINGLE_PROCESS,
+    DistributedContext,
+    Shard,
+    distributed_session,
+    shard_loss,
+)
 from engine.labels import check_targets, loss_function, targets_for_mode
 from engine.models import build_model
 
@@ -48,6 +55,8 @@ class FitResult:
     stopped_early: bool
     device: str
     normalization: tuple[list[float], list[float]]  # per-channel mean and std, 0..1 units
+    world_size: int = 1  # processes that trained it together (torchrun)
+    backend: str | None = None  # their process group's backend: "nccl" or "gloo"
 
 
 @dataclass
@@ -67,10 +76,17 @@ def fit(
     callbacks: Sequence[Callback] = (),
     model: nn.Module | None = None,
 ) -> FitResult:
-    """Train a model (built from `config.model` unless one is given) on `split`."""
+    """Train a model (built from `config.model` unless one is given) on `split`.
+
+    Started by torchrun, each process trains on its shard and the gradients are averaged
+    (engine/distributed.py); the callbacks run in rank 0 only, and every process returns the
+    same weights.
+    """
     device = resolve_device(config.train.device)
-    with _cpu_threads(config.train.cpu_threads if device.type == "cpu" else 0):
-        return _fit(config, split, callbacks, model, device)
+    with distributed_session(device) as context:
+        device = context.device(device)
+        with _cpu_threads(config.train.cpu_threads if device.type == "cpu" else 0):
+            return _fit(config, split, callbacks, model, device, context)
 
 
 def _fit(
@@ -79,12 +95,14 @@ def _fit(
     callbacks: Sequence[Callback],
     model: nn.Module | None,
     device: torch.device,
+    context: DistributedContext,
 ) -> FitResult:
     train = config.train
     mode, num_classes = train.mode, split.num_classes
     start = time.perf_counter()
     torch.manual_seed(train.seed)
     generator = torch.Generator().manual_seed(train.seed)
+    callbacks = callbacks if context.is_main_process else ()
 
     train_targets = targets_for_mode(split.train.targets, mode, num_classes)
     valid_targets = targets_for_mode(split.valid.targets, mode, num_classes)
@@ -92,13 +110,18 @@ def _fit(
         model = build_model(config.model, num_classes, split.image_shape)
     _check_outputs(model, split, train_targets, valid_targets, mode)
 
+    # Statistics of the whole training set, then each process keeps its shard on its device.
     mean, std = channel_statistics(split.train.images)
-    train_images = normalize_images(split.train.images, mean, std, device)
-    valid_images = normalize_images(split.valid.images, mean, std, device)
-    train_targets, valid_targets = train_targets.to(device), valid_targets.to(device)
+    train_shard, valid_shard = context.shard(len(split.train)), context.shard(len(split.valid))
+    train_images = normalize_images(train_shard.take(split.train.images), mean, std, device)
+    valid_images = normalize_images(valid_shard.take(split.valid.images), mean, std, device)
+    train_targets = train_shard.take(train_targets).to(device)
     model = model.to(device, memory_format=torch.channels_last)
+    trainer = context.wrap_model(model, device)  # DDP when distributed; same weights as model
+    if isinstance(trainer, nn.parallel.DistributedDataParallel):
+        model = trainer.module  # SyncBatchNorm layers on CUDA; they act as BatchNorm alone
 
-    steps_per_epoch = math.ceil(len(train_images) / train.batch_size)
+    steps_per_epoch = math.ceil(len(split.train) / train.batch_size)
     optimization = _make_optimization(model, config, steps_per_epoch, device)
     history: list[dict[str, float]] = []
 
@@ -115,41 +138,49 @@ def _fit(
             device=device.type,
         )
 
+    def notify(event: str, snapshot: TrainState) -> None:
+        _notify(callbacks, event, snapshot, context)
+
+    def validation_logits() -> torch.Tensor:
+        """Every process predicts its shard; all get the logits of the whole set, in order."""
+        dtype = optimization.autocast_dtype
+        logits = predict_logits(model, valid_images, dtype).reshape(-1, num_classes)
+        return context.gather_rows(logits, valid_shard)
+
     stopped_early = False
     logits: torch.Tensor | None = None  # the validation logits of the current weights
     try:
-        _notify(callbacks, "before_fit", state(0, 0))
+        notify("before_fit", state(0, 0))
         for epoch in range(1, train.epochs + 1):
             epoch_start = time.perf_counter()
             logits = None
-            _notify(callbacks, "before_epoch", state(epoch, 0))
+            notify("before_epoch", state(epoch, 0))
             train_loss = train_one_epoch(
-                model,
+                trainer,
                 train_images,
                 train_targets,
                 optimization,
                 train.batch_size,
                 generator,
                 max_shift=MAX_SHIFT,
-                on_batch=lambda step, loss, e=epoch: _notify(
-                    callbacks, "after_batch", state(e, step, loss)
-                ),
+                on_batch=lambda step, loss, e=epoch: notify("after_batch", state(e, step, loss)),
+                shard=train_shard,
+                context=context,
             )
-            metrics, logits = evaluate(
-                model, valid_images, valid_targets, mode, train.threshold, optimization
-            )
+            logits = validation_logits()
+            metrics = epoch_metrics(logits, split.valid.targets, mode, train.threshold)
             row = {"epoch": float(epoch), "train_loss": train_loss, **metrics}
             row["seconds"] = time.perf_counter() - epoch_start
             history.append(row)
-            _notify(callbacks, "after_epoch", state(epoch, steps_per_epoch, None, row))
+            notify("after_epoch", state(epoch, steps_per_epoch, None, row))
     except StopTraining:
         stopped_early = True
     if logits is None:
-        _, logits = evaluate(model, valid_images, valid_targets, mode, train.threshold)
+        logits = validation_logits()
 
     done = len(history)
     try:
-        _notify(callbacks, "after_fit", state(done, steps_per_epoch if done else 0))
+        notify("after_fit", state(done, steps_per_epoch if done else 0))
     except StopTraining:
         pass
     model = model.to("cpu", memory_format=torch.contiguous_format).eval()
@@ -161,6 +192,8 @@ def _fit(
         stopped_early=stopped_early,
         device=device.type,
         normalization=(mean.tolist(), std.tolist()),
+        world_size=context.world_size,
+        backend=context.backend,
     )
 
 
@@ -172,19 +205,33 @@ def train_one_epoch(
     batch_size: int,
     generator: torch.Generator,
     max_shift: int = MAX_SHIFT,
-    on_batch: Callable[[int, float], None] | None = None,
+    on_batch: Callable[[int, float | None], None] | None = None,
+    shard: Shard | None = None,
+    context: DistributedContext = SINGLE_PROCESS,
 ) -> float:
-    """One pass over `images` in a seeded random order; returns the mean training loss."""
+    """One pass over the data in a seeded random order; returns the mean training loss.
+
+    `images` and `targets` are the rows of `shard` (default: all of them). Every process draws
+    the same order of all rows, so global batch k is the same everywhere; each process trains
+    on its members of it. `on_batch` gets this process's share of the batch loss.
+    """
     model.train()
-    order = torch.randperm(len(images), generator=generator).to(images.device)
+    shard = shard or Shard(len(images), 0, len(images))
+    order = torch.randperm(shard.total, generator=generator)
     total, seen = 0.0, 0
-    for step, begin in enumerate(range(0, len(images), batch_size), start=1):
-        indices = order[begin : begin + batch_size]
-        if len(indices) < 2 and len(images) > 1:
+    for step, batch in enumerate(shard.batches(order, batch_size, images.device), start=1):
+        if batch.global_size < 2 and shard.total > 1:
             continue  # batch norm cannot train on a single image; it rejoins next epoch
-        batch = random_shift(images[indices], max_shift, generator)
+        inputs = random_shift(
+            images[batch.indices],
+            max_shift,
+            generator,
+            positions=batch.positions,
+            batch_size=batch.global_size,
+        )
         with _autocast(images.device, optimization.autocast_dtype):
-            loss = optimization.loss_function(model(batch).float(), targets[indices])
+            outputs = model(inputs).float()
+        loss, mean = shard_loss(optimization.loss_function, outputs, targets[batch.indices], batch)
         optimization.optimizer.zero_grad(set_to_none=True)
         if optimization.scaler is not None:
             optimization.scaler.scale(loss).backward()
@@ -194,15 +241,32 @@ def train_one_epoch(
             loss.backward()
             optimization.optimizer.step()
         optimization.scheduler.step()
-        value = float(loss.detach())
-        total += value * len(indices)
-        seen += len(indices)
+        value = float(mean.detach()) if mean is not None else None
+        if value is not None:
+            total += value * len(batch)
+            seen += len(batch)
         if on_batch is not None:
             on_batch(step, value)
+    total, seen = context.sum([total, seen])
     return total / max(seen, 1)
 
 
 @torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    images: torch.Tensor,
+    autocast_dtype: torch.dtype | None = None,
+    batch_size: int = EVAL_BATCH_SIZE,
+) -> torch.Tensor:
+    """The model's logits for normalised `images`, float32 on the CPU, in evaluation mode."""
+    model.eval()
+    parts = []
+    for begin in range(0, len(images), batch_size):
+        with _autocast(images.device, autocast_dtype):
+            parts.append(model(images[begin : begin + batch_size]).float())
+    return torch.cat(parts).cpu() if parts else torch.empty(0, 0)
+
+
 def evaluate(
     model: nn.Module,
     images: torch.Tensor,
@@ -213,13 +277,8 @@ def evaluate(
     batch_size: int = EVAL_BATCH_SIZE,
 ) -> tuple[dict[str, float], torch.Tensor]:
     """Metrics of `model` on normalised `images`, and its logits (float32, CPU)."""
-    model.eval()
     dtype = optimization.autocast_dtype if optimization else None
-    parts = []
-    for begin in range(0, len(images), batch_size):
-        with _autocast(images.device, dtype):
-            parts.append(model(images[begin : begin + batch_size]).float())
-    logits = torch.cat(parts).cpu() if parts else torch.empty(0, 0)
+    logits = predict_logits(model, images, dtype, batch_size)
     return epoch_metrics(logits, targets.cpu(), mode, threshold), logits
 
 
@@ -278,23 +337,39 @@ def normalize_images(
 
 
 def random_shift(
-    images: torch.Tensor, max_shift: int, generator: torch.Generator, groups: int = 8
+    images: torch.Tensor,
+    max_shift: int,
+    generator: torch.Generator,
+    groups: int = 8,
+    positions: torch.Tensor | None = None,
+    batch_size: int | None = None,
 ) -> torch.Tensor:
     """Move images by up to `max_shift` pixels in x and y, edges repeated.
 
-    The batch is cut into `groups` runs of images, each run moved by its own random offset:
-    a few slices of one padded tensor, far cheaper on a CPU than a gather per image, and the
-    batch order (so the targets) stays as it was.
+    The batch is cut into `groups` runs of consecutive images, each run moved by its own random
+    offset: a few slices of one padded tensor, far cheaper on a CPU than a gather per image,
+    and the batch order (so the targets) stays as it was. A distributed process holds only
+    part of each batch: `positions` (ascending) say where its images sit in the whole batch of
+    `batch_size`, and an image's run follows from that position, so the processes together
+    shift every image exactly as one process shifting the whole batch would.
     """
     if max_shift <= 0:
         return images
+    total = len(images) if positions is None else int(batch_size or 0)
+    size = -(-total // groups)
+    offsets = torch.randint(0, 2 * max_shift + 1, (groups, 2), generator=generator).tolist()
+    if len(images) == 0:
+        return images  # the offsets are drawn all the same: every process draws alike
+    if positions is None:
+        cuts = [*range(0, len(images), size), len(images)]
+    else:  # where each run of the whole batch begins among this process's images
+        cuts = [*torch.searchsorted(positions, torch.arange(0, total, size)).tolist(), len(images)]
     height, width = images.shape[-2:]
     padded = F.pad(images, (max_shift,) * 4, mode="replicate")
-    size = -(-len(images) // groups)
-    offsets = torch.randint(0, 2 * max_shift + 1, (groups, 2), generator=generator).tolist()
     parts = [
-        padded[begin : begin + size, :, top : top + height, left : left + width]
-        for begin, (top, left) in zip(range(0, len(images), size), offsets, strict=False)
+        padded[begin:end, :, top : top + height, left : left + width]
+        for begin, end, (top, left) in zip(cuts, cuts[1:], offsets, strict=False)
+        if end > begin
     ]
     return torch.cat(parts).contiguous(memory_format=torch.channels_last)
 
@@ -353,6 +428,18 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _notify(callbacks: Sequence[Callback], event: str, state: TrainState) -> None:
-    for callback in callbacks:
-        getattr(callback, event)(state)
+def _notify(
+    callbacks: Sequence[Callback],
+    event: str,
+    state: TrainState,
+    context: DistributedContext = SINGLE_PROCESS,
+) -> None:
+    """Run the callbacks; a StopTraining from them stops every process after this event."""
+    stop: StopTraining | None = None
+    try:
+        for callback in callbacks:
+            getattr(callback, event)(state)
+    except StopTraining as error:
+        stop = error
+    if context.agree_to_stop(stop is not None):
+        raise stop or StopTraining("stopped by the main process")

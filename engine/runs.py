@@ -48,6 +48,13 @@ VALIDATION_FILE = "validation.npz"
 RUNS_DIR_VARIABLE = "LME_RUNS_DIR"
 DEMO_RUN_ID = "demo"
 DEMO_RUN_DIR = Path(__file__).resolve().parent / "assets" / "demo_run"
+# The runs that ship with the program, listed read-only by every store: the sigmoid-trained
+# demo for Explore and Predict, and its softmax-trained twin so Compare shows the three
+# readings of the same validation images on a fresh copy.
+DEMO_RUNS: dict[str, Path] = {
+    DEMO_RUN_ID: DEMO_RUN_DIR,
+    "demo-softmax": DEMO_RUN_DIR.with_name("demo_run_softmax"),
+}
 ENGINE_VERSION = "0.1.0"
 _UMASK = os.umask(0o022)  # read once (the only portable way), then put back at once
 os.umask(_UMASK)
@@ -234,6 +241,9 @@ class RunWriter:
             status=status,
             finished=_now(),
             device=result.device,
+            # processes that trained it together (torchrun) and their backend; 1, None alone
+            world_size=getattr(result, "world_size", 1),
+            backend=getattr(result, "backend", None),
             normalization={"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
             weights=_file_fingerprint(self.path / WEIGHTS_FILE),
         )
@@ -284,7 +294,7 @@ def new_run_id(config: RunConfig) -> str:
 
 
 class RunStore:
-    """The runs folder: list, load, create and delete runs. The demo run is listed read-only."""
+    """The runs folder: list, load, create and delete runs. Demo runs are listed read-only."""
 
     def __init__(self, root: Path | str | None = None, include_demo: bool = True) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
@@ -296,7 +306,7 @@ class RunStore:
     # -- listing -----------------------------------------------------------------------------
 
     def list_runs(self) -> list[RunSummary]:
-        """Every run, newest first, then the demo. Never raises: a broken run lists as damaged."""
+        """Every run, newest first, then the demos. Never raises: a broken run lists damaged."""
         summaries = []
         try:
             folders = [p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
@@ -305,14 +315,15 @@ class RunStore:
         for folder in folders:
             summaries.append(summarize_run(folder))
         summaries.sort(key=lambda s: (s.created or "", s.id), reverse=True)
-        if self.include_demo and (DEMO_RUN_DIR / RUN_FILE).is_file():
-            summaries.append(summarize_run(DEMO_RUN_DIR, run_id=DEMO_RUN_ID, read_only=True))
+        for demo_id, demo_dir in DEMO_RUNS.items() if self.include_demo else ():
+            if (demo_dir / RUN_FILE).is_file():
+                summaries.append(summarize_run(demo_dir, run_id=demo_id, read_only=True))
         return summaries
 
     def run_path(self, run_id: str) -> Path:
         """The folder of `run_id`; RunError when the id is not a plain run name."""
-        if run_id == DEMO_RUN_ID and self.include_demo:
-            return DEMO_RUN_DIR
+        if self.include_demo and run_id in DEMO_RUNS:
+            return DEMO_RUNS[run_id]
         if not isinstance(run_id, str) or not _RUN_ID_PATTERN.fullmatch(run_id):
             raise RunError(f"{run_id!r} is not a run id: use one listed by `python -m engine runs`")
         return self.root / run_id
@@ -332,7 +343,7 @@ class RunStore:
                 "`python -m engine runs`, or point --runs-dir / LME_RUNS_DIR at the right folder"
             )
         loaded = load_run_folder(path, run_id=run_id)
-        if path == DEMO_RUN_DIR:
+        if path in DEMO_RUNS.values():
             loaded.read_only = True
         return loaded
 
@@ -384,10 +395,10 @@ class RunStore:
         raise RunError(f"could not create a new run folder in {self.root}: check it is writable")
 
     def delete_run(self, run_id: str) -> None:
-        """Remove a run folder. The demo run is read-only."""
+        """Remove a run folder. Demo runs are read-only."""
         path = self.run_path(run_id)
-        if path == DEMO_RUN_DIR:
-            raise RunError("the demo run ships with the program and cannot be deleted")
+        if path in DEMO_RUNS.values():
+            raise RunError(f"the demo run {run_id!r} ships with the program and cannot be deleted")
         if not path.is_dir():
             raise RunError(f"unknown run {run_id!r} in {self.root}")
         shutil.rmtree(path)
@@ -706,18 +717,24 @@ def train_run(
     callbacks: Sequence[Callback] = (),
     split: DatasetSplit | None = None,
     on_created: Callable[[str], None] | None = None,
-) -> str:
+) -> str | None:
     """Load the data, train, and save a run; return its id.
 
     A run stopped by a callback (StopTraining) keeps its weights and lists as "stopped".
     Any exception (Ctrl-C included) marks the run failed or stopped before it propagates.
     `on_created` gets the id as soon as the folder exists, before training starts.
+    Under torchrun only rank 0 writes the run; the other processes train beside it, leave
+    the store alone and return None.
     """
     from engine.data import load_dataset
+    from engine.distributed import is_main_process
     from engine.training import fit
 
     if split is None:
         split = load_dataset(config.data)
+    if not is_main_process():
+        fit(config, split, callbacks)
+        return None
     writer = store.create_run(config, split)
     if on_created is not None:
         on_created(writer.id)

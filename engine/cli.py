@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--download", action="store_true", help="download torchvision datasets")
     fit.add_argument("--data-root", help="where downloadable datasets live")
     fit.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    fit.add_argument(
+        "--config",
+        type=Path,
+        metavar="JSON",
+        help='train the settings in this file (a run.json\'s "config") instead of the options',
+    )
+    fit.add_argument(
+        "--run-id-file", type=Path, help="write the run id here as soon as the run folder exists"
+    )
     runs_dir(fit)
     fit.set_defaults(handler=train_command)
 
@@ -156,6 +165,11 @@ def _jsonable(value: Any) -> Any:
 def _config_from(args: argparse.Namespace) -> Any:
     from engine.config import RunConfig
 
+    if args.config is not None:
+        try:
+            return RunConfig.from_dict(json.loads(args.config.read_text(encoding="utf-8")))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise EngineError(f"{args.config} does not hold a run config ({error})") from None
     return RunConfig().with_changes(
         dataset=args.dataset,
         root=args.data_root,
@@ -229,12 +243,15 @@ def _data_progress(message: str, fraction: float) -> None:
 def train_command(args: argparse.Namespace) -> int:
     from engine.callbacks import ProgressPrinter
     from engine.data import load_dataset
-    from engine.runs import train_run
+    from engine.distributed import is_main_process
+    from engine.runs import atomic_write_bytes, train_run
 
     config = _config_from(args)
     store = _store(args)
-    split = load_dataset(config.data, progress=None if args.quiet else _data_progress)
-    if not args.quiet:
+    main_process = is_main_process()  # under torchrun, rank 0 alone prints and saves
+    quiet = args.quiet or not main_process
+    split = load_dataset(config.data, progress=None if quiet else _data_progress)
+    if not quiet:
         print(
             f"{split.name}: {len(split.train)} training and {len(split.valid)} validation "
             f"images, {split.num_classes} classes, {config.train.mode}",
@@ -243,14 +260,21 @@ def train_command(args: argparse.Namespace) -> int:
         )
     ctrl_c = _CtrlC()
     callbacks = [_stop_callback(ctrl_c)]
-    if not args.quiet:
+    if not quiet:
         callbacks.insert(0, ProgressPrinter())
+
+    def announce(run_id: str) -> None:
+        if args.run_id_file is not None:
+            atomic_write_bytes(args.run_id_file, run_id.encode())
+
     ctrl_c.install()
     try:
-        run_id = train_run(config, store, callbacks=callbacks, split=split)
+        run_id = train_run(config, store, callbacks=callbacks, split=split, on_created=announce)
     finally:
         ctrl_c.restore()
     sys.stderr.flush()
+    if run_id is None:  # another rank of a torchrun job: rank 0 saved the run and says so
+        return ctrl_c.exit_status if ctrl_c.requested else 0
     if ctrl_c.requested:
         print("stopped: the run was saved as stopped", file=sys.stderr, flush=True)
     print(f"run: {run_id}", flush=True)

@@ -8,6 +8,11 @@ job trains into its own run folder, so two browser tabs never share state. Stopp
 through a callback that raises `StopTraining` at the next batch, the same way the command
 line's Ctrl-C does, so a stopped run is still saved.
 
+On a machine with several CUDA GPUs a job can use them all: it then runs
+`torchrun -m engine train` as a child process (one process per GPU, engine/distributed.py),
+follows the run folder's metrics.json for progress, and stops it with SIGTERM, on which the
+command line saves the run as stopped.
+
 This module knows nothing about Streamlit; `dashboard/state.py` keeps the job id per session.
 """
 
@@ -15,24 +20,33 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import json
+import signal
+import subprocess
+import tempfile
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
-from engine import runs
+import torch
+
+from engine import distributed, runs
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
 from engine.data import DatasetSplit
+from engine.device import resolve_device
 from engine.errors import EngineError
 
 JOB_STATES = ("queued", "running", "done", "stopped", "failed")
 FINISHED_STATES = ("done", "stopped", "failed")
 MAX_RUNNING_JOBS = 4  # every job gets the same CPU cores; more would only slow each one down
 MAX_KEPT_JOBS = 64  # finished jobs kept for late pollers; older ones are forgotten
+PROCESS_POLL_SECONDS = 0.25  # how often a job in child processes reads its run folder
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,7 @@ class TrainingJob:
 
     id: str
     config: RunConfig
+    processes: int = 1  # more than one: torchrun child processes, one per GPU
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -164,16 +179,30 @@ _REGISTRY_LOCK = threading.Lock()
 _COUNTER = itertools.count(1)
 
 
+def default_processes(config: RunConfig) -> int:
+    """How many processes a job uses by default: one per CUDA GPU when it trains on CUDA on
+    a machine with several, else 1 (a thread of this process)."""
+    if config.train.device not in ("auto", "cuda") or not torch.cuda.is_available():
+        return 1
+    return max(torch.cuda.device_count(), 1)
+
+
 def start_training(
     config: RunConfig,
     store: runs.RunStore,
     split: DatasetSplit | None = None,
+    processes: int | None = None,
 ) -> TrainingJob:
     """Start training `config` into `store` in a new worker thread and return its job.
 
     `split` lets a caller reuse data it already loaded (the dashboard's cache); without it the
-    worker loads the data itself. Raises EngineError when too many jobs are running already.
+    worker loads the data itself. `processes` > 1 trains with torchrun in that many child
+    processes (default: `default_processes`), which load the data themselves. Raises
+    EngineError when too many jobs are running already.
     """
+    processes = default_processes(config) if processes is None else processes
+    if processes < 1:
+        raise EngineError("a training needs at least one process")
     with _REGISTRY_LOCK:
         running = [job for job in _REGISTRY.values() if not job.progress().finished]
         if len(running) >= MAX_RUNNING_JOBS:
@@ -182,12 +211,13 @@ def start_training(
                 "stop one before starting another"
             )
         job_id = f"job-{next(_COUNTER)}-{uuid.uuid4().hex[:8]}"
-        job = TrainingJob(id=job_id, config=config)
+        job = TrainingJob(id=job_id, config=config, processes=processes)
         _REGISTRY[job_id] = job
         _forget_old_jobs()
-    thread = threading.Thread(
-        target=_work, args=(job, store, split), name=f"lme-{job_id}", daemon=True
-    )
+    work, arguments = (_work, (job, store, split))
+    if processes > 1:
+        work, arguments = (_work_in_processes, (job, store))
+    thread = threading.Thread(target=work, args=arguments, name=f"lme-{job_id}", daemon=True)
     job._thread = thread
     thread.start()
     return job
@@ -220,6 +250,87 @@ def _work(job: TrainingJob, store: runs.RunStore, split: DatasetSplit | None) ->
     finally:
         _release_free_memory()
         job._finished.set()
+
+
+def _work_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
+    """The worker thread of a job in torchrun processes: start them, copy the run folder's
+    metrics into the job's snapshot, pass a stop on as SIGTERM, read how the run ended."""
+    try:
+        resolve_device(job.config.train.device)  # a device this machine lacks fails here
+        with tempfile.TemporaryDirectory(prefix="lme-job-") as folder:
+            config_file, run_id_file, log_file = (
+                Path(folder) / name for name in ("config.json", "run-id", "output.log")
+            )
+            config_file.write_text(json.dumps(job.config.to_dict()), encoding="utf-8")
+            arguments = ["train", "--quiet", "--config", str(config_file)]
+            arguments += ["--run-id-file", str(run_id_file), "--runs-dir", str(store.root)]
+            with log_file.open("wb") as log:
+                process = subprocess.Popen(
+                    distributed.torchrun_command(job.processes, arguments),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=distributed.engine_environment(),
+                )
+            job._update(state="running", device=resolve_device(job.config.train.device).type)
+            signalled = False
+            while process.poll() is None:
+                if job.stop_requested and not signalled:
+                    process.send_signal(signal.SIGTERM)  # torchrun passes it to each process
+                    signalled = True
+                _follow_run(job, store, run_id_file)
+                time.sleep(PROCESS_POLL_SECONDS)
+            _follow_run(job, store, run_id_file)
+            _finish_from_run(job, store, log_file.read_text(errors="replace"))
+    except EngineError as error:
+        job._update(state="failed", error=str(error))
+    except Exception as error:  # a bug or an unusable machine: keep the details for the log
+        traceback.print_exc()
+        job._update(state="failed", error=f"training could not start ({error})")
+    finally:
+        job._finished.set()
+
+
+def _follow_run(job: TrainingJob, store: runs.RunStore, run_id_file: Path) -> None:
+    """Copy the run id and the finished epochs' metrics into the job's snapshot."""
+    run_id = job.progress().run_id
+    if run_id is None and run_id_file.is_file():
+        run_id = run_id_file.read_text(encoding="utf-8").strip() or None
+        job._update(run_id=run_id)
+    if run_id is None:
+        return
+    try:
+        history = json.loads((store.root / run_id / runs.METRICS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return  # not written yet, or being replaced: read it next time
+    if isinstance(history, list) and len(history) > job.progress().epoch:
+        frozen = tuple(MappingProxyType(dict(row)) for row in history if isinstance(row, dict))
+        job._update(epoch=len(frozen), history=frozen)
+
+
+def _finish_from_run(job: TrainingJob, store: runs.RunStore, output: str) -> None:
+    """The job's end state from its run.json; the command's error line when it failed."""
+    run_id = job.progress().run_id
+    status = None
+    if run_id is not None:
+        try:
+            record = json.loads((store.root / run_id / runs.RUN_FILE).read_text("utf-8"))
+            status = record.get("status")
+        except (OSError, ValueError, AttributeError):
+            status = None
+    if status == "complete":
+        job._update(state="done", step_fraction=0.0)
+    elif status == "stopped" or (job.stop_requested and status != "failed"):
+        job._update(state="stopped", step_fraction=0.0)
+    else:
+        errors = [
+            line[len("error: ") :] for line in output.splitlines() if line.startswith("error: ")
+        ]
+        last = output.strip().splitlines()[-1:] or ["no output"]
+        job._update(
+            state="failed",
+            error=errors[-1] if errors else f"training failed in torchrun (last output: {last[0]})",
+        )
 
 
 def _release_free_memory() -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import charts, state
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
-from engine.jobs import JobProgress, TrainingJob, start_training
+from engine.jobs import JobProgress, TrainingJob, default_processes, start_training
 from engine.labels import LABEL_MODES
 from engine.models import available_models
 
@@ -97,6 +97,8 @@ with st.form(state.TRAIN_FORM):
             **state.bind_number(state.NONE_EXAMPLES, 0, 5000),
         )
     st.caption(f"Device: {state.device_description()}")
+    gpus = default_processes(RunConfig())  # several GPUs: train on all of them with torchrun
+    all_gpus = gpus > 1 and st.toggle(f"Use all {gpus} GPUs (one torchrun process each)", True)
     submitted = st.form_submit_button("Start training", type="primary", disabled=busy, icon="▶️")
 
 if submitted and not busy:
@@ -116,7 +118,9 @@ if submitted and not busy:
             progress=lambda message, fraction: bar.progress(min(1.0, fraction), message),
         )
         bar.empty()
-        job = start_training(config, state.run_store(), split=split)
+        job = start_training(
+            config, state.run_store(), split=split, processes=gpus if all_gpus else 1
+        )
         state.remember_job(job)
     except EngineError as error:
         st.error(str(error))
@@ -151,7 +155,9 @@ def show_status(job: TrainingJob, progress: JobProgress) -> None:
     st.progress(
         progress.fraction,
         text=f"{label}: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
-        f" · {progress.elapsed:.0f} s" + (f" · {progress.device}" if progress.device else ""),
+        f" · {progress.elapsed:.0f} s"
+        + (f" · {progress.device}" if progress.device else "")
+        + (f" · uses {job.processes} GPUs" if job.processes > 1 else ""),
     )
     if not progress.finished:
         if job.stop_requested:

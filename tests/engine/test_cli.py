@@ -69,7 +69,7 @@ def test_runs_json_has_the_contract_fields(
         assert 0.0 <= mine["metrics"][name] < 10.0, name
     assert 0.0 <= mine["metrics"]["val_accuracy"] <= 1.0
     ids = [run["id"] for run in listed]
-    assert "demo" not in ids or ids[-1] == "demo"  # the shipped demo run is listed last
+    assert ids[-2:] == ["demo", "demo-softmax"]  # the shipped demo runs are listed last
 
 
 def test_runs_table_lists_the_run(

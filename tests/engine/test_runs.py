@@ -502,15 +502,25 @@ def test_train_run_marks_a_run_that_raised(
 # the shipped demo run
 
 
-def test_demo_run_is_listed_read_only_and_reloads_exactly(tmp_path: Path) -> None:
+def test_both_demo_runs_are_listed_read_only_after_the_users_runs(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "empty")
-    [demo] = store.list_runs()
-    assert (demo.id, demo.status, demo.read_only) == ("demo", "complete", True)
-    assert (demo.dataset, demo.mode) == ("mnist-5k", "multi-label")
-    assert demo.metrics["val_accuracy"] >= 0.97
-    assert sum(p.stat().st_size for p in runs.DEMO_RUN_DIR.iterdir()) < 600_000
+    listed = {summary.id: summary for summary in store.list_runs()}
+    assert list(listed) == ["demo", "demo-softmax"]
+    assert {(s.dataset, s.mode) for s in listed.values()} == {
+        ("mnist-5k", "multi-label"),
+        ("mnist-5k", "multi-class"),
+    }
+    assert all(s.status == "complete" and s.read_only for s in listed.values())
 
-    run = store.load_run("demo")
+
+@pytest.mark.parametrize("demo_id", ["demo", "demo-softmax"])
+def test_demo_run_reloads_exactly_and_cannot_be_deleted(tmp_path: Path, demo_id: str) -> None:
+    store = RunStore(tmp_path / "empty")
+    [demo] = [summary for summary in store.list_runs() if summary.id == demo_id]
+    assert demo.metrics["val_accuracy"] >= 0.97
+    assert sum(p.stat().st_size for p in runs.DEMO_RUNS[demo_id].iterdir()) < 600_000
+
+    run = store.load_run(demo_id)
     assert run.read_only and run.class_names == tuple(str(d) for d in range(10))
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in run.normalization)
     images = run.validation.images[:200].float() / 255
@@ -520,7 +530,7 @@ def test_demo_run_is_listed_read_only_and_reloads_exactly(tmp_path: Path) -> Non
     accuracy = (run.validation.logits.argmax(1) == run.validation.targets).float()
     assert accuracy.mean().item() == pytest.approx(run.metrics["val_accuracy"], abs=1e-6)
     with pytest.raises(RunError, match="cannot be deleted"):
-        store.delete_run("demo")
+        store.delete_run(demo_id)
 
 
 def test_demo_run_can_be_left_out(tmp_path: Path) -> None:

@@ -164,37 +164,36 @@ def throughput_text(results: TrainingResults, title: str) -> str:
                     side.side,
                     side.images_per_epoch,
                     len(side.epoch_seconds),
-                    side.images_per_epoch / side.median_images_per_second,
-                    side.median_images_per_second,
+                    side.images_per_epoch / side.best_images_per_second,
                     side.best_images_per_second,
+                    side.median_images_per_second,
                     f"{comparison.efficiency_of(side):.0%}",
-                    f"{comparison.best_efficiency_of(side):.0%}",
+                    f"{comparison.median_efficiency_of(side):.0%}",
                 ]
             )
     headers = [
-        "mode", "side", "images", "epochs", "s/epoch", "img/s median", "img/s best",
-        "efficiency", "best eff.",
+        "mode", "side", "images", "epochs", "best s/epoch", "img/s best", "img/s median",
+        "efficiency", "at medians",
     ]  # fmt: skip
     lines = [table(title, headers, rows)]
     first = results.comparisons[0]
     matmul = results.matmul
     samples = [sample for c in results.comparisons for sample in c.matmul_samples]
-    median = statistics.median(samples)
     lines.append(
         f"FLOPs per training image (forward+backward): {first.flops_per_image / 1e6:.1f} M; "
-        f"{matmul.size}x{matmul.size} {str(matmul.dtype).removeprefix('torch.')} torch.mm: "
-        f"median {median / 1e9:.0f} GFLOP/s, best {max(samples) / 1e9:.0f}, over "
-        f"{len(samples)} samples (one after each epoch pair); ceiling "
-        f"{format_value(median / first.flops_per_image)} img/s at the median"
+        f"{matmul.size}x{matmul.size} {str(matmul.dtype).removeprefix('torch.')} torch.mm "
+        f"({torch.get_num_threads()} threads): best {max(samples) / 1e9:.0f} GFLOP/s, median "
+        f"{statistics.median(samples) / 1e9:.0f}, over {len(samples)} samples (one after each "
+        f"epoch pair); ceiling {format_value(max(samples) / first.flops_per_image)} img/s"
     )
     lines.append(
-        "efficiency: each epoch's img/s x FLOPs per image / the torch.mm rate sampled right "
-        "after it; median over epochs, and the best epoch"
+        "efficiency: best epoch img/s x FLOPs per image / best torch.mm FLOP/s "
+        "('at medians': the same with medians)"
     )
     for comparison in results.comparisons:
         lines.append(
             f"{comparison.engine.mode}, {comparison.engine.images_per_epoch:,} images: "
-            f"engine / baseline = {format_value(comparison.speedup)}x (median epochs), "
+            f"engine / baseline = {format_value(comparison.speedup)}x (median of epoch pairs), "
             f"{format_value(comparison.best_speedup)}x (best epochs)"
         )
     return "\n".join(lines)
@@ -300,7 +299,8 @@ def scaling_section(
     title: str = "Scaling",
 ) -> list[dict[str, Any]]:
     """Engine and baseline throughput and time per epoch on growing training sets (default
-    mode, `epochs` epochs each, no validation for the baseline)."""
+    mode, `epochs` epochs each, no validation for the baseline). Times are the best epoch's;
+    the ratio is the median of the epoch pairs'."""
     results, rows = [], []
     for size in sizes:
         grown = scaling.grow_training_set(split, size)
@@ -318,11 +318,11 @@ def scaling_section(
         rows.append(
             [
                 size,
-                size / engine.median_images_per_second,
-                engine.median_images_per_second,
+                size / engine.best_images_per_second,
+                engine.best_images_per_second,
                 f"{comparison.efficiency_of(engine):.0%}",
-                size / baseline.median_images_per_second,
-                baseline.median_images_per_second,
+                size / baseline.best_images_per_second,
+                baseline.best_images_per_second,
                 comparison.speedup,
             ]
         )

@@ -1,10 +1,8 @@
 """Training throughput, engine against baseline: images per second over whole epochs, the
 ratio, and the efficiency against the machine's own matrix-multiply ceiling.
 
-Efficiency = images/s x training FLOPs per image / matrix-multiply FLOP/s. On a shared machine
-the compute available moves from second to second, so each epoch's efficiency is taken against
-the matrix-multiply rate sampled right after it, and the epochs are summarised by their median
-(robust to a disturbed epoch) and their best.
+Efficiency = images/s x training FLOPs per image / matrix-multiply FLOP/s, all measured in the
+same run (see `Comparison` for how a shared machine's noise is kept out).
 """
 
 from __future__ import annotations
@@ -63,43 +61,61 @@ def efficiency(
 
 @dataclass
 class Comparison:
-    """Engine against baseline in one mode, with the ceiling sampled after every epoch pair."""
+    """Engine against baseline in one mode, their epochs run in turn, with the matrix-multiply
+    rate sampled after every epoch pair.
+
+    On a shared machine other work comes and goes within seconds. Two summaries resist it:
+    the median of the epoch-pair ratios (an engine epoch and the baseline epoch right after
+    it see much the same load, and the median drops the pairs that one burst hit), and the
+    best epochs (what each side does when the machine is quiet, which is also when the best
+    matrix-multiply sample was taken; efficiency uses these).
+    """
 
     engine: Throughput
     baseline: Throughput
     flops_per_image: float
-    matmul_samples: list[float]  # FLOP/s, one per epoch (or fewer: the last is reused)
+    matmul_samples: list[float]  # FLOP/s, one after each epoch pair
+
+    @property
+    def pair_ratios(self) -> list[float]:
+        pairs = zip(
+            self.engine.per_epoch, self.baseline.per_epoch, strict=False
+        )  # as far as both go
+        return [engine / baseline for engine, baseline in pairs]
 
     @property
     def speedup(self) -> float | None:
-        """Engine / baseline, median epochs."""
-        return ratio(self.engine.median_images_per_second, self.baseline.median_images_per_second)
+        """Engine / baseline: the median over epoch pairs."""
+        ratios = self.pair_ratios
+        return statistics.median(ratios) if ratios else None
 
     @property
     def best_speedup(self) -> float | None:
+        """Engine / baseline: best epoch against best epoch."""
         return ratio(self.engine.best_images_per_second, self.baseline.best_images_per_second)
 
     @property
     def matmul_flops_per_second(self) -> float:
-        return statistics.median(self.matmul_samples)
+        """The ceiling: the best sample, taken when nothing else ran."""
+        return max(self.matmul_samples)
 
     @property
     def ceiling_images_per_second(self) -> float:
         return self.matmul_flops_per_second / self.flops_per_image
 
-    def epoch_efficiencies(self, side: Throughput) -> list[float]:
-        samples = self.matmul_samples
-        return [
-            efficiency(rate, self.flops_per_image, samples[min(epoch, len(samples) - 1)])
-            for epoch, rate in enumerate(side.per_epoch)
-        ]
-
     def efficiency_of(self, side: Throughput) -> float:
-        """Median over epochs of each epoch's efficiency."""
-        return statistics.median(self.epoch_efficiencies(side))
+        """Best epoch's img/s x FLOPs per image / best matrix-multiply rate."""
+        return efficiency(
+            side.best_images_per_second, self.flops_per_image, self.matmul_flops_per_second
+        )
 
-    def best_efficiency_of(self, side: Throughput) -> float:
-        return max(self.epoch_efficiencies(side))
+    def median_efficiency_of(self, side: Throughput) -> float:
+        """The same at the medians: lower when the machine was busy for much of the run."""
+        return efficiency(
+            side.median_images_per_second,
+            self.flops_per_image,
+            statistics.median(self.matmul_samples),
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -107,20 +123,20 @@ class Comparison:
             "engine": self.engine.to_dict(),
             "baseline": self.baseline.to_dict(),
             "speedup": self.speedup,
+            "pair_ratios": self.pair_ratios,
             "best_speedup": self.best_speedup,
             "flops_per_image": self.flops_per_image,
             "matmul_samples": self.matmul_samples,
             "matmul_flops_per_second": self.matmul_flops_per_second,
             "ceiling_images_per_second": self.ceiling_images_per_second,
             "engine_efficiency": self.efficiency_of(self.engine),
-            "engine_best_efficiency": self.best_efficiency_of(self.engine),
+            "engine_median_efficiency": self.median_efficiency_of(self.engine),
             "baseline_efficiency": self.efficiency_of(self.baseline),
-            "baseline_best_efficiency": self.best_efficiency_of(self.baseline),
+            "baseline_median_efficiency": self.median_efficiency_of(self.baseline),
         }
 
 
 def combined_speedup(comparisons: list[Comparison]) -> float | None:
-    """Engine / baseline over all modes: the ratio of summed median epoch rates."""
-    engine = sum(c.engine.median_images_per_second for c in comparisons)
-    baseline = sum(c.baseline.median_images_per_second for c in comparisons)
-    return ratio(engine, baseline)
+    """Engine / baseline over every mode: the median of all epoch-pair ratios."""
+    ratios = [value for comparison in comparisons for value in comparison.pair_ratios]
+    return statistics.median(ratios) if ratios else None

@@ -42,7 +42,7 @@ state.begin_script_run()
 share_area = st.sidebar.container()
 try:
     page.run()
-finally:
-    # Also after a page's st.stop(): the link carries whatever the page bound so far.
-    with share_area:
-        state.show_share_link(page.url_path)
+except state.PageEnded:  # a page's end_page(): the link carries what it bound so far
+    pass
+with share_area:
+    state.show_share_link(page.url_path)

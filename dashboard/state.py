@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -75,6 +75,18 @@ UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploa
 
 # ---------------------------------------------------------------------------------------------
 # Query-parameter binding
+
+
+class PageEnded(Exception):
+    """Raised by `end_page()`; app.py catches it, then draws the share link."""
+
+
+def end_page() -> NoReturn:
+    """Stop drawing this page here, like `st.stop()`, but the "Share this view" link is still
+    drawn. Pages use this, never `st.stop()`: after `st.stop()` nothing more can be drawn in
+    that run, not even from a `finally` block.
+    """
+    raise PageEnded
 
 
 def begin_script_run() -> None:

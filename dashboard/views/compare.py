@@ -93,7 +93,6 @@ st.write(
     "the same validation images."
 )
 
-# No st.stop() on this page: app.py draws the "Share this view" link after the page returns.
 summaries = [summary for summary in state.run_summaries() if summary.status == "complete"]
 if len(summaries) < 2:
     st.info(

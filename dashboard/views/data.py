@@ -31,7 +31,7 @@ if name == state.UPLOAD_CHOICE:
         remembered = state.uploaded_dataset()
         if remembered is None:
             st.info("Upload a .zip of class folders to look at it here and train on it.")
-            st.stop()
+            state.end_page()
         upload_name, dataset = remembered
     else:
         upload_name, dataset = upload.name, state.save_uploaded_zip(upload.name, upload.getvalue())
@@ -64,7 +64,7 @@ try:
         bar.empty()
 except EngineError as error:
     st.error(str(error))
-    st.stop()
+    state.end_page()
 
 counts = overview.class_counts(split)
 train_total = int(counts.loc[counts["part"] == "train", "count"].sum())

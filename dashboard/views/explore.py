@@ -36,7 +36,7 @@ st.write(
 
 run = state.analysis_run_picker(page="explore")
 if run is None:
-    st.stop()
+    state.end_page()
 if run.mode == "multi-class":
     st.caption(
         "This run was trained with softmax; here each logit is read through a sigmoid, "
@@ -78,10 +78,10 @@ try:
         confusion = confusion_matrix(run.validation.logits, targets, class_names)
 except EngineError as error:
     st.error(f"This run's saved outputs cannot be analysed: {error}. Train it again.")
-    st.stop()
+    state.end_page()
 if pairs.empty:
     st.info("This run has a single class, so there are no pairs to confuse.")
-    st.stop()
+    state.end_page()
 
 if per_class:
     st.caption(

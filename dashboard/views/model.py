@@ -50,7 +50,7 @@ try:
     )
 except EngineError as error:
     st.error(str(error))
-    st.stop()
+    state.end_page()
 
 before, after = st.columns(2)
 with before:

@@ -66,7 +66,7 @@ st.write(
 
 run = state.analysis_run_picker(page="predict")
 if run is None:
-    st.stop()
+    state.end_page()
 
 threshold = st.slider(
     "Threshold",
@@ -84,8 +84,6 @@ uploads = st.file_uploader(
     key="predict_uploads",
 )
 
-
-# No st.stop() below: app.py draws the "Share this view" link after the page returns.
 if not uploads:
     st.info("Upload one or more images to see the model's reading of each.")
 else:

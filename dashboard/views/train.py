@@ -124,7 +124,7 @@ if submitted and not busy:
         state.remember_job(job)
     except EngineError as error:
         st.error(str(error))
-        st.stop()
+        state.end_page()
     st.rerun()  # redraw with the form disabled and the status polling
 
 

@@ -126,23 +126,66 @@ def class_counts_chart(counts: pd.DataFrame, title: str) -> alt.Chart:
     )
 
 
+# Width follows the container, height is the plot's own: the legend below adds to it instead
+# of squeezing the plot (Streamlit's default "fit" counts legend and title inside the height).
+FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
+METRIC_TITLES = {
+    "val_accuracy": "Validation accuracy (argmax)",
+    "val_loss": "Validation loss",
+    "train_loss": "Training loss",
+}
+RUN_LABEL_LIMIT = 28
+
+
+def short_run_label(run_id: str, limit: int = RUN_LABEL_LIMIT) -> str:
+    """A run id short enough for a legend, keeping both ends of a long id, the end (mode and
+    hash) the longer: "20261125-171502-mnist-5k-multi-label-3f2a" becomes
+    "20261125-…k-multi-label-3f2a"."""
+    if len(run_id) <= limit:
+        return run_id
+    head = (limit - 1) // 3
+    return run_id[:head] + "…" + run_id[len(run_id) - (limit - 1 - head) :]
+
+
 def metric_curves_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
-    """One line per run of `metric` against epoch; columns `run`, `epoch`, `metric`, `value`."""
-    rows = history[history["metric"] == metric]
+    """One line per run of `metric` against epoch; columns `run`, `epoch`, `metric`, `value`.
+
+    The y scale hugs the values (accuracies near 0.99 stay readable); runs are coloured in id
+    order, so every curve chart of a page agrees, and named by `short_run_label`.
+    """
+    rows = history[history["metric"] == metric].assign(
+        label=lambda frame: frame["run"].map(short_run_label)
+    )
+    labels = sorted(set(rows["label"]), key=list(rows["label"]).index)
+    accuracy = "accuracy" in metric
     return (
         alt.Chart(rows)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            color=alt.Color(
-                "run:N",
-                title="run",
-                legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400),
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y(
+                "value:Q",
+                title=None,
+                scale=alt.Scale(zero=False, nice=True),
+                axis=alt.Axis(format=".1%" if accuracy else ".3f", tickCount=5),
             ),
-            tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+            color=alt.Color(
+                "label:N",
+                title="run",
+                scale=alt.Scale(domain=labels),
+                legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=260),
+            ),
+            tooltip=[
+                "run:N",
+                "epoch:Q",
+                alt.Tooltip("value:Q", title=metric, format=".4f"),
+            ],
         )
-        .properties(title=metric, height=260)
+        .properties(
+            title=alt.TitleParams(METRIC_TITLES.get(metric, metric), anchor="start", offset=8),
+            height=220,
+            autosize=FIT_WIDTH,
+        )
     )
 
 
@@ -176,7 +219,7 @@ def reliability_chart(bins: pd.DataFrame) -> alt.LayerChart:
             ],
         )
     )
-    return (diagonal + lines).properties(title="Reliability", height=300)
+    return (diagonal + lines).properties(title="Reliability", height=300, autosize=FIT_WIDTH)
 
 
 def probability_chart(

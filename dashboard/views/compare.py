@@ -40,6 +40,7 @@ def show_metrics(loaded: list, by_id: dict) -> None:
         width="stretch",
     )
     history = charts_analysis.history_frame({run.id: run.history for run in loaded})
+    st.subheader("Per epoch")
     curve_columns = st.columns(len(CURVE_METRICS))
     for column, metric in zip(curve_columns, CURVE_METRICS, strict=True):
         if metric in set(history["metric"]):

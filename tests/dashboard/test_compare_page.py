@@ -97,3 +97,23 @@ def test_compare_opens_with_a_softmax_and_a_sigmoid_run_of_one_dataset():
     ]
     assert default_comparison(newest_first) == ["mc-mnist", "ml-mnist"]
     assert default_comparison(newest_first[:2]) == ["new-ml-cifar", "ml-mnist"]
+
+
+def test_curve_charts_are_tall_hug_their_values_and_name_runs_shortly():
+    from dashboard.charts_analysis import history_frame, metric_curves_chart, short_run_label
+
+    long_id = "20261125-171502-mnist-5k-multi-label-3f2a"
+    history = history_frame(
+        {
+            long_id: [{"epoch": 1, "val_accuracy": 0.97}, {"epoch": 2, "val_accuracy": 0.99}],
+            "demo": [{"epoch": 1, "val_accuracy": 0.98}, {"epoch": 2, "val_accuracy": 0.985}],
+        }
+    )
+    spec = metric_curves_chart(history, "val_accuracy").to_dict()
+    assert spec["height"] >= 200
+    assert spec["autosize"]["type"] == "fit-x"  # the legend below does not squash the plot
+    assert spec["encoding"]["y"]["scale"]["zero"] is False
+    assert spec["title"]["text"] == "Validation accuracy (argmax)"
+    assert spec["encoding"]["color"]["scale"]["domain"] == [short_run_label(long_id), "demo"]
+    assert short_run_label(long_id) == "20261125-…k-multi-label-3f2a"
+    assert len(short_run_label(long_id)) == 28 and short_run_label("demo") == "demo"

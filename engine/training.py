@@ -11,6 +11,13 @@ Python. Small random shifts, done on the whole batch at once, are the only augme
 AdamW with a one-cycle schedule; fixed seeds, so two fits on the CPU give identical weights;
 autocast (bf16, or fp16 with a gradient scaler) on CUDA only. Saving runs is engine/runs.py's
 job; progress and stopping go through engine/callbacks.py.
+
+Under torchrun the same loop runs in every process (engine/distributed.py holds the
+collectives): each keeps its shard of both splits on its device, all draw the same order, so
+global batch k is the same everywhere and each trains on its members of it under
+DistributedDataParallel; validation logits are gathered so every process computes the same
+metrics. Callbacks run in rank 0, whose StopTraining stops every process at the same step.
+With the "mlp" (no batch norm) two Gloo processes save the weights one process does.
 """
 
 from __future__ import annotations

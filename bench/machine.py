@@ -25,9 +25,9 @@ def matmul_flops_per_second(
     same run as the training it is compared with, so both see the same load.
     """
     device = torch.device(device)
-    generator = torch.Generator().manual_seed(0)
-    left = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
-    right = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
+    generator = torch.Generator(device=device).manual_seed(0)  # made where it is used: fast
+    left = torch.randn(size, size, generator=generator, device=device).to(dtype)
+    right = torch.randn(size, size, generator=generator, device=device).to(dtype)
     seconds = median_seconds(lambda: torch.mm(left, right), repeats, warmup=1, device=device)
     return 2.0 * size**3 / seconds
 

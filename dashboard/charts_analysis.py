@@ -407,16 +407,40 @@ RUN_METRICS = (
 
 def default_comparison(summaries: Sequence) -> list[str]:
     """The runs Compare opens with: the newest softmax-trained and sigmoid-trained runs of one
-    dataset when there are such, else the two newest. `summaries` are newest first."""
-    for first in summaries:
-        for second in summaries:
-            if (
-                first.dataset == second.dataset
-                and first.mode == "multi-class"
-                and second.mode == "multi-label"
-            ):
-                return [first.id, second.id]
+    dataset among the user's runs, else the shipped (read-only) demo pair, else any such pair,
+    else the two newest. `summaries` are newest first; a pair never mixes a user's run with a
+    demo run while a cleaner pair exists, since the demos' settings differ from the user's."""
+    own = [summary for summary in summaries if not getattr(summary, "read_only", False)]
+    shipped = [summary for summary in summaries if getattr(summary, "read_only", False)]
+    for candidates in (own, shipped, list(summaries)):
+        for first in candidates:
+            for second in candidates:
+                if (
+                    first.dataset == second.dataset
+                    and first.mode == "multi-class"
+                    and second.mode == "multi-label"
+                ):
+                    return [first.id, second.id]
     return [summary.id for summary in summaries[:2]]
+
+
+def other_mode(mode: str) -> str:
+    """The label mode a run's twin is trained in."""
+    return "multi-class" if mode == "multi-label" else "multi-label"
+
+
+def saved_twin(run, summaries: Sequence) -> str | None:
+    """The id of the newest saved run in the other mode with `run`'s dataset, model and
+    epochs (its twin), or None."""
+    for summary in summaries:
+        if (
+            summary.mode == other_mode(run.mode)
+            and summary.dataset == run.config.data.dataset
+            and summary.model == run.config.model.name
+            and summary.epochs == run.config.train.epochs
+        ):
+            return summary.id
+    return None
 
 
 def matching_pair(softmax_runs: Sequence, sigmoid_runs: Sequence) -> tuple | None:

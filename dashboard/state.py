@@ -68,6 +68,7 @@ _UPLOADED_DATASET = "lme_uploaded_dataset"
 _BOUND_THIS_RUN = "lme_bound_params"
 _HANDED_OVER = "lme_handed_over"
 _PREFERRED_RUN = "lme_preferred_run"
+_TWIN_FOR = "lme_twin_for"
 
 TRAIN_FORM = "lme_train_form"
 UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploader
@@ -338,6 +339,39 @@ def current_job() -> Any:
 
 def remember_job(job: Any) -> None:
     st.session_state[JOB_KEY] = job.id
+    st.session_state.pop(_TWIN_FOR, None)  # a new job is not the Compare page's twin
+
+
+def job_running() -> bool:
+    """Whether this tab's training job is still going (a tab trains one job at a time)."""
+    job = current_job()
+    return job is not None and not job.progress().finished
+
+
+def start_twin(job: Any, chosen_run_ids: Sequence[str]) -> None:
+    """Remember `job` as this tab's job, training the twin of a run chosen on Compare; the
+    runs chosen then are selected again, with the twin, once it is saved."""
+    remember_job(job)
+    st.session_state[_TWIN_FOR] = list(chosen_run_ids)
+
+
+def twin_job() -> tuple[Any, list[str]] | None:
+    """(job, runs chosen when it started) while this tab's job is a Compare twin."""
+    chosen = st.session_state.get(_TWIN_FOR)
+    job = current_job()
+    return None if chosen is None or job is None else (job, list(chosen))
+
+
+def finish_twin(select_run_ids: Sequence[str] | None) -> None:
+    """The twin ended: forget it, and choose `select_run_ids` on Compare (None: keep)."""
+    st.session_state.pop(_TWIN_FOR, None)
+    if select_run_ids is not None:
+        choose_runs(select_run_ids)
+
+
+def choose_runs(run_ids: Sequence[str]) -> None:
+    """Set Compare's run chooser (bound to `RUNS`) to `run_ids` when it is next drawn."""
+    st.session_state.setdefault(_HANDED_OVER, {})[RUNS] = list(run_ids)
 
 
 def last_run_id() -> str | None:

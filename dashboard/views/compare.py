@@ -5,6 +5,11 @@ and a sigmoid-trained run on the same dataset: the three readings side by side w
 sentence `engine.analysis.readings.explain_readings` writes from their numbers, a reliability
 chart per reading, and how often each reading calls generated non-digits "neither", with the
 honest statement of what that does and does not show. The runs chosen are in the URL.
+
+A fresh copy opens with the shipped demo pair. When the chosen runs hold only one of the two
+modes, the page offers the other mode's twin of a chosen run: an existing run of the same
+settings, or a background training (engine.jobs) whose progress a fragment polls; the twin is
+chosen once it is saved.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from dashboard import charts_analysis, state
 from engine.analysis.neither import check_non_digits
 from engine.analysis.readings import compare_runs, explain_readings, readings_frame
 from engine.errors import EngineError
+from engine.jobs import start_training
 
 CURVE_METRICS = ("val_accuracy", "val_loss", "train_loss")
+POLL_SECONDS = 1.0
 NON_DIGIT_COUNT = 300
 
 
@@ -87,6 +94,84 @@ def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
     )
 
 
+def take_finished_twin() -> None:
+    """When this tab's twin training has ended: choose it beside the runs chosen before."""
+    twin = state.twin_job()
+    if twin is None or not twin[0].progress().finished:
+        return
+    job, chosen_before = twin
+    progress = job.progress()
+    if progress.state == "done" and progress.run_id:
+        state.finish_twin([*chosen_before, progress.run_id])
+        st.success(f"The {job.config.train.mode} twin is trained and chosen: {progress.run_id}.")
+    else:
+        state.finish_twin(None)
+        reason = progress.error or f"stopped after {progress.epoch} of {progress.epochs} epochs"
+        st.error(f"The {job.config.train.mode} twin was not trained: {reason}.")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def twin_progress() -> None:
+    """The twin's progress bar, redrawn every second; a full rerun once it ends."""
+    twin = state.twin_job()
+    if twin is None:
+        return
+    job, _ = twin
+    progress = job.progress()
+    if progress.finished:
+        st.rerun()
+    st.progress(
+        progress.fraction,
+        text=f"Training the {job.config.train.mode} twin: epoch "
+        f"{min(progress.epoch + 1, progress.epochs)} of {progress.epochs} · "
+        f"{progress.elapsed:.0f} s",
+    )
+    if st.button("Stop the twin", icon="⏹️"):
+        job.stop()
+
+
+def offer_twin(run, chosen_ids: list[str], summaries: list) -> None:
+    """No softmax/sigmoid pair among the chosen runs: offer `run`'s twin in the other mode,
+    a saved run with the same data, model and epochs, else a training."""
+    missing = charts_analysis.other_mode(run.mode)
+    saved = charts_analysis.saved_twin(run, summaries)
+    if saved is not None:
+        st.info(
+            f"The three readings need a softmax-trained and a sigmoid-trained run of the same "
+            f"dataset. `{saved}` is `{run.id}`'s {missing} twin."
+        )
+        if st.button(f"Compare with {saved}", icon="⚖️"):
+            state.choose_runs([*chosen_ids, saved])
+            st.rerun()
+        return
+    activation = "a softmax" if missing == "multi-class" else "one sigmoid per class"
+    st.info(
+        "The three readings need a softmax-trained (multi-class) and a sigmoid-trained "
+        f"(multi-label) run of the same dataset. Choose one more run, or train `{run.id}`'s "
+        f"twin: the same data, model and settings, trained {missing} ({activation})."
+    )
+    if state.twin_job() is not None:
+        twin_progress()
+        return
+    busy = state.job_running()
+    if st.button(
+        f"Train the {missing} twin",
+        icon="🏋️",
+        disabled=busy,
+        help="Trains in the background; the twin is chosen here when it is saved.",
+    ):
+        try:
+            config = run.config.with_changes(mode=missing)
+            job = start_training(config, state.run_store(), split=state.load_dataset(config.data))
+        except EngineError as error:
+            st.error(str(error))
+            return
+        state.start_twin(job, chosen_ids)
+        st.rerun()
+    if busy:
+        st.caption("This tab is training already (see Train): the twin can start after it.")
+
+
 st.title("Compare")
 st.write(
     "Put saved runs side by side. Choose one run trained with softmax (multi-class) and one "
@@ -94,12 +179,10 @@ st.write(
     "the same validation images."
 )
 
+take_finished_twin()
 summaries = [summary for summary in state.run_summaries() if summary.status == "complete"]
-if len(summaries) < 2:
-    st.info(
-        f"Comparing needs two saved runs; there {'is' if len(summaries) == 1 else 'are'} "
-        f"{len(summaries)}. Train one multi-class and one multi-label run on the same dataset."
-    )
+if not summaries:
+    st.info("There is no saved run to compare yet: train one multi-class and one multi-label run.")
     st.page_link(state.TRAIN_PAGE, label="Train a model", icon="🏋️")
 else:
     ids = [summary.id for summary in summaries]
@@ -107,7 +190,7 @@ else:
         "Runs",
         ids,
         default=charts_analysis.default_comparison(summaries),
-        help="Two or more runs; newest first.",
+        help="Newest first; the shipped demo runs last.",
         **state.bind_choices(state.RUNS, ids),
     )
     threshold = st.slider(
@@ -118,20 +201,18 @@ else:
         step=0.01,
         **state.bind_number(state.THRESHOLD, 0.01, 0.99, integer=False),
     )
-    loaded = load_runs(chosen_ids) if len(chosen_ids) >= 2 else []
-    if len(loaded) < 2:
-        st.info("Choose two or more runs to compare.")
+    loaded = load_runs(chosen_ids)
+    if not loaded:
+        st.info("Choose the runs to compare: a softmax-trained and a sigmoid-trained one.")
     else:
-        show_metrics(loaded, {summary.id: summary for summary in summaries})
+        if len(loaded) >= 2:
+            show_metrics(loaded, {summary.id: summary for summary in summaries})
         st.subheader("The three readings")
         pairing = charts_analysis.matching_pair(
             [run for run in loaded if run.mode == "multi-class"],
             [run for run in loaded if run.mode == "multi-label"],
         )
         if pairing is None:
-            st.info(
-                "To see the three readings, choose one multi-class (softmax) run and one "
-                "multi-label (sigmoid) run trained on the same dataset."
-            )
+            offer_twin(loaded[0], chosen_ids, summaries)
         else:
             show_readings(*pairing, float(threshold))

@@ -3,10 +3,14 @@ writes from their numbers, and the measured non-digit "neither" rates."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from dashboard import state
+from engine import jobs
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts
@@ -23,10 +27,15 @@ def run_ids(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     return multi_label_id, multi_class_id
 
 
-def test_with_only_the_demo_run_the_page_says_how_to_get_two(open_page):
-    app = open_page(PAGE)
-    assert not app.exception
-    assert "Comparing needs two saved runs" in texts(app, "info")[0]
+def test_a_fresh_copy_opens_with_the_demo_pair_and_the_three_readings(open_page):
+    app = open_page(PAGE)  # an empty run store: only the shipped demo runs
+    assert not app.exception and not app.error
+    assert [title.value for title in app.title] == ["Compare"]
+    assert app.multiselect(key="runs").value == ["demo-softmax", "demo"]
+    store = RunStore()
+    readings = compare_runs(store.load_run("demo-softmax"), store.load_run("demo"), 0.5)
+    assert explain_readings(readings) in texts(app, "info")
+    assert list(app.dataframe[1].value.columns) == ["(a)", "(b)", "(c)"]
 
 
 def test_two_runs_side_by_side_with_the_three_readings(open_page, run_ids):
@@ -67,12 +76,39 @@ def test_the_threshold_changes_the_sigmoid_readings(open_page, run_ids):
     assert expected != explain_readings(compare_runs(softmax_run, sigmoid_run, 0.8))
 
 
-def test_one_run_is_not_a_comparison(open_page, run_ids):
-    multi_label_id, _ = run_ids
+def test_one_run_is_offered_its_saved_twin(open_page, run_ids):
+    multi_label_id, multi_class_id = run_ids
     app = open_page(PAGE, runs=[multi_label_id])
     assert not app.exception
     assert app.multiselect(key="runs").value == [multi_label_id]
-    assert "Choose two or more runs to compare." in texts(app, "info")
+    assert not any(button.label.startswith("Train the") for button in app.button)
+    choose = next(button for button in app.button if button.label.startswith("Compare with"))
+    assert choose.label == f"Compare with {multi_class_id}"
+    choose.click().run()
+    assert app.multiselect(key="runs").value == [multi_label_id, multi_class_id]
+    assert list(app.dataframe[1].value.columns) == ["(a)", "(b)", "(c)"]
+
+
+def test_a_run_without_a_twin_gets_one_trained_and_chosen(open_page, runs_dir):
+    root, multi_label_id, _ = tiny_runs()
+    shutil.copytree(root / multi_label_id, runs_dir / multi_label_id)  # alone in this store
+    app = open_page(PAGE, runs=[multi_label_id])
+    assert "Choose one more run, or train" in " ".join(texts(app, "info"))
+    train = next(button for button in app.button if button.label.startswith("Train the"))
+    assert train.label == "Train the multi-class twin"
+    train.click().run()
+    assert not app.exception and not app.error
+    job = jobs.get_job(app.session_state[state.JOB_KEY])
+    assert job.config.train.mode == "multi-class"
+    assert job.config.with_changes(mode="multi-label") == RunStore().load_run(multi_label_id).config
+    assert app.get("progress")  # the twin's progress, polled by a fragment
+    final = job.wait(60)
+    assert final.state == "done", final.error
+
+    app.run()
+    assert app.multiselect(key="runs").value == [multi_label_id, final.run_id]
+    assert f"twin is trained and chosen: {final.run_id}" in app.success[0].value
+    assert list(app.dataframe[1].value.columns) == ["(a)", "(b)", "(c)"]  # the three readings
 
 
 def test_an_unknown_run_in_the_link_gets_a_notice(open_page, run_ids):
@@ -82,20 +118,25 @@ def test_an_unknown_run_in_the_link_gets_a_notice(open_page, run_ids):
 
 
 def test_compare_opens_with_a_softmax_and_a_sigmoid_run_of_one_dataset():
-    from types import SimpleNamespace
-
     from dashboard.charts_analysis import default_comparison
 
-    def run(run_id, dataset, mode):
-        return SimpleNamespace(id=run_id, dataset=dataset, mode=mode)
+    def run(run_id, dataset, mode, read_only=False):
+        return SimpleNamespace(id=run_id, dataset=dataset, mode=mode, read_only=read_only)
 
+    demos = [
+        run("demo", "mnist-5k", "multi-label", True),
+        run("demo-sm", "mnist-5k", "multi-class", True),
+    ]
     newest_first = [
         run("new-ml-cifar", "cifar10", "multi-label"),
         run("ml-mnist", "mnist-5k", "multi-label"),
         run("mc-mnist", "mnist-5k", "multi-class"),
         run("old-ml-mnist", "mnist-5k", "multi-label"),
     ]
-    assert default_comparison(newest_first) == ["mc-mnist", "ml-mnist"]
+    assert default_comparison(newest_first + demos) == ["mc-mnist", "ml-mnist"]
+    # no pair of the user's own: the demo pair, never a user's run beside a demo run
+    assert default_comparison(newest_first[:2] + demos) == ["demo-sm", "demo"]
+    assert default_comparison(demos) == ["demo-sm", "demo"]
     assert default_comparison(newest_first[:2]) == ["new-ml-cifar", "ml-mnist"]
 
 

@@ -61,6 +61,7 @@ RUN = "run"
 RUNS = "runs"
 PAIR = "pair"
 THRESHOLD = "threshold"
+EXAMPLE = "example"  # Predict's example image
 
 # Session state, private to this module.
 JOB_KEY = "lme_job_id"  # session-state key of this tab's job id (AppTest tests read it)

@@ -3,7 +3,8 @@
 For every upload: the image as uploaded, the image as the model sees it after preprocessing,
 the sigmoid probabilities with the threshold as a line, the softmax probabilities beside
 them, the plain verdict and the confused pairs it falls between. A bad file shows the
-engine's message and the other files still get their predictions.
+engine's message and the other files still get their predictions. Without an image of one's
+own, an example (dashboard.examples) goes through the same cards; its choice is in the URL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts_analysis, state
+from dashboard.examples import EXAMPLE_PREFIX, run_examples
 from engine.analysis import confused_pairs
 from engine.errors import EngineError
 from engine.images import decode_image
@@ -32,7 +34,8 @@ def show_prediction(name: str, data: bytes, prediction, threshold: float, run_pa
         st.subheader(f"Verdict: {verdict_text(prediction)}")
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
         try:
-            shown.image(decode_image(data, name), caption="as uploaded", width=140)
+            original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
+            shown.image(decode_image(data, name), caption=original, width=140)
         except EngineError:
             shown.caption("(preview unavailable)")
         seen.image(
@@ -84,10 +87,26 @@ uploads = st.file_uploader(
     key="predict_uploads",
 )
 
-if not uploads:
-    st.info("Upload one or more images to see the model's reading of each.")
+examples = {example.key: example for example in run_examples(run)}
+with st.container(border=True):
+    st.markdown("**No image at hand? Try an example**")
+    st.image(
+        [example.image for example in examples.values()],
+        caption=[example.label for example in examples.values()],
+        width=72,
+    )
+    chosen = st.pills(
+        "Example",
+        list(examples),
+        label_visibility="collapsed",
+        **state.bind_choice(state.EXAMPLE, list(examples)),
+    )
+
+files = [(examples[chosen].name, examples[chosen].data)] if chosen in examples else []
+files += [(upload.name, upload.getvalue()) for upload in uploads or []]
+if not files:
+    st.info("Upload one or more images, or try an example, to see the model's reading of each.")
 else:
-    files = [(upload.name, upload.getvalue()) for upload in uploads]
     predictions = []
     with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
         try:

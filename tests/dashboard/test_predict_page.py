@@ -7,9 +7,14 @@ import io
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
+from dashboard import state
 from dashboard.charts_analysis import pairs_between
+from dashboard.examples import AMBIGUOUS, CLEAR, NON_DIGIT, clearest_index, run_examples
+from engine.analysis import confused_pairs
+from engine.labels import activation
 from engine.prediction import predict_images, verdict_text
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts
@@ -67,8 +72,8 @@ def test_a_clear_digit_gets_its_class_as_verdict(open_page, run_id):
     assert not app.exception and not app.error
     assert verdicts(app) == [expected]
     assert "**my-digit.png**" in texts(app, "markdown")
-    # as uploaded + as the model sees it, and the sigmoid and softmax bar charts
-    assert len(app.get("image")) == 2
+    # the example thumbnails, then as uploaded + as the model sees it, and the bar charts
+    assert len(app.get("image")) == 3
     assert len(app.get("vega_lite_chart")) == 2
 
 
@@ -101,6 +106,45 @@ def test_every_bad_upload_gets_the_engines_message_and_the_rest_still_work(open_
     shown = verdicts(app)
     assert len(shown) == len(accepted) + 1
     assert shown[-1] == expected
+
+
+def test_examples_feed_the_same_cards_and_their_choice_is_in_the_link(open_page, run_id):
+    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    examples = {example.key: example for example in run_examples(run)}
+    assert list(examples) == [CLEAR, AMBIGUOUS, NON_DIGIT]
+    app = open_page(PAGE, run=run_id)
+    assert app.pills(key=state.EXAMPLE).options == list(examples)
+    assert len(app.get("image")[0].proto.imgs) == 3  # a thumbnail of each, shown at once
+    assert not verdicts(app)
+
+    for key, example in examples.items():
+        app.pills(key=state.EXAMPLE).set_value(key).run()
+        assert not app.exception and not app.error
+        expected = predict_images(run, [(example.name, example.data)])[0]
+        assert verdicts(app) == [verdict_text(expected)]
+        assert f"**{example.name}**" in texts(app, "markdown")
+    # the clearest image is read as its own class; the ambiguous one is of the top pair
+    truth = examples[CLEAR].label.removeprefix("a clear ")
+    assert verdict_text(predict_images(run, [("x", examples[CLEAR].data)])[0]) == truth
+    top = confused_pairs(
+        activation(run.validation.logits, "multi-label"),
+        run.validation.targets,
+        run.class_names,
+        0.5,
+    ).iloc[0]
+    assert examples[AMBIGUOUS].label == f"{top['a']} or {top['b']}?"
+
+    assert "example=no+digit+at+all" in app.sidebar.code[0].value
+    linked = open_page(PAGE, run=run_id, example=CLEAR)
+    assert verdicts(linked) == [truth]
+
+
+def test_the_clearest_image_has_the_widest_margin():
+    probabilities = torch.tensor([[0.9, 0.6], [0.8, 0.1], [0.95, 0.9], [0.2, 0.7]])
+    targets = torch.tensor([0, 0, 1, 1])
+    assert clearest_index(probabilities, targets, 2) == 1  # 0.8 - 0.1 beats 0.7 - 0.2
+    multi_hot = torch.tensor([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
+    assert clearest_index(probabilities, multi_hot, 2) is None  # no image of one class
 
 
 def test_pairs_between_uses_the_minimum_of_the_two_sigmoids():

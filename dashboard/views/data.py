@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from engine import overview
-from engine.config import DataConfig
+from engine.config import DataConfig, TrainConfig
 from engine.errors import EngineError
 from engine.labels import LABEL_MODES
 
@@ -90,7 +90,7 @@ st.subheader("One target, two label modes")
 mode = st.segmented_control(
     "Label mode",
     list(LABEL_MODES),
-    default="multi-label",
+    default=TrainConfig().mode,
     required=True,
     **state.bind_choice(state.MODE, list(LABEL_MODES)),
 )

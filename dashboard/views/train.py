@@ -17,7 +17,6 @@ from engine.labels import LABEL_MODES
 from engine.models import available_models
 
 POLL_SECONDS = 1.0
-DEFAULT_EPOCHS = 3  # a minute or two on a laptop CPU with the default data
 METRIC_LABELS = {
     "val_accuracy": "Accuracy (argmax)",
     "val_accuracy_multi": "accuracy_multi",
@@ -35,7 +34,9 @@ st.write(
 
 job = state.current_job()
 busy = job is not None and not job.progress().finished
-defaults = TrainConfig()
+# Every default of the form is the engine's (engine.config), so the dashboard and the CLI
+# train the same thing when nothing is changed.
+defaults = RunConfig()
 datasets = [info.name for info in state.dataset_choices()]  # torchvision sets once downloaded
 uploaded = state.uploaded_dataset()
 if uploaded is not None:
@@ -45,34 +46,48 @@ models = available_models()
 with st.form(state.TRAIN_FORM):
     left, right = st.columns(2)
     with left:
-        dataset = st.selectbox("Dataset", datasets, **state.bind_choice(state.DATASET, datasets))
+        dataset = st.selectbox(
+            "Dataset",
+            datasets,
+            index=datasets.index(defaults.data.dataset) if defaults.data.dataset in datasets else 0,
+            **state.bind_choice(state.DATASET, datasets),
+        )
         mode = st.radio(
             "Label mode",
             list(LABEL_MODES),
-            index=LABEL_MODES.index("multi-label"),
+            index=LABEL_MODES.index(defaults.train.mode),
             horizontal=True,
             help="multi-class: softmax + cross-entropy. multi-label: one-hot targets, a "
             "sigmoid per class, binary cross-entropy.",
             **state.bind_choice(state.MODE, list(LABEL_MODES)),
         )
-        name = st.selectbox("Model", models, **state.bind_choice(state.MODEL, models))
-        frozen = st.toggle("Freeze the body (train the head only)", **state.bind_flag(state.FREEZE))
+        name = st.selectbox(
+            "Model",
+            models,
+            index=models.index(defaults.model.name),
+            **state.bind_choice(state.MODEL, models),
+        )
+        frozen = st.toggle(
+            "Freeze the body (train the head only)",
+            value=defaults.model.freeze_body,
+            **state.bind_flag(state.FREEZE),
+        )
     with right:
         epochs = st.number_input(
-            "Epochs", 1, 100, DEFAULT_EPOCHS, **state.bind_number(state.EPOCHS, 1, 100)
+            "Epochs", 1, 100, defaults.train.epochs, **state.bind_number(state.EPOCHS, 1, 100)
         )
         batch_size = st.number_input(
             "Batch size",
             1,
             4096,
-            defaults.batch_size,
+            defaults.train.batch_size,
             **state.bind_number(state.BATCH_SIZE, 1, 4096),
         )
         lr = st.number_input(
             "Learning rate (peak)",
             1e-6,
             1.0,
-            defaults.lr,
+            defaults.train.lr,
             format="%.4f",
             step=1e-4,
             **state.bind_number(state.LEARNING_RATE, 1e-6, 1.0, integer=False),
@@ -81,7 +96,7 @@ with st.form(state.TRAIN_FORM):
             "Use at most this many images (0 = all)",
             0,
             1_000_000,
-            0,
+            defaults.data.limit or 0,
             step=500,
             help="A quick look: fewer images train faster.",
             **state.bind_number(state.LIMIT, 0, 1_000_000),
@@ -90,7 +105,7 @@ with st.form(state.TRAIN_FORM):
             "Add generated non-digits labelled 'none' (multi-label only)",
             0,
             5000,
-            0,
+            defaults.data.none_examples,
             step=250,
             help="Blank, noise, letters and shapes with all-zero targets, so the sigmoids "
             "learn to say 'none of the classes'.",

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dashboard import state
 from engine import jobs
+from engine.config import RunConfig
 from tests.dashboard.conftest import metrics, texts
 
 PAGE = "views/train.py"
@@ -25,12 +28,19 @@ def _job_of(app) -> jobs.TrainingJob:
     return job
 
 
-def test_the_form_shows_defaults_and_the_device(open_page) -> None:
+def test_the_form_shows_the_engines_defaults_and_the_device(open_page) -> None:
     app = open_page(PAGE)
     assert not app.exception
-    assert app.radio(key=state.MODE).value == "multi-label"
-    assert app.selectbox(key=state.DATASET).value == "mnist-5k"
-    assert app.number_input(key=state.EPOCHS).value == 3
+    defaults = RunConfig()  # the CLI's too: an unchanged form trains what `engine train` does
+    assert app.radio(key=state.MODE).value == defaults.train.mode == "multi-label"
+    assert app.selectbox(key=state.DATASET).value == defaults.data.dataset == "mnist-5k"
+    assert app.selectbox(key=state.MODEL).value == defaults.model.name
+    assert app.toggle(key=state.FREEZE).value is defaults.model.freeze_body
+    assert app.number_input(key=state.EPOCHS).value == defaults.train.epochs
+    assert app.number_input(key=state.BATCH_SIZE).value == defaults.train.batch_size
+    assert app.number_input(key=state.LEARNING_RATE).value == pytest.approx(defaults.train.lr)
+    assert app.number_input(key=state.LIMIT).value == (defaults.data.limit or 0)
+    assert app.number_input(key=state.NONE_EXAMPLES).value == defaults.data.none_examples
     assert any(caption.startswith("Device: CPU (") for caption in texts(app, "caption"))
     assert "No training started from this tab yet" in app.info[0].value
 

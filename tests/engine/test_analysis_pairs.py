@@ -6,19 +6,9 @@ import torch
 
 from engine.analysis import coactivation, confused_pairs, confusion_matrix, firing_sets
 from engine.errors import LabelShapeError
+from tests.engine.synthetic import FOUR_NAMES, FOUR_PROBABILITIES, FOUR_TARGETS
 
-NAMES = ("a", "b", "c")
-# image 0: a and b fire (true a); image 1: b and c fire (true b);
-# image 2: nothing fires (true c, argmax says a); image 3: only a fires (true a).
-PROBABILITIES = torch.tensor(
-    [
-        [0.9, 0.8, 0.1],
-        [0.2, 0.7, 0.6],
-        [0.3, 0.2, 0.25],
-        [0.6, 0.1, 0.1],
-    ]
-)
-TARGETS = torch.tensor([0, 1, 2, 0])
+NAMES, PROBABILITIES, TARGETS = FOUR_NAMES, FOUR_PROBABILITIES, FOUR_TARGETS
 
 
 def test_coactivation_counts_images_where_both_fire():

@@ -11,17 +11,9 @@ from engine.analysis import (
     tune_thresholds,
 )
 from engine.errors import LabelShapeError
+from tests.engine.synthetic import FOUR_NAMES, FOUR_PROBABILITIES, FOUR_TARGETS
 
-NAMES = ("a", "b", "c")
-PROBABILITIES = torch.tensor(
-    [
-        [0.9, 0.8, 0.1],
-        [0.2, 0.7, 0.6],
-        [0.3, 0.2, 0.25],
-        [0.6, 0.1, 0.1],
-    ]
-)
-TARGETS = torch.tensor([0, 1, 2, 0])
+NAMES, PROBABILITIES, TARGETS = FOUR_NAMES, FOUR_PROBABILITIES, FOUR_TARGETS
 
 
 def test_accuracy_multi_is_fastais_cellwise_accuracy():

@@ -31,6 +31,7 @@ from engine.nets import MLP
 from engine.prediction import predict_images
 from engine.runs import RunStore
 from engine.training import random_shift
+from tests.engine.synthetic import one_thread  # noqa: F401
 
 # The saved weights of a 2-process run may differ from one process's by float rounding only:
 # the gradients are summed in another order. Measured: ~6e-7 after 22 AdamW steps.
@@ -38,12 +39,7 @@ WEIGHT_TOLERANCE = 1e-5
 TORCHRUN_SECONDS = 120  # a hung process group fails the test instead of the CI job
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- torchrun's variables --------------------------------------------------------------------

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from engine.config import ModelConfig, RunConfig
-from engine.data import DatasetSplit, ImageDataset
 from engine.errors import ModelError
 from engine.models import (
     available_models,
@@ -22,34 +21,11 @@ from engine.models import (
     reset_classifier,
 )
 from engine.training import fit
+from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 MNIST_SHAPE = (1, 28, 28)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from a second thread, and on a busy 2-core machine the
-    threads wait on each other (training here ran 5-20x slower with two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def blocks_split(per_class: int = 40, num_classes: int = 3, seed: int = 0) -> DatasetSplit:
-    """Separable 28x28 images: class k is a bright 8x8 block in its own place, on noise."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def make(count: int) -> ImageDataset:
-        targets = torch.arange(num_classes).repeat_interleave(count)
-        images = torch.randint(0, 60, (len(targets), 1, 28, 28), generator=generator)
-        for index, label in enumerate(targets.tolist()):
-            top = 2 + 9 * label
-            images[index, 0, top : top + 8, top : top + 8] = 255
-        names = tuple(str(k) for k in range(num_classes))
-        return ImageDataset(images.to(torch.uint8), targets, names)
-
-    return DatasetSplit("blocks", make(per_class), make(per_class // 2))
 
 
 def test_available_models_lists_built_ins_first_and_the_torchvision_pair():
@@ -74,7 +50,7 @@ def test_built_in_models_end_in_a_plain_linear_whose_logits_reach_the_output(nam
 @pytest.mark.parametrize("mode", ["multi-class", "multi-label"])
 def test_built_in_models_learn_in_both_modes(name, mode):
     config = RunConfig().with_changes(name=name, mode=mode, epochs=6, batch_size=16, device="cpu")
-    result = fit(config, blocks_split())
+    result = fit(config, blocks_split(per_class=40))
     last = result.history[-1]
     assert last["val_accuracy"] >= 0.95
     assert last["val_loss"] < 0.25 * math.log(2)  # a dead sigmoid model sits at ln 2

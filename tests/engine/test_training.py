@@ -11,7 +11,7 @@ import torch
 
 from engine.callbacks import Callback, ProgressPrinter, StopTraining, TrainState, format_metrics
 from engine.config import RunConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.data import DatasetSplit
 from engine.errors import LabelShapeError
 from engine.nets import DigitCNN
 from engine.training import (
@@ -22,6 +22,9 @@ from engine.training import (
     normalize_images,
     random_shift,
 )
+from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 MULTI_LABEL_KEYS = {
     "epoch",
@@ -33,32 +36,6 @@ MULTI_LABEL_KEYS = {
     "val_macro_f1",
     "seconds",
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from a second thread, and on a busy 2-core machine the
-    threads wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def blocks_split(per_class: int = 12, num_classes: int = 3, seed: int = 0) -> DatasetSplit:
-    """Separable 28x28 images: class k is a bright 8x8 block in its own place, on noise."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def make(count: int) -> ImageDataset:
-        targets = torch.arange(num_classes).repeat_interleave(count)
-        images = torch.randint(0, 60, (len(targets), 1, 28, 28), generator=generator)
-        for index, label in enumerate(targets.tolist()):
-            top = 2 + 9 * label
-            images[index, 0, top : top + 8, top : top + 8] = 255
-        names = tuple(str(k) for k in range(num_classes))
-        return ImageDataset(images.to(torch.uint8), targets, names)
-
-    return DatasetSplit("blocks", make(per_class), make(per_class // 2))
 
 
 def quick_config(**changes) -> RunConfig:

@@ -13,6 +13,13 @@ from engine.data import DatasetSplit, ImageDataset
 
 SIZES = (1_000, 5_000, 20_000, 60_000)
 MAX_SHIFT = 2
+IMAGES_PER_SIZE = 20_000  # small sets repeat epochs until they have trained about this many
+MAX_EPOCHS = 5
+
+
+def epochs_for(size: int, minimum: int = 2) -> int:
+    """Epochs to time at `size`: at least `minimum`, more for small sets (up to MAX_EPOCHS)."""
+    return max(minimum, min(MAX_EPOCHS, IMAGES_PER_SIZE // max(size, 1)))
 
 
 def shifted(images: torch.Tensor, down: int, right: int) -> torch.Tensor:

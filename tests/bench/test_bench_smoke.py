@@ -112,6 +112,7 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     assert len(grown.train) == 250 and len(grown.valid) == len(split.valid)
     assert torch.equal(grown.train.images[:96], split.train.images)
     assert torch.equal(grown.train.targets[96:192], split.train.targets)
+    assert [scaling.epochs_for(size) for size in (1_000, 5_000, 20_000, 60_000)] == [5, 4, 2, 2]
     moved = scaling.shifted(torch.eye(5, dtype=torch.uint8)[None, None] * 9, 1, -1)
     assert moved[0, 0, 2, 0].item() == 9 and moved.sum().item() == 9 * 3  # (i, i) -> (i+1, i-1)
 

@@ -1,4 +1,4 @@
-"""The command line: `python -m engine train|runs|predict|analyze|datasets|models`.
+"""The command line: `python -m engine train|runs|predict|analyze|teach-none|datasets|models`.
 
 The commands, options and `--json` fields are a contract that scripts rely on (see the README).
 Each handler turns arguments into one engine call and prints its result. Any failure a user
@@ -103,6 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true")
     runs_dir(analyze)
     analyze.set_defaults(handler=analyze_command)
+
+    teach = commands.add_parser(
+        "teach-none",
+        help='train a sigmoid model without and with all-zero "none" examples and compare',
+    )
+    teach.add_argument("--dataset", default=data.dataset, help=f"default {data.dataset}")
+    teach.add_argument("--model", default=model.name, help=f"default {model.name}")
+    teach.add_argument("--epochs", type=int, default=train.epochs)
+    teach.add_argument("--device", choices=DEVICE_CHOICES, default=train.device)
+    teach.add_argument("--seed", type=int, default=train.seed)
+    teach.add_argument("--threshold", type=float, default=train.threshold, help="sigmoid cut-off")
+    teach.add_argument("--limit", type=int, default=data.limit, help="use at most N images")
+    teach.add_argument(
+        "--none-examples", type=int, default=1000, help="all-zero examples to add (default 1000)"
+    )
+    teach.add_argument(
+        "--hold-out",
+        nargs="*",
+        default=["letters"],
+        metavar="KIND",
+        help="non-digit kinds never taught as 'none', measured apart (default: letters)",
+    )
+    teach.add_argument("--json", action="store_true")
+    teach.set_defaults(handler=teach_none_command)
 
     datasets = commands.add_parser("datasets", help="list dataset names")
     datasets.add_argument("--json", action="store_true")
@@ -414,6 +438,42 @@ def analyze_command(args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         print(format_report(report))
+    return 0
+
+
+def teach_none_command(args: argparse.Namespace) -> int:
+    from engine.analysis import teach_none
+    from engine.config import RunConfig
+
+    config = RunConfig().with_changes(
+        dataset=args.dataset,
+        limit=args.limit,
+        name=args.model,
+        epochs=args.epochs,
+        device=args.device,
+        seed=args.seed,
+        threshold=args.threshold,
+    )
+
+    def progress(message: str, fraction: float) -> None:
+        if not args.json:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    result = teach_none(
+        config,
+        none_examples=args.none_examples,
+        progress=progress,
+        held_out_kinds=tuple(args.hold_out),
+    )
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    print(result.results.round(4).to_string())
+    print()
+    print('"Neither" rate by kind of unseen non-digit:')
+    print(result.per_kind.round(3).to_string())
+    print()
+    print(result.explanation)
     return 0
 
 

@@ -42,7 +42,7 @@ from PIL import Image, ImageOps
 from engine.config import DataConfig
 from engine.errors import DatasetError, EngineError
 from engine.labels import is_multi_hot, to_multi_label
-from engine.nondigits import make_non_digits
+from engine.nondigits import NON_DIGIT_KINDS, make_non_digits
 
 Progress = Callable[[str, float], None]
 
@@ -248,9 +248,13 @@ def stratified_split(
 
 
 def add_non_digits(
-    split: DatasetSplit, count: int, seed: int = NON_DIGIT_TRAIN_SEED
+    split: DatasetSplit,
+    count: int,
+    seed: int = NON_DIGIT_TRAIN_SEED,
+    kinds: Sequence[str] = NON_DIGIT_KINDS,
 ) -> DatasetSplit:
-    """Append `count` generated non-digits with all-zero targets to the training part.
+    """Append `count` generated non-digits (of `kinds`) with all-zero targets to the training
+    part.
 
     A "none of the classes" target only exists as a multi-hot row of zeros, so the training
     targets become float (N, K); multi-class training then refuses them with a clear message.
@@ -259,7 +263,7 @@ def add_non_digits(
     _, channels, height, width = train.images.shape
     if height != width:
         raise DatasetError("non-digit examples need square images")
-    extra, _ = make_non_digits(count, seed=seed, size=height)
+    extra, _ = make_non_digits(count, seed=seed, size=height, kinds=kinds)
     extra = extra.expand(-1, channels, -1, -1)
     targets = to_multi_label(train.targets, train.num_classes)
     zeros = torch.zeros((count, train.num_classes), dtype=targets.dtype)

@@ -5,6 +5,10 @@ The forum's "none of the above" advice, measured: the same sigmoid (multi-label)
 trained twice on the same split, once as is and once with generated non-digits (blank, noise,
 letters, shapes, strokes) whose targets are all zeros (engine.data.add_non_digits), then both
 are shown non-digits drawn with another seed, so none of them was seen in training.
+
+Unseen images of the kinds it was taught are the easy test. The honest one holds a whole kind
+out of training (letters, by default): how often the model says "neither" for a kind of input
+it was never shown is what "none of the above" buys against inputs unlike anything seen.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from engine.callbacks import Callback
 from engine.config import RunConfig
 from engine.data import DatasetSplit, add_non_digits, load_dataset
 from engine.errors import EngineError
-from engine.nondigits import make_non_digits
+from engine.nondigits import NON_DIGIT_KINDS, make_non_digits
 from engine.training import FitResult, fit
 
 Progress = Callable[[str, float], None]
@@ -37,8 +41,9 @@ class TeachingNone:
     test_count: int  # unseen non-digits shown to both
     threshold: float
     results: pd.DataFrame  # index "without", "with": digit and non-digit numbers
-    per_kind: pd.DataFrame  # index kind, columns "without", "with": "neither" rate
+    per_kind: pd.DataFrame  # index kind, columns "without", "with" ("neither" rate), "taught"
     explanation: str
+    held_out_kinds: tuple[str, ...] = ()  # kinds never among the all-zero training examples
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +52,7 @@ class TeachingNone:
             "threshold": self.threshold,
             "results": self.results.reset_index(names="model").to_dict(orient="records"),
             "per_kind": self.per_kind.to_dict(orient="index"),
+            "held_out_kinds": list(self.held_out_kinds),
             "explanation": self.explanation,
         }
 
@@ -58,21 +64,32 @@ def teach_none(
     split: DatasetSplit | None = None,
     callbacks: Sequence[Callback] = (),
     progress: Progress | None = None,
+    held_out_kinds: Sequence[str] = ("letters",),
 ) -> TeachingNone:
     """Train a sigmoid model without and with `none_examples` all-zero examples (the config's
     mode and none_examples are overridden) and measure both on digits and unseen non-digits.
 
+    The all-zero examples are of every kind but `held_out_kinds`; the unseen non-digits are of
+    every kind, so the per-kind table shows the taught kinds and the never-taught ones apart.
     `split` skips loading `config.data` (tests pass a tiny one); the threshold is the config's.
     """
     if none_examples < 1:
         raise EngineError("teaching 'none' needs at least one all-zero example")
+    held_out = tuple(dict.fromkeys(held_out_kinds))
+    unknown = [kind for kind in held_out if kind not in NON_DIGIT_KINDS]
+    taught_kinds = [kind for kind in NON_DIGIT_KINDS if kind not in held_out]
+    if unknown or not taught_kinds:
+        raise EngineError(
+            f"held-out kinds must be some, not all, of {', '.join(NON_DIGIT_KINDS)}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
     base = (config or RunConfig()).with_changes(mode="multi-label", none_examples=0)
     threshold = base.train.threshold
     report = progress or (lambda message, fraction: None)
     if split is None:
         report("Loading the dataset", 0.0)
         split = load_dataset(base.data)
-    taught = add_non_digits(split, none_examples)
+    taught = add_non_digits(split, none_examples, kinds=taught_kinds)
     images, kinds = make_non_digits(test_count, seed=UNSEEN_NON_DIGIT_SEED)
     images = fit_images_to_shape(images, split.image_shape)
 
@@ -91,13 +108,18 @@ def teach_none(
     results = pd.DataFrame.from_dict(rows, orient="index")
     kind_table = pd.DataFrame(per_kind)
     kind_table.index.name = "kind"
+    kind_table["taught"] = [kind not in held_out for kind in kind_table.index]
+    explanation = _explain(results, none_examples, test_count, threshold)
+    if held_out:
+        explanation += " " + _explain_held_out(kind_table, held_out)
     return TeachingNone(
         none_examples=none_examples,
         test_count=test_count,
         threshold=threshold,
         results=results,
         per_kind=kind_table,
-        explanation=_explain(results, none_examples, test_count, threshold),
+        explanation=explanation,
+        held_out_kinds=held_out,
     )
 
 
@@ -138,4 +160,15 @@ def _explain(results: pd.DataFrame, none_examples: int, test_count: int, thresho
         f"unseen non-digits {rates}, with digit accuracy {accuracy_text} "
         f"({before.digit_accuracy * 100:.1f}% to {after.digit_accuracy * 100:.1f}%, exact "
         f"match at threshold {threshold:g})."
+    )
+
+
+def _explain_held_out(kind_table: pd.DataFrame, held_out: tuple[str, ...]) -> str:
+    never = kind_table.loc[~kind_table["taught"]]
+    taught = kind_table.loc[kind_table["taught"]]
+    return (
+        f"On {' and '.join(held_out)}, a kind it was never shown as 'none', it went from "
+        f"{never['without'].mean() * 100:.0f}% to {never['with'].mean() * 100:.0f}% "
+        f"(taught kinds: {taught['without'].mean() * 100:.0f}% to "
+        f"{taught['with'].mean() * 100:.0f}%)."
     )

@@ -33,6 +33,7 @@ def test_teaching_none_makes_unseen_non_digits_neither_and_keeps_digits():
         test_count=20,
         split=split,
         progress=lambda message, fraction: steps.append(fraction),
+        held_out_kinds=(),
     )
     results = result.results
     assert list(results.index) == ["without", "with"]
@@ -44,6 +45,7 @@ def test_teaching_none_makes_unseen_non_digits_neither_and_keeps_digits():
     assert results.loc["without", "non_digit_neither_rate"] < 0.5
     assert result.per_kind.loc["blank", "with"] == 1.0
     assert set(result.per_kind.index) == {"blank", "noise", "letters", "shapes", "strokes"}
+    assert result.per_kind["taught"].all()
     without = results.loc["without", "non_digit_neither_rate"] * 100
     assert f'raised the "neither" rate on 20 unseen non-digits from {without:.0f}% to 100%' in (
         result.explanation
@@ -55,3 +57,32 @@ def test_teaching_none_makes_unseen_non_digits_neither_and_keeps_digits():
 def test_teaching_none_needs_examples():
     with pytest.raises(EngineError, match="at least one"):
         teach_none(RunConfig(), none_examples=0)
+
+
+def test_a_held_out_kind_is_measured_apart_from_the_taught_ones():
+    split = DatasetSplit("bars", _bars(30, 0), _bars(10, 1))
+    config = RunConfig(
+        model=ModelConfig(name="mlp"),
+        train=TrainConfig(mode="multi-label", epochs=3, batch_size=32, device="cpu"),
+    )
+    result = teach_none(config, none_examples=60, test_count=20, split=split)
+    assert result.held_out_kinds == ("letters",)
+    table = result.per_kind
+    assert table.loc["letters", "taught"] == False  # noqa: E712 - a numpy bool
+    assert table.drop(index="letters")["taught"].all()
+    letters = table.loc["letters"]
+    taught = table.loc[table["taught"]]
+    expected = (
+        f"On letters, a kind it was never shown as 'none', it went from "
+        f"{letters['without'] * 100:.0f}% to {letters['with'] * 100:.0f}% (taught kinds: "
+        f"{taught['without'].mean() * 100:.0f}% to {taught['with'].mean() * 100:.0f}%)."
+    )
+    assert result.explanation.endswith(expected)
+    assert json.loads(json.dumps(result.to_dict()))["held_out_kinds"] == ["letters"]
+
+
+def test_held_out_kinds_must_leave_something_to_teach():
+    with pytest.raises(EngineError, match="some, not all"):
+        teach_none(RunConfig(), held_out_kinds=("blank", "noise", "letters", "shapes", "strokes"))
+    with pytest.raises(EngineError, match="unknown: digits"):
+        teach_none(RunConfig(), held_out_kinds=("digits",))

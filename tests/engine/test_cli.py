@@ -168,6 +168,20 @@ def test_datasets_and_models_listings(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(capsys.readouterr().out)[0] == "cnn"
 
 
+def test_teach_none_compares_without_and_with_all_zero_examples(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["teach-none", "--limit", "300", "--epochs", "1", "--device", "cpu"]
+    assert main([*args, "--none-examples", "50", "--hold-out", "letters", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["model"] for row in report["results"]] == ["without", "with"]
+    assert [row["none_examples"] for row in report["results"]] == [0, 50]
+    assert report["held_out_kinds"] == ["letters"]
+    assert report["per_kind"]["letters"]["taught"] is False
+    assert report["per_kind"]["noise"]["taught"] is True
+    assert "On letters, a kind it was never shown as 'none'" in report["explanation"]
+
+
 # ---------------------------------------------------------------------------------------------
 # user-caused failures: exit 2, one error line, no traceback
 
@@ -240,6 +254,8 @@ def test_usage_errors_are_one_error_line(trained: tuple[Path, str, str]) -> None
     runs_dir, run_id, _ = trained
     status, _, err = cli("analyze", run_id, "--threshold", "2", "--runs-dir", str(runs_dir))
     assert_one_error_line(status, err, "threshold must lie strictly between 0 and 1")
+    status, _, err = cli("teach-none", "--hold-out", "digits")
+    assert_one_error_line(status, err, "unknown: digits")
 
 
 def test_damaged_run_is_listed_by_the_cli(tmp_path: Path) -> None:

@@ -119,12 +119,19 @@ def train_side_by_side(
                 autocast_dtype=autocast_dtype,
             )
             samples: list[float] = []
+            own_samples: list[float] = []  # at the engine's thread count, when it differs
             latest: list[BaselineResult] = []
+            threads: list[int] = []
 
-            def between_epochs(steps=baseline_steps, samples=samples, latest=latest) -> None:
+            def between_epochs(
+                steps=baseline_steps, samples=samples, own=own_samples, latest=latest, used=threads
+            ) -> None:
                 # fit() may train on fewer threads than PyTorch's default (TrainConfig.
                 # cpu_threads); the baseline and the ceiling get the process's default.
                 engine_threads = torch.get_num_threads()
+                used[:] = [engine_threads]
+                if engine_threads != default_threads:
+                    own.append(matmul.sample())
                 torch.set_num_threads(default_threads)
                 try:
                     snapshot = next(steps, None)
@@ -149,6 +156,8 @@ def train_side_by_side(
                     ),
                     flops_per_image=flops,
                     matmul_samples=samples,
+                    engine_threads=threads[0] if threads else default_threads,
+                    engine_thread_samples=own_samples,
                 )
             )
     for comparison in comparisons:  # the ceiling: the best sample of the whole run so far
@@ -189,6 +198,16 @@ def throughput_text(results: TrainingResults, title: str) -> str:
         f"{format_value(first.ceiling_images_per_second)} img/s"
     )
     lines.append("efficiency: best epoch img/s x FLOPs per image / best torch.mm FLOP/s")
+    if first.engine_thread_samples:
+        lines.append(
+            f"the engine trained on {first.engine_threads} of {torch.get_num_threads()} threads "
+            f"(TrainConfig.cpu_threads): torch.mm on {first.engine_threads} thread(s) best "
+            f"{max(first.engine_thread_samples) / 1e9:.0f} GFLOP/s; engine efficiency against "
+            "that: "
+            + ", ".join(
+                f"{c.engine.mode} {c.own_thread_efficiency:.0%}" for c in results.comparisons
+            )
+        )
     for comparison in results.comparisons:
         lines.append(
             f"{comparison.engine.mode}, {comparison.engine.images_per_epoch:,} images: "

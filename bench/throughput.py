@@ -8,7 +8,7 @@ same run (see `Comparison` for how a shared machine's noise is kept out).
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.measure import ratio
 
@@ -76,6 +76,8 @@ class Comparison:
     flops_per_image: float
     matmul_samples: list[float]  # FLOP/s, one after each epoch pair
     ceiling_flops_per_second: float | None = None  # the run's best sample; else these samples'
+    engine_threads: int = 0  # intra-op threads the engine trained on
+    engine_thread_samples: list[float] = field(default_factory=list)  # torch.mm at those
 
     @property
     def pair_ratios(self) -> list[float]:
@@ -110,6 +112,17 @@ class Comparison:
             side.best_images_per_second, self.flops_per_image, self.matmul_flops_per_second
         )
 
+    @property
+    def own_thread_efficiency(self) -> float | None:
+        """The engine's best epoch against torch.mm on the engine's own thread count."""
+        if not self.engine_thread_samples:
+            return None
+        return efficiency(
+            self.engine.best_images_per_second,
+            self.flops_per_image,
+            max(self.engine_thread_samples),
+        )
+
     def median_efficiency_of(self, side: Throughput) -> float:
         """The same at the medians: lower when the machine was busy for much of the run."""
         return efficiency(
@@ -134,6 +147,9 @@ class Comparison:
             "engine_median_efficiency": self.median_efficiency_of(self.engine),
             "baseline_efficiency": self.efficiency_of(self.baseline),
             "baseline_median_efficiency": self.median_efficiency_of(self.baseline),
+            "engine_threads": self.engine_threads,
+            "engine_thread_matmul_samples": self.engine_thread_samples,
+            "engine_own_thread_efficiency": self.own_thread_efficiency,
         }
 
 

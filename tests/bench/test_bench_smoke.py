@@ -57,6 +57,11 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     # The engine may train on its own thread count; the baseline trains on the default one.
     assert torch.get_num_threads() == default_threads
     assert {run.threads for run in results.baseline_runs.values()} == {default_threads}
+    engine_threads = config.train.cpu_threads or default_threads
+    assert {c.engine_threads for c in results.comparisons} == {engine_threads}
+    if engine_threads != default_threads:  # a ceiling at the engine's own thread count too
+        assert all(len(c.engine_thread_samples) == 2 for c in results.comparisons)
+        assert all(c.own_thread_efficiency > 0 for c in results.comparisons)
     assert [c.engine.mode for c in results.comparisons] == ["multi-label", "multi-class"]
     for comparison in results.comparisons:
         assert len(comparison.engine.epoch_seconds) == len(comparison.baseline.epoch_seconds) == 2

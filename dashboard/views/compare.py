@@ -66,10 +66,21 @@ def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
         st.error(str(error))
         return
     st.info(explain_readings(readings))
-    st.dataframe(charts_analysis.readings_table(readings_frame(readings)), width="stretch")
+    frame = readings_frame(readings)
+    st.caption(" · ".join(f"**({key})** {title}" for key, title in frame.loc["title"].items()))
+    st.dataframe(
+        charts_analysis.readings_table(frame.drop(index="title")),
+        width="stretch",
+        height="content",
+    )
     st.altair_chart(
         charts_analysis.reliability_chart(charts_analysis.reliability_frame(readings)),
         width="stretch",
+    )
+    st.caption(
+        "Each point is a bin of images by the reading's top probability (confidence) against "
+        "how often that top class is right; on the dashed line the two agree. Bins holding "
+        "few images jump about."
     )
 
     st.subheader("Images that are no digit")

@@ -50,9 +50,10 @@ with steps[1]:
     st.caption("Where two sigmoids fire at once: a 1 that is also a 7.")
 with steps[2]:
     st.page_link(state.PREDICT_PAGE, label="Predict your own digit", icon="✍️")
-    st.caption("Upload a photo of a handwritten digit.")
+    st.caption("Upload a photo of a handwritten digit, or try an example.")
 
 st.caption(
-    "A small demo run ships with the app, so Explore and Predict work before you train. "
+    "Two small demo runs ship with the app, one trained each way, so Explore, Compare and "
+    "Predict work before you train. "
     "Every page keeps its choices in the link: use **Share this view** in the sidebar."
 )

@@ -71,6 +71,7 @@ with after:
         "Outputs",
         change.after.out_features,
         delta=change.after.out_features - change.before.out_features,
+        delta_color="off",  # fewer outputs is neither good nor bad
     )
     st.metric("Trainable parameters", f"{change.after.trainable_params:,}")
     st.metric("Frozen parameters", f"{change.after.frozen_params:,}")

@@ -35,7 +35,12 @@ def test_a_fresh_copy_opens_with_the_demo_pair_and_the_three_readings(open_page)
     store = RunStore()
     readings = compare_runs(store.load_run("demo-softmax"), store.load_run("demo"), 0.5)
     assert explain_readings(readings) in texts(app, "info")
-    assert list(app.dataframe[1].value.columns) == ["(a)", "(b)", "(c)"]
+    table = app.dataframe[1].value
+    assert list(table.columns) == ["(a)", "(b)", "(c)"]
+    # the long titles are a caption above, not a truncated first row
+    assert "title" not in table.index and "both_count" in table.index
+    titles = " · ".join(f"**({r.key})** {r.title}" for r in readings)
+    assert titles in texts(app, "caption")
 
 
 def test_two_runs_side_by_side_with_the_three_readings(open_page, run_ids):

@@ -34,13 +34,18 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         max(len(header), *(len(row[column]) for row in cells)) if cells else len(header)
         for column, header in enumerate(headers)
     ]
-    lines = [f"== {title}"]
-    lines.append(
-        "  ".join(header.rjust(width) for header, width in zip(headers, widths, strict=True))
-    )
-    for row in cells:
-        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    lines = [f"== {title}", _line(headers, widths)]
+    lines += [_line(row, widths) for row in cells]
     return "\n".join(lines)
+
+
+def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """The first column (a name) left-aligned, the figures right-aligned."""
+    parts = [
+        cell.ljust(width) if column == 0 else cell.rjust(width)
+        for column, (cell, width) in enumerate(zip(cells, widths, strict=True))
+    ]
+    return "  ".join(parts).rstrip()
 
 
 def save_json(results: dict[str, Any], path: Path | str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench import accuracy, analysis_speed, gpu, latency, scaling
+from bench import accuracy, analysis_speed, gpu, latency, scaling, targets
 from bench.baseline import NUM_WORKERS, BaselineResult, baseline_epochs, write_mnist_folder
 from bench.engine_run import EngineRun, run_engine
 from bench.flops import training_flops_per_image
@@ -243,13 +243,19 @@ def accuracy_rows(results: TrainingResults) -> list[dict[str, Any]]:
 
 
 def accuracy_text(rows: list[dict[str, Any]], title: str) -> str:
-    targets = [f"{target:g}" for target in accuracy.TARGETS]
-    headers = ["mode", "side", *[f"s to {float(t):.1%}" for t in targets], "final", "total s"]
+    levels = [f"{level:g}" for level in accuracy.TARGETS]
+    headers = [
+        "mode",
+        "side",
+        *[f"s to {float(level):.1%}" for level in levels],
+        "final",
+        "total s",
+    ]
     body = [
         [
             row["mode"],
             row["side"],
-            *[row["seconds_to"][t] for t in targets],
+            *[row["seconds_to"][level] for level in levels],
             f"{row['final_accuracy']:.2%}",
             row["seconds_total"],
         ]
@@ -437,6 +443,9 @@ def run_bench(
         )
         if gpu_too and torch.cuda.is_available():
             results["gpu"] = gpu_section(split, scaling_sizes)
+    checked = targets.check_targets(results)
+    results["targets"] = [target.to_dict() for target in checked]
+    print(targets.targets_text(checked), flush=True)
     results["seconds"] = time.perf_counter() - start
     print(f"bench took {results['seconds']:.0f} s", flush=True)
     return results

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torchvision import datasets
 
-from bench import accuracy, analysis_speed, latency, scaling
+from bench import accuracy, analysis_speed, latency, scaling, targets
 from bench.baseline import write_mnist_folder
 from bench.flops import training_flops_per_image
 from bench.report import table
@@ -121,6 +121,29 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     moved = scaling.shifted(torch.eye(5, dtype=torch.uint8)[None, None] * 9, 1, -1)
     assert moved[0, 0, 2, 0].item() == 9 and moved.sum().item() == 9 * 3  # (i, i) -> (i+1, i-1)
 
-    # Tables print every row with its figures.
-    text = table("t", ["a", "b"], [["x", 1234.5], ["y", None]])
-    assert text.splitlines() == ["== t", "a      b", "x  1,234", "y      -"]
+    # Tables print every row with its figures: names left, figures right.
+    text = table("t", ["name", "b"], [["x", 1234.5], ["yy", None]])
+    assert text.splitlines() == ["== t", "name      b", "x     1,234", "yy        -"]
+
+    # Targets: met or missed, and by how much.
+    checked = {
+        target.name: target
+        for target in targets.check_targets(
+            {
+                "speedup": 1.5,
+                "training": [{"engine_efficiency": 0.9}],
+                "accuracy": [
+                    {"side": "engine", "seconds_to": {"0.975": 2.0}},
+                    {"side": "engine", "seconds_to": {"0.975": 4.0}},
+                    {"side": "baseline", "seconds_to": {"0.975": 30.0}},
+                ],
+                "latency": {"one_image_seconds": 0.01},
+            }
+        )
+    }
+    speed = checked["CPU training: engine / baseline"]
+    assert speed.met is False and speed.margin == 0.75
+    assert checked["CPU training: share of the matmul ceiling"].met is True
+    slowest = checked["CPU: seconds to 97.5% validation accuracy (both modes)"]
+    assert slowest.measured == 4.0 and slowest.met is True and slowest.margin == 1.25
+    assert checked["CPU predict: one uploaded PNG"].margin == 0.5

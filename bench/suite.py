@@ -8,7 +8,8 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,48 @@ class TrainingResults:
         return combined_speedup(self.comparisons)
 
 
+class BetweenEngineEpochs:
+    """Called after each engine epoch: the baseline's next epoch, then a torch.mm sample.
+
+    fit() may train on fewer threads than PyTorch's default (TrainConfig.cpu_threads); the
+    baseline and the machine's ceiling get the process's default, and when the engine's count
+    differs, torch.mm is also sampled at the engine's count (kept apart from the ceiling).
+    """
+
+    def __init__(
+        self, baseline_steps: Iterator[BaselineResult], matmul: MatmulSamples, threads: int
+    ) -> None:
+        self.baseline_steps = baseline_steps
+        self.matmul = matmul
+        self.default_threads = threads
+        self.engine_threads = threads
+        self.samples: list[float] = []
+        self.engine_thread_samples: list[float] = []
+        self.baseline: BaselineResult | None = None
+
+    def __call__(self) -> None:
+        self.engine_threads = torch.get_num_threads()
+        if self.engine_threads != self.default_threads:
+            matmul = self.matmul
+            rate = matmul_flops_per_second(matmul.device, matmul.size, 3, matmul.dtype)
+            self.engine_thread_samples.append(rate)
+        torch.set_num_threads(self.default_threads)
+        try:
+            self.baseline = next(self.baseline_steps, self.baseline)
+            self.samples.append(self.matmul.sample())
+        finally:
+            torch.set_num_threads(self.engine_threads)
+
+    def finish(self) -> BaselineResult:
+        """The baseline's result, after training any epochs the engine did not wait for
+        (when a callback stopped it early)."""
+        for snapshot in self.baseline_steps:
+            self.baseline = snapshot
+        if self.baseline is None:
+            raise RuntimeError("the baseline trained no epoch")
+        return self.baseline
+
+
 def train_side_by_side(
     config: RunConfig,
     split: DatasetSplit,
@@ -118,33 +161,9 @@ def train_side_by_side(
                 num_workers=num_workers,
                 autocast_dtype=autocast_dtype,
             )
-            samples: list[float] = []
-            own_samples: list[float] = []  # at the engine's thread count, when it differs
-            latest: list[BaselineResult] = []
-            threads: list[int] = []
-
-            def between_epochs(
-                steps=baseline_steps, samples=samples, own=own_samples, latest=latest, used=threads
-            ) -> None:
-                # fit() may train on fewer threads than PyTorch's default (TrainConfig.
-                # cpu_threads); the baseline and the ceiling get the process's default.
-                engine_threads = torch.get_num_threads()
-                used[:] = [engine_threads]
-                if engine_threads != default_threads:
-                    own.append(matmul.sample())
-                torch.set_num_threads(default_threads)
-                try:
-                    snapshot = next(steps, None)
-                    if snapshot is not None:
-                        latest[:] = [snapshot]
-                    samples.append(matmul.sample())
-                finally:
-                    torch.set_num_threads(engine_threads)
-
-            engine = run_engine(mode_config, split, between_epochs=between_epochs)
-            for snapshot in baseline_steps:  # finish the baseline if the engine stopped early
-                latest[:] = [snapshot]
-            baseline = latest[0]
+            between = BetweenEngineEpochs(baseline_steps, matmul, default_threads)
+            engine = run_engine(mode_config, split, between_epochs=between)
+            baseline = between.finish()
             engine_runs[mode], baseline_runs[mode] = engine, baseline
             comparisons.append(
                 Comparison(
@@ -155,9 +174,9 @@ def train_side_by_side(
                         "baseline", mode, baseline.images_per_epoch, baseline.epoch_seconds
                     ),
                     flops_per_image=flops,
-                    matmul_samples=samples,
-                    engine_threads=threads[0] if threads else default_threads,
-                    engine_thread_samples=own_samples,
+                    matmul_samples=between.samples,
+                    engine_threads=between.engine_threads,
+                    engine_thread_samples=between.engine_thread_samples,
                 )
             )
     for comparison in comparisons:  # the ceiling: the best sample of the whole run so far
@@ -442,7 +461,11 @@ def run_bench(
             default_config, split, matmul, scaling_sizes, title=f"Scaling ({device}, {MODES[0]})"
         )
         if gpu_too and torch.cuda.is_available():
-            results["gpu"] = gpu_section(split, scaling_sizes)
+            try:
+                results["gpu"] = gpu_section(split, scaling_sizes)
+            except Exception as error:  # keep the CPU figures; show what failed on the GPU
+                traceback.print_exc()
+                results["gpu"] = {"error": f"{type(error).__name__}: {error}"}
     checked = targets.check_targets(results)
     results["targets"] = [target.to_dict() for target in checked]
     print(targets.targets_text(checked), flush=True)

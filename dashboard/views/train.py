@@ -160,8 +160,16 @@ def show_finished(progress: JobProgress) -> None:
             column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
     if progress.run_id:
         st.caption(f"Saved in the run store as `{progress.run_id}`.")
-        if st.button("Explore this run", icon="🔍"):
+        explore, compare = st.columns([1, 3])
+        if explore.button("Explore this run", icon="🔍"):
             state.open_page(state.EXPLORE_PAGE, **{state.RUN: progress.run_id})
+        if compare.button(
+            "Compare it with its twin",
+            icon="⚖️",
+            help="The same settings trained the other way (softmax or sigmoids): Compare offers "
+            "the saved twin, or trains it.",
+        ):
+            state.open_page(state.COMPARE_PAGE, **{state.RUNS: [progress.run_id]})
 
 
 def show_status(job: TrainingJob, progress: JobProgress) -> None:

@@ -70,6 +70,18 @@ def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -
     assert app.selectbox(key=state.RUN).value == final.run_id
 
 
+def test_a_finished_run_leads_to_compare_with_its_twin_offered(open_page) -> None:
+    app = _start(open_page(PAGE, **TINY))
+    final = _job_of(app).wait(60)
+    assert final.state == "done", final.error
+    app.run()
+    compare = next(button for button in app.button if button.label == "Compare it with its twin")
+    compare.click().run()
+    assert app.title[0].value == "Compare"
+    assert app.multiselect(key=state.RUNS).value == [final.run_id]
+    assert "Train the multi-class twin" in [button.label for button in app.button]
+
+
 def test_stop_ends_a_long_run_early(open_page) -> None:
     app = _start(open_page(PAGE, epochs="50", model="cnn"))
     job = _job_of(app)

@@ -44,6 +44,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def load_average() -> float | None:
+    """The 1-minute load average: above the core count, other work shared the machine."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def describe_machine(device: torch.device | str = "cpu") -> dict[str, object]:
     """Facts a reader needs to compare numbers across machines."""
     device = torch.device(device)
@@ -55,6 +63,7 @@ def describe_machine(device: torch.device | str = "cpu") -> dict[str, object]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),
+        "load_average": load_average(),
     }
     if device.type == "cuda":
         facts["gpu"] = torch.cuda.get_device_name(device)

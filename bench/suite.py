@@ -21,7 +21,7 @@ from bench import accuracy, analysis_speed, gpu, latency, scaling, targets
 from bench.baseline import NUM_WORKERS, BaselineResult, baseline_epochs, write_mnist_folder
 from bench.engine_run import EngineRun, run_engine
 from bench.flops import training_flops_per_image
-from bench.machine import describe_machine, matmul_flops_per_second
+from bench.machine import describe_machine, load_average, matmul_flops_per_second
 from bench.report import format_value, table
 from bench.throughput import Comparison, Throughput, combined_speedup
 from engine.config import DataConfig, RunConfig
@@ -470,5 +470,11 @@ def run_bench(
     results["targets"] = [target.to_dict() for target in checked]
     print(targets.targets_text(checked), flush=True)
     results["seconds"] = time.perf_counter() - start
-    print(f"bench took {results['seconds']:.0f} s", flush=True)
+    results["load_average_at_end"] = load_average()
+    print(
+        f"bench took {results['seconds']:.0f} s; 1-minute load average "
+        f"{machine['load_average']} at the start, {results['load_average_at_end']} at the end "
+        f"({machine['cpu_count']} cores)",
+        flush=True,
+    )
     return results

@@ -18,6 +18,9 @@ import torch
 from engine.analysis.outputs import truth_matrix
 
 PAIR_SELECTION = "pair"  # name of the click selection on the co-activation heatmap
+# Width follows the container, height is the plot's own: the legend below adds to it instead
+# of squeezing the plot (Streamlit's default "fit" counts legend and title inside the height).
+FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def confusion_matrix_chart(confusion: pd.DataFrame) -> alt.LayerChart:
@@ -119,16 +122,13 @@ def class_counts_chart(counts: pd.DataFrame, title: str) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("class:N", sort=list(counts["class"]), title="true class"),
-            y=alt.Y("count:Q", title="images"),
+            y=alt.Y("count:Q", title="images", axis=alt.Axis(tickMinStep=1, format="d")),
             tooltip=["class:N", "count:Q"],
         )
-        .properties(title=title, height=200)
+        .properties(title=title, height=150, autosize=FIT_WIDTH)
     )
 
 
-# Width follows the container, height is the plot's own: the legend below adds to it instead
-# of squeezing the plot (Streamlit's default "fit" counts legend and title inside the height).
-FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
 METRIC_TITLES = {
     "val_accuracy": "Validation accuracy (argmax)",
     "val_loss": "Validation loss",

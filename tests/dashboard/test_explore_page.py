@@ -157,3 +157,13 @@ def test_galleries_show_the_most_striking_images_first():
     # neither: by the highest sigmoid, the nearest to firing first
     assert most_striking([2, 3], probabilities, "neither").tolist() == [3, 2]
     assert most_striking([], probabilities, "both").tolist() == []
+
+
+def test_the_per_class_bars_keep_their_height_and_count_in_whole_images():
+    import pandas as pd
+
+    from dashboard.charts_analysis import class_counts_chart
+
+    spec = class_counts_chart(pd.DataFrame({"class": ["0", "1"], "count": [3, 0]}), "x").to_dict()
+    assert spec["height"] == 150 and spec["autosize"]["type"] == "fit-x"
+    assert spec["encoding"]["y"]["axis"]["tickMinStep"] == 1

@@ -7,10 +7,13 @@ tutorial baseline's, measured in this run.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bench.report import save_json
 from bench.scaling import SIZES
 from bench.suite import run_bench
+from engine.device import resolve_device
+from engine.errors import EngineError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,9 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes = tuple(int(size) for size in args.scaling_sizes.split(","))
     except ValueError:
         parser.error("--scaling-sizes takes whole numbers separated by commas, e.g. 1000,5000")
-    results = run_bench(
-        quick=args.quick, device=args.device, gpu_too=not args.no_gpu, scaling_sizes=sizes
-    )
+    try:
+        resolve_device(args.device)
+        results = run_bench(
+            quick=args.quick, device=args.device, gpu_too=not args.no_gpu, scaling_sizes=sizes
+        )
+    except EngineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.json:
         save_json(results, args.json)
         print(f"results saved to {args.json}")

@@ -13,6 +13,11 @@ On a machine with several CUDA GPUs a job can use them all: it then runs
 follows the run folder's metrics.json for progress, and stops it with SIGTERM, on which the
 command line saves the run as stopped.
 
+Other long work (an experiment that trains two models, say) runs the same way through
+`start_task(function, *args)`: a `TaskJob` calls the function in a worker thread with a
+`progress(message, fraction)` keyword argument, and keeps the latest message and fraction,
+then the result or the error, in an immutable `TaskProgress` snapshot.
+
 This module knows nothing about Streamlit; `dashboard/state.py` keeps the job id per session.
 """
 
@@ -28,10 +33,11 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import torch
 
@@ -44,8 +50,10 @@ from engine.errors import EngineError
 
 JOB_STATES = ("queued", "running", "done", "stopped", "failed")
 FINISHED_STATES = ("done", "stopped", "failed")
+TASK_STATES = ("queued", "running", "done", "failed")
 MAX_RUNNING_JOBS = 4  # every job gets the same CPU cores; more would only slow each one down
 MAX_KEPT_JOBS = 64  # finished jobs kept for late pollers; older ones are forgotten
+MAX_RUNNING_TASKS = 2  # tasks such as teach_none train models too: a few at most at once
 PROCESS_POLL_SECONDS = 0.25  # how often a job in child processes reads its run folder
 
 
@@ -362,3 +370,155 @@ def _forget_old_jobs() -> None:
     finished = [job_id for job_id, job in _REGISTRY.items() if job.progress().finished]
     for job_id in finished[: max(0, len(_REGISTRY) - MAX_KEPT_JOBS)]:
         del _REGISTRY[job_id]
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic background tasks: any function that reports progress(message, fraction)
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """A task at one moment: its last message and fraction, then its result or error."""
+
+    task_id: str
+    name: str  # what the task is, for a progress line ("Teaching 'none'")
+    state: str  # one of TASK_STATES
+    message: str  # the function's last progress message
+    fraction: float  # 0..1, from the function's last progress call (1.0 once done)
+    result: Any  # the function's return value once done, else None
+    error: str | None  # why a failed task failed, in words a user can act on
+    elapsed: float  # seconds since the task started
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+
+@dataclass(eq=False)
+class TaskJob:
+    """A function running (or finished) in its own worker thread; see `start_task`."""
+
+    id: str
+    name: str
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _started: float = field(default_factory=time.monotonic, repr=False)
+    _snapshot: TaskProgress | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._snapshot = TaskProgress(
+            self.id, self.name, "queued", "Waiting to start", 0.0, None, None, 0.0
+        )
+
+    def progress(self) -> TaskProgress:
+        """The latest snapshot, with the elapsed time brought up to now while it runs."""
+        with self._lock:
+            snapshot = self._snapshot
+        assert snapshot is not None
+        if snapshot.finished:
+            return snapshot
+        return _replace_task(snapshot, elapsed=time.monotonic() - self._started)
+
+    def wait(self, timeout: float | None = None) -> TaskProgress:
+        """Block until the task finished (or `timeout` seconds passed); return its progress."""
+        self._finished.wait(timeout)
+        return self.progress()
+
+    def report(self, message: str, fraction: float) -> None:
+        """The `progress` callback the function is given: keeps its latest message and fraction
+        (clamped to 0..1, never going back, so a bar does not jump backwards)."""
+        with self._lock:
+            assert self._snapshot is not None
+            if self._snapshot.finished:
+                return
+            fraction = min(1.0, max(self._snapshot.fraction, float(fraction)))
+            self._snapshot = _replace_task(
+                self._snapshot, state="running", message=str(message), fraction=fraction
+            )
+
+    def _end(self, **changes: object) -> None:
+        with self._lock:
+            assert self._snapshot is not None
+            changes["elapsed"] = time.monotonic() - self._started
+            self._snapshot = _replace_task(self._snapshot, **changes)
+        self._finished.set()
+
+
+def _replace_task(snapshot: TaskProgress, **changes: object) -> TaskProgress:
+    values = {name: getattr(snapshot, name) for name in TaskProgress.__dataclass_fields__}
+    values.update(changes)
+    return TaskProgress(**values)  # type: ignore[arg-type]
+
+
+_TASKS: dict[str, TaskJob] = {}
+
+
+def start_task(
+    function: Callable[..., Any], *args: Any, name: str = "task", **kwargs: Any
+) -> TaskJob:
+    """Run `function(*args, progress=..., **kwargs)` in a new worker thread; return its task.
+
+    The function must take a `progress(message, fraction)` keyword argument (fraction 0..1).
+    An EngineError it raises fails the task with its message; any other error too, with a
+    pointer to the server log. Raises EngineError when MAX_RUNNING_TASKS are running already.
+    """
+    with _REGISTRY_LOCK:
+        running = [task for task in _TASKS.values() if not task.progress().finished]
+        if len(running) >= MAX_RUNNING_TASKS:
+            raise EngineError(
+                f"{len(running)} experiments are running already: wait for one to finish "
+                "before starting another"
+            )
+        task_id = f"task-{next(_COUNTER)}-{uuid.uuid4().hex[:8]}"
+        task = TaskJob(id=task_id, name=name)
+        _TASKS[task_id] = task
+        finished = [key for key, value in _TASKS.items() if value.progress().finished]
+        for key in finished[: max(0, len(_TASKS) - MAX_KEPT_JOBS)]:
+            del _TASKS[key]
+    thread = threading.Thread(
+        target=_run_task,
+        args=(task, function, args, kwargs),
+        name=f"lme-{task_id}",
+        daemon=True,
+    )
+    task._thread = thread
+    thread.start()
+    return task
+
+
+def _run_task(
+    task: TaskJob, function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]
+) -> None:
+    """The worker thread of a task: call the function, keep its result or error."""
+    try:
+        task.report("Starting", 0.0)
+        result = function(*args, progress=task.report, **kwargs)
+        task._end(state="done", fraction=1.0, result=result)
+    except EngineError as error:
+        task._end(state="failed", error=str(error))
+    except Exception as error:  # a bug: keep the worker alive, keep the details for the log
+        traceback.print_exc()
+        task._end(
+            state="failed",
+            error=f"{task.name} failed unexpectedly ({type(error).__name__}: {error}); "
+            "see the server log for details",
+        )
+    finally:
+        _release_free_memory()
+        task._finished.set()
+
+
+def get_task(task_id: str | None) -> TaskJob | None:
+    """The task with this id, or None when it is unknown (e.g. after a server restart)."""
+    if not task_id:
+        return None
+    with _REGISTRY_LOCK:
+        return _TASKS.get(task_id)
+
+
+def running_tasks() -> list[TaskJob]:
+    """Tasks that have not finished yet, oldest first."""
+    with _REGISTRY_LOCK:
+        tasks = list(_TASKS.values())
+    return [task for task in tasks if not task.progress().finished]

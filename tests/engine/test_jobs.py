@@ -185,3 +185,68 @@ def test_two_real_jobs_train_into_separate_runs(tmp_path) -> None:
     assert store.load_run(one.run_id).config.train.mode == "multi-label"
     assert store.load_run(two.run_id).config.train.mode == "multi-class"
     assert one.last_metrics["val_accuracy"] > 0.9  # bright vs dark: learnt in two epochs
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic tasks (start_task): progress snapshots, the result, the error
+
+
+def test_a_task_reports_progress_then_its_result() -> None:
+    reached, resume = threading.Event(), threading.Event()
+
+    def count_to(limit: int, progress: Callable[[str, float], None], step: int = 1) -> int:
+        progress("halfway", 0.5)
+        reached.set()
+        resume.wait(10)
+        progress("a step back is ignored", 0.25)
+        return sum(range(0, limit, step))
+
+    task = jobs.start_task(count_to, 10, step=2, name="Counting")
+    assert reached.wait(10)
+    snapshot = task.progress()
+    assert (snapshot.state, snapshot.message, snapshot.fraction) == ("running", "halfway", 0.5)
+    assert snapshot.result is None and not snapshot.finished
+    assert jobs.get_task(task.id) is task and task in jobs.running_tasks()
+    resume.set()
+    done = task.wait(10)
+    assert done.state == "done" and done.finished
+    assert done.result == 0 + 2 + 4 + 6 + 8
+    assert done.fraction == 1.0 and done.error is None and done.name == "Counting"
+    assert task not in jobs.running_tasks()
+    assert snapshot.state == "running"  # an earlier snapshot never changes
+
+
+def test_a_task_fails_with_the_engines_message_or_a_pointer_to_the_log(capsys) -> None:
+    def refuse(progress: Callable[[str, float], None]) -> None:
+        raise DatasetError("put the files in /data")
+
+    def crash(progress: Callable[[str, float], None]) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    refused = jobs.start_task(refuse, name="Teaching 'none'").wait(10)
+    assert (refused.state, refused.error, refused.result) == (
+        "failed",
+        "put the files in /data",
+        None,
+    )
+    crashed = jobs.start_task(crash, name="Teaching 'none'").wait(10)
+    assert crashed.state == "failed"
+    assert "ZeroDivisionError" in crashed.error and "server log" in crashed.error
+    assert "ZeroDivisionError" in capsys.readouterr().err  # the traceback, for the log
+
+
+def test_too_many_running_tasks_are_refused() -> None:
+    release = threading.Event()
+
+    def wait(progress: Callable[[str, float], None]) -> None:
+        release.wait(10)
+
+    started = [jobs.start_task(wait) for _ in range(jobs.MAX_RUNNING_TASKS)]
+    try:
+        with pytest.raises(EngineError, match="running already"):
+            jobs.start_task(wait)
+    finally:
+        release.set()
+        for task in started:
+            task.wait(10)
+    assert jobs.get_task("task-unknown") is None and jobs.get_task(None) is None

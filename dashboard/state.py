@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from engine.config import DataConfig, ModelConfig
+from engine.config import DataConfig, ModelConfig, TrainConfig
 from engine.errors import EngineError
 
 # ---------------------------------------------------------------------------------------------
@@ -264,8 +264,22 @@ def _device_description(name: str) -> str:
 
 
 def device_description(name: str = "auto") -> str:
-    """ "GPU: NVIDIA ..." or "CPU (n threads)": where training would run."""
+    """ "GPU: NVIDIA ..." or "CPU (n threads)": the device, with the process's threads."""
     return _device_description(name)
+
+
+def training_device_description(train: TrainConfig | None = None) -> str:
+    """Where a training with `train` (default: the engine's TrainConfig()) would run: the GPU,
+    or the CPU with the threads training uses there, `cpu_threads` (0 = PyTorch's own count,
+    engine/training.py), not the process's: "CPU (1 thread for training)"."""
+    import torch
+
+    train = train or TrainConfig()
+    described = _device_description(train.device)
+    if not described.startswith("CPU"):
+        return described
+    threads = train.cpu_threads or torch.get_num_threads()
+    return f"CPU ({threads} thread{'' if threads == 1 else 's'} for training)"
 
 
 @st.cache_resource(show_spinner=False)
@@ -451,3 +465,47 @@ def pair_row_handler(table_key: str, pair_labels: Sequence[str]) -> Callable[[],
             st.session_state[PAIR] = pair_labels[rows[0]]
 
     return choose
+
+
+# ---------------------------------------------------------------------------------------------
+# Compare page's "Teaching 'none'" experiment (engine.jobs.start_task): the widgets' keys, the
+# running task of this tab, and the last finished outcome, kept so it survives reruns.
+
+TEACH_FORM = "lme_teach_form"
+TEACH_NONE_EXAMPLES = "lme_teach_none_examples"
+TEACH_HELD_OUT = "lme_teach_held_out"
+TEACH_EPOCHS = "lme_teach_epochs"
+_TEACH_TASK = "lme_teach_task"  # (task id, description of its settings)
+_TEACH_OUTCOME = "lme_teach_outcome"  # (finished TaskProgress, description)
+
+
+def remember_teaching_task(task: Any, description: str) -> None:
+    """This tab's experiment task, with a line saying what it runs (dataset, epochs, ...)."""
+    st.session_state[_TEACH_TASK] = (task.id, description)
+
+
+def teaching_task() -> tuple[Any, str] | None:
+    """(task, description) while this tab's experiment has been started and not yet taken."""
+    from engine.jobs import get_task
+
+    kept = st.session_state.get(_TEACH_TASK)
+    task = None if kept is None else get_task(kept[0])
+    return None if task is None else (task, kept[1])
+
+
+def take_teaching_outcome() -> None:
+    """When this tab's experiment task has finished: keep its final snapshot (result or error)
+    as the outcome shown from now on, and forget the task."""
+    running = teaching_task()
+    if running is None:
+        return
+    task, description = running
+    progress = task.progress()
+    if progress.finished:
+        st.session_state[_TEACH_OUTCOME] = (progress, description)
+        st.session_state.pop(_TEACH_TASK, None)
+
+
+def teaching_outcome() -> tuple[Any, str] | None:
+    """(finished engine.jobs.TaskProgress, description) of this tab's last experiment."""
+    return st.session_state.get(_TEACH_OUTCOME)

@@ -5,6 +5,7 @@ and a sigmoid-trained run on the same dataset: the three readings side by side w
 sentence `engine.analysis.readings.explain_readings` writes from their numbers, a reliability
 chart per reading, and how often each reading calls generated non-digits "neither", with the
 honest statement of what that does and does not show. The runs chosen are in the URL.
+Below them, the "Teaching 'none'" experiment (dashboard/teaching.py).
 
 A fresh copy opens with the shipped demo pair. When the chosen runs hold only one of the two
 modes, the page offers the other mode's twin of a chosen run: an existing run of the same
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_analysis, state
+from dashboard import charts_analysis, state, teaching
 from engine.analysis.neither import check_non_digits
 from engine.analysis.readings import compare_runs, explain_readings, readings_frame
 from engine.errors import EngineError
@@ -25,6 +26,7 @@ from engine.jobs import start_training
 CURVE_METRICS = ("val_accuracy", "val_loss", "train_loss")
 POLL_SECONDS = 1.0
 NON_DIGIT_COUNT = 300
+MISSING = "—"  # a metric a run lacks (a softmax run has no accuracy_multi); Streamlit: "None"
 
 
 def load_runs(run_ids: list[str]) -> list:
@@ -45,6 +47,7 @@ def show_metrics(loaded: list, by_id: dict) -> None:
         charts_analysis.runs_table([by_id[run.id] for run in loaded]),
         hide_index=True,
         width="stretch",
+        placeholder=MISSING,
     )
     history = charts_analysis.history_frame({run.id: run.history for run in loaded})
     st.subheader("Per epoch")
@@ -191,6 +194,7 @@ st.write(
 )
 
 take_finished_twin()
+loaded: list = []
 summaries = [summary for summary in state.run_summaries() if summary.status == "complete"]
 if not summaries:
     st.info("There is no saved run to compare yet: train one multi-class and one multi-label run.")
@@ -227,3 +231,5 @@ else:
             offer_twin(loaded[0], chosen_ids, summaries)
         else:
             show_readings(*pairing, float(threshold))
+
+teaching.show_teaching_none(loaded)

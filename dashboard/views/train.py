@@ -111,7 +111,7 @@ with st.form(state.TRAIN_FORM):
             "learn to say 'none of the classes'.",
             **state.bind_number(state.NONE_EXAMPLES, 0, 5000),
         )
-    st.caption(f"Device: {state.device_description()}")
+    st.caption(f"Device: {state.training_device_description(defaults.train)}")
     gpus = default_processes(RunConfig())  # several GPUs: train on all of them with torchrun
     all_gpus = gpus > 1 and st.toggle(f"Use all {gpus} GPUs (one torchrun process each)", True)
     submitted = st.form_submit_button("Start training", type="primary", disabled=busy, icon="▶️")

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from dashboard import state
@@ -163,3 +164,14 @@ def test_curve_charts_are_tall_hug_their_values_and_name_runs_shortly():
     assert spec["encoding"]["color"]["scale"]["domain"] == [short_run_label(long_id), "demo"]
     assert short_run_label(long_id) == "20261125-…k-multi-label-3f2a"
     assert len(short_run_label(long_id)) == 28 and short_run_label("demo") == "demo"
+
+
+def test_a_metric_a_run_lacks_is_a_dash_not_none(open_page, run_ids):
+    multi_label_id, multi_class_id = run_ids
+    app = open_page(PAGE)
+    table = app.dataframe[0]
+    numbers = table.value.set_index("run")
+    # a softmax run has no accuracy_multi: missing underneath, drawn as a dash
+    assert pd.isna(numbers.loc[multi_class_id, "val_accuracy_multi"])
+    assert not pd.isna(numbers.loc[multi_label_id, "val_accuracy_multi"])
+    assert table.proto.placeholder == "—"

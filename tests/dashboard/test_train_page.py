@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from dashboard import state
 from engine import jobs
-from engine.config import RunConfig
+from engine.config import RunConfig, TrainConfig
 from tests.dashboard.conftest import metrics, texts
 
 PAGE = "views/train.py"
@@ -41,7 +42,9 @@ def test_the_form_shows_the_engines_defaults_and_the_device(open_page) -> None:
     assert app.number_input(key=state.LEARNING_RATE).value == pytest.approx(defaults.train.lr)
     assert app.number_input(key=state.LIMIT).value == (defaults.data.limit or 0)
     assert app.number_input(key=state.NONE_EXAMPLES).value == defaults.data.none_examples
-    assert any(caption.startswith("Device: CPU (") for caption in texts(app, "caption"))
+    # the threads training uses (TrainConfig.cpu_threads = 1), not the process's count
+    assert defaults.train.cpu_threads == 1
+    assert "Device: CPU (1 thread for training)" in texts(app, "caption")
     assert "No training started from this tab yet" in app.info[0].value
 
 
@@ -141,3 +144,19 @@ def test_non_digit_examples_reach_the_saved_config(open_page, runs_dir) -> None:
     saved = json.loads((runs_dir / final.run_id / "run.json").read_text())
     assert saved["config"]["data"]["none_examples"] == 100
     assert saved["train_size"] == 240 + 100  # 300 images less the 60 held out, plus non-digits
+
+
+def test_the_device_caption_follows_the_training_threads(monkeypatch) -> None:
+    monkeypatch.setattr(state, "_device_description", lambda name: "CPU (8 threads)")
+    assert state.training_device_description(TrainConfig(cpu_threads=1)) == (
+        "CPU (1 thread for training)"
+    )
+    assert state.training_device_description(TrainConfig(cpu_threads=3)) == (
+        "CPU (3 threads for training)"
+    )
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 6)  # 0: PyTorch's own count
+    assert state.training_device_description(TrainConfig(cpu_threads=0)) == (
+        "CPU (6 threads for training)"
+    )
+    monkeypatch.setattr(state, "_device_description", lambda name: "GPU: NVIDIA H100")
+    assert state.training_device_description(TrainConfig()) == "GPU: NVIDIA H100"

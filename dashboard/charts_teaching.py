@@ -12,21 +12,18 @@ import pandas as pd
 from dashboard.charts_analysis import FIT_WIDTH
 
 MODELS = ("without", "with")
-RESULT_COLUMNS = {  # engine column -> shown column; rates shown as percentages
-    "digit_accuracy": "digit accuracy %",
-    "digit_argmax_accuracy": "digit argmax accuracy %",
+RESULT_ROWS = {  # engine column -> shown row; rates shown as percentages
+    "digit_accuracy": "digit accuracy (exact match) %",
+    "digit_argmax_accuracy": "digit accuracy (argmax) %",
     "digit_neither_rate": 'digits called "neither" %',
     "non_digit_neither_rate": 'unseen non-digits called "neither" %',
-    "none_examples": "all-zero examples",
     "seconds": "training seconds",
 }
-PERCENT_COLUMNS = ("digit_accuracy", "digit_argmax_accuracy")
-PERCENT_COLUMNS += ("digit_neither_rate", "non_digit_neither_rate")
 TAUGHT, HELD_OUT = "taught as 'none'", "held out (never taught)"
 
 
 def model_label(model: str, none_examples: int) -> str:
-    """ "without all-zero examples" / "with 1000 all-zero examples"."""
+    """ "without all-zero examples" / "with 1,000 all-zero examples"."""
     return (
         "without all-zero examples"
         if model == "without"
@@ -35,18 +32,19 @@ def model_label(model: str, none_examples: int) -> str:
 
 
 def results_table(results: pd.DataFrame, none_examples: int) -> pd.DataFrame:
-    """TeachingNone.results (index without, with) with rates in percent, rounded to 0.1."""
-    table = pd.DataFrame(index=[model_label(model, none_examples) for model in MODELS])
-    table.index.name = "model"
-    for column, title in RESULT_COLUMNS.items():
-        values = results.loc[list(MODELS), column].astype(float).to_numpy()
-        if column in PERCENT_COLUMNS:
-            table[title] = (values * 100).round(1)
-        elif column == "seconds":
-            table[title] = values.round(1)
-        else:
-            table[title] = values.astype(int)
-    return table
+    """TeachingNone.results turned on its side: one row per number, one column per model
+    (narrow enough to read whole), rates in percent; everything rounded to 0.1."""
+    table = pd.DataFrame(
+        {
+            model_label(model, none_examples): [
+                float(results.loc[model, column]) * (1 if column == "seconds" else 100)
+                for column in RESULT_ROWS
+            ]
+            for model in MODELS
+        },
+        index=pd.Index(list(RESULT_ROWS.values()), name="measure"),
+    )
+    return table.round(1)
 
 
 def neither_by_kind(per_kind: pd.DataFrame, none_examples: int) -> pd.DataFrame:
@@ -73,7 +71,7 @@ def _taught_first(column: pd.Series) -> pd.Series:
 
 def neither_by_kind_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """Grouped bars: per kind of unseen non-digit, the "neither" rate without and with the
-    all-zero examples. Held-out kinds come last, named "(held out)" and drawn lighter, so
+    all-zero examples. Held-out kinds come last, named "(held out)", lighter and outlined, so
     what was taught and what was not never blur together."""
     kinds = list(dict.fromkeys(frame["kind"]))
     models = list(dict.fromkeys(frame.sort_values("order")["model"]))
@@ -83,13 +81,15 @@ def neither_by_kind_chart(frame: pd.DataFrame) -> alt.LayerChart:
         y=alt.Y("neither %:Q", scale=alt.Scale(domain=[0, 105]), title='says "neither" %'),
     )
     bars = base.mark_bar().encode(
-        color=alt.Color("model:N", sort=models, title=None, legend=alt.Legend(orient="bottom")),
-        opacity=alt.Opacity(
-            "group:N",
-            scale=alt.Scale(domain=[TAUGHT, HELD_OUT], range=[1.0, 0.45]),
-            title=None,
-            legend=alt.Legend(orient="bottom"),
+        color=alt.Color(
+            "model:N", sort=models, title=None, legend=alt.Legend(orient="bottom", labelLimit=0)
         ),
+        opacity=alt.Opacity(
+            "group:N", scale=alt.Scale(domain=[TAUGHT, HELD_OUT], range=[1.0, 0.55]), legend=None
+        ),
+        stroke=alt.condition(alt.datum.group == HELD_OUT, alt.value("#31333f"), alt.value(None)),
+        strokeDash=alt.value([4, 3]),
+        strokeWidth=alt.value(1.5),
         tooltip=["kind:N", "group:N", "model:N", "neither %:Q"],
     )
     labels = base.mark_text(dy=-6, fontSize=11).encode(text=alt.Text("neither %:Q", format=".0f"))

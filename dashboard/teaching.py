@@ -113,7 +113,7 @@ def show_outcome(progress: TaskProgress, description: str) -> None:
     st.altair_chart(charts_teaching.neither_by_kind_chart(frame), width="stretch")
     if result.held_out_kinds:
         st.caption(
-            f"Lighter bars, marked (held out): {', '.join(result.held_out_kinds)}, never "
+            f"Lighter, outlined bars, marked (held out): {', '.join(result.held_out_kinds)}, never "
             "among the all-zero training examples. They are the honest test; the other kinds "
             f"were taught, but these {result.test_count} images are new ones of the same kinds."
         )

@@ -86,5 +86,6 @@ def test_predict_without_an_image(open_page) -> None:
 
 def test_compare_with_one_run(open_page) -> None:
     app = open_page("views/compare.py", runs=["demo"], threshold="0.3")
-    assert [button.label for button in app.button] == ["Compare with demo-softmax"]
+    labels = [button.label for button in app.button]
+    assert labels == ["Compare with demo-softmax", "Run the experiment"]  # + Teaching "none"
     assert share_link(app) == "http://localhost:8501/compare?runs=demo&threshold=0.3"

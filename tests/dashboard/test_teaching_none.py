@@ -88,16 +88,20 @@ def test_the_experiment_runs_in_the_background_and_shows_the_engines_numbers(
     assert result.none_examples == 60 and result.held_out_kinds == ("letters",)
     # the sentence is the engine's, not a canned one
     assert result.explanation in texts(app, "info")
-    table = next(frame.value for frame in app.dataframe if frame.value.index.name == "model")
-    assert list(table.index) == ["without all-zero examples", "with 60 all-zero examples"]
-    for model, label in zip(("without", "with"), table.index, strict=True):
-        engine_row = result.results.loc[model]
-        shown = table.loc[label]
-        assert shown["digit accuracy %"] == round(engine_row["digit_accuracy"] * 100, 1)
+    table = next(frame.value for frame in app.dataframe if frame.value.index.name == "measure")
+    assert list(table.columns) == ["without all-zero examples", "with 60 all-zero examples"]
+    for model, label in zip(("without", "with"), table.columns, strict=True):
+        engine_row, shown = result.results.loc[model], table[label]
+        assert shown["digit accuracy (exact match) %"] == round(
+            engine_row["digit_accuracy"] * 100, 1
+        )
+        assert shown["digit accuracy (argmax) %"] == round(
+            engine_row["digit_argmax_accuracy"] * 100, 1
+        )
         assert shown['unseen non-digits called "neither" %'] == round(
             engine_row["non_digit_neither_rate"] * 100, 1
         )
-        assert shown["all-zero examples"] == engine_row["none_examples"]
+        assert shown["training seconds"] == round(engine_row["seconds"], 1)
     assert len(app.get("vega_lite_chart")) >= 1  # the per-kind chart (besides reliability)
     assert any("(held out): letters" in text for text in texts(app, "caption"))
     # the result is kept in this tab's session: it is still there after another rerun

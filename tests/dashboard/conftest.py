@@ -44,6 +44,8 @@ def open_page(runs_dir: Path) -> Iterator[Callable[..., AppTest]]:
     for job in jobs.running_jobs():  # never leave a training thread behind
         job.stop()
         job.wait(30)
+    for task in jobs.running_tasks():  # nor an experiment (tasks cannot be stopped)
+        task.wait(60)
 
 
 def texts(app: AppTest, kind: str) -> list[str]:

@@ -85,6 +85,8 @@ _EXPORTS: dict[str, str] = {
     "TrainingJob": "engine.jobs",
     "JobProgress": "engine.jobs",
     "start_training": "engine.jobs",
+    "TaskJob": "engine.jobs",
+    "start_task": "engine.jobs",
     "DistributedContext": "engine.distributed",
     "is_main_process": "engine.distributed",
 }

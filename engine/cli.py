@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--device", choices=DEVICE_CHOICES, default=train.device)
     fit.add_argument("--seed", type=int, default=train.seed)
     fit.add_argument("--threshold", type=float, default=train.threshold, help="sigmoid cut-off")
+    fit.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=train.cpu_threads,
+        help="CPU threads for training; 0 = all cores (default), 1 on a busy shared machine",
+    )
     fit.add_argument("--limit", type=int, default=data.limit, help="use at most N images")
     fit.add_argument(
         "--none-examples",
@@ -212,6 +218,7 @@ def _config_from(args: argparse.Namespace) -> Any:
         device=args.device,
         seed=args.seed,
         threshold=args.threshold,
+        cpu_threads=args.cpu_threads,
     )
 
 

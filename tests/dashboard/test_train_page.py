@@ -42,9 +42,11 @@ def test_the_form_shows_the_engines_defaults_and_the_device(open_page) -> None:
     assert app.number_input(key=state.LEARNING_RATE).value == pytest.approx(defaults.train.lr)
     assert app.number_input(key=state.LIMIT).value == (defaults.data.limit or 0)
     assert app.number_input(key=state.NONE_EXAMPLES).value == defaults.data.none_examples
-    # the threads training uses (TrainConfig.cpu_threads = 1), not the process's count
-    assert defaults.train.cpu_threads == 1
-    assert "Device: CPU (1 thread for training)" in texts(app, "caption")
+    # the threads training uses (TrainConfig.cpu_threads = 0: all of PyTorch's)
+    assert defaults.train.cpu_threads == 0
+    threads = torch.get_num_threads()
+    expected = f"Device: CPU ({threads} thread{'' if threads == 1 else 's'} for training)"
+    assert expected in texts(app, "caption")
     assert "No training started from this tab yet" in app.info[0].value
 
 

@@ -267,3 +267,13 @@ def test_damaged_run_is_listed_by_the_cli(tmp_path: Path) -> None:
     assert broken["status"] == "damaged" and "run.json is unreadable" in broken["problem"]
     status, out, _ = cli("runs", "--runs-dir", str(tmp_path))
     assert "* broken: run.json is unreadable" in out
+
+
+def test_cpu_threads_reach_the_training_config() -> None:
+    from engine.cli import _config_from, build_parser
+
+    default = _config_from(build_parser().parse_args(["train"]))
+    assert default.train.cpu_threads == 0  # all cores unless asked
+    shared = _config_from(build_parser().parse_args(["train", "--cpu-threads", "1"]))
+    assert shared.train.cpu_threads == 1
+    assert_one_error_line(*cli("train", "--cpu-threads", "-1")[::2], "cpu_threads must be 0")

@@ -275,6 +275,10 @@ def distributed_session(device: torch.device) -> Iterator[DistributedContext]:
     context = init_distributed(device)
     try:
         yield context
+        if context.is_distributed and joined_here:
+            # Every rank finishes its collectives before any rank tears its group down: a
+            # rank that left early aborted ("terminate called without an active exception").
+            dist.barrier()
     finally:
         if context.is_distributed and joined_here and dist.is_initialized():
             dist.destroy_process_group()

@@ -34,7 +34,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -125,7 +125,7 @@ class TrainingJob:
         assert snapshot is not None
         if snapshot.finished:
             return snapshot
-        return _replace(snapshot, elapsed=time.monotonic() - self._started)
+        return replace(snapshot, elapsed=time.monotonic() - self._started)
 
     def stop(self) -> None:
         """Ask the job to stop after the current batch; the run is saved as "stopped"."""
@@ -144,13 +144,7 @@ class TrainingJob:
         with self._lock:
             assert self._snapshot is not None
             changes.setdefault("elapsed", time.monotonic() - self._started)
-            self._snapshot = _replace(self._snapshot, **changes)
-
-
-def _replace(snapshot: JobProgress, **changes: object) -> JobProgress:
-    values = {name: getattr(snapshot, name) for name in JobProgress.__dataclass_fields__}
-    values.update(changes)
-    return JobProgress(**values)  # type: ignore[arg-type]
+            self._snapshot = replace(self._snapshot, **changes)
 
 
 class _JobCallback(Callback):
@@ -182,9 +176,51 @@ class _JobCallback(Callback):
         self._check_stop()
 
 
-_REGISTRY: dict[str, TrainingJob] = {}
-_REGISTRY_LOCK = threading.Lock()
-_COUNTER = itertools.count(1)
+class _Registry:
+    """Live jobs (or tasks) by id, shared by every session of the server: at most
+    `max_running` unfinished at once, and the newest MAX_KEPT_JOBS finished ones kept for
+    pollers that come back late."""
+
+    _lock = threading.Lock()  # one lock for every registry: adding is rare and quick
+    _counter = itertools.count(1)
+
+    def __init__(self, prefix: str, max_running: int, busy: str) -> None:
+        self.prefix, self.max_running, self.busy = prefix, max_running, busy
+        self._items: dict[str, Any] = {}
+
+    def add(self, make: Callable[[str], Any]) -> Any:
+        """`make(new_id)` and keep it; EngineError (`busy`) when too many are running."""
+        with self._lock:
+            running = [item for item in self._items.values() if not item.progress().finished]
+            if len(running) >= self.max_running:
+                raise EngineError(self.busy.format(count=len(running)))
+            item_id = f"{self.prefix}-{next(self._counter)}-{uuid.uuid4().hex[:8]}"
+            self._items[item_id] = item = make(item_id)
+            finished = [key for key, value in self._items.items() if value.progress().finished]
+            for key in finished[: max(0, len(self._items) - MAX_KEPT_JOBS)]:
+                del self._items[key]
+        return item
+
+    def get(self, item_id: str | None) -> Any:
+        """The item with this id, or None when it is unknown (e.g. after a server restart)."""
+        if not item_id:
+            return None
+        with self._lock:
+            return self._items.get(item_id)
+
+    def running(self) -> list[Any]:
+        """Items that have not finished yet, oldest first."""
+        with self._lock:
+            items = list(self._items.values())
+        return [item for item in items if not item.progress().finished]
+
+
+_JOBS = _Registry(
+    "job",
+    MAX_RUNNING_JOBS,
+    "{count} trainings are running already: wait for one to finish or stop one before "
+    "starting another",
+)
 
 
 def default_processes(config: RunConfig) -> int:
@@ -211,21 +247,11 @@ def start_training(
     processes = default_processes(config) if processes is None else processes
     if processes < 1:
         raise EngineError("a training needs at least one process")
-    with _REGISTRY_LOCK:
-        running = [job for job in _REGISTRY.values() if not job.progress().finished]
-        if len(running) >= MAX_RUNNING_JOBS:
-            raise EngineError(
-                f"{len(running)} trainings are running already: wait for one to finish or "
-                "stop one before starting another"
-            )
-        job_id = f"job-{next(_COUNTER)}-{uuid.uuid4().hex[:8]}"
-        job = TrainingJob(id=job_id, config=config, processes=processes)
-        _REGISTRY[job_id] = job
-        _forget_old_jobs()
+    job = _JOBS.add(lambda job_id: TrainingJob(id=job_id, config=config, processes=processes))
     work, arguments = (_work, (job, store, split))
     if processes > 1:
         work, arguments = (_work_in_processes, (job, store))
-    thread = threading.Thread(target=work, args=arguments, name=f"lme-{job_id}", daemon=True)
+    thread = threading.Thread(target=work, args=arguments, name=f"lme-{job.id}", daemon=True)
     job._thread = thread
     thread.start()
     return job
@@ -352,24 +378,12 @@ def _release_free_memory() -> None:
 
 def get_job(job_id: str | None) -> TrainingJob | None:
     """The job with this id, or None when it is unknown (e.g. after a server restart)."""
-    if not job_id:
-        return None
-    with _REGISTRY_LOCK:
-        return _REGISTRY.get(job_id)
+    return _JOBS.get(job_id)
 
 
 def running_jobs() -> list[TrainingJob]:
     """Jobs that have not finished yet, oldest first."""
-    with _REGISTRY_LOCK:
-        jobs = list(_REGISTRY.values())
-    return [job for job in jobs if not job.progress().finished]
-
-
-def _forget_old_jobs() -> None:
-    """Drop the oldest finished jobs beyond MAX_KEPT_JOBS (caller holds the registry lock)."""
-    finished = [job_id for job_id, job in _REGISTRY.items() if job.progress().finished]
-    for job_id in finished[: max(0, len(_REGISTRY) - MAX_KEPT_JOBS)]:
-        del _REGISTRY[job_id]
+    return _JOBS.running()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,7 +432,7 @@ class TaskJob:
         assert snapshot is not None
         if snapshot.finished:
             return snapshot
-        return _replace_task(snapshot, elapsed=time.monotonic() - self._started)
+        return replace(snapshot, elapsed=time.monotonic() - self._started)
 
     def wait(self, timeout: float | None = None) -> TaskProgress:
         """Block until the task finished (or `timeout` seconds passed); return its progress."""
@@ -433,7 +447,7 @@ class TaskJob:
             if self._snapshot.finished:
                 return
             fraction = min(1.0, max(self._snapshot.fraction, float(fraction)))
-            self._snapshot = _replace_task(
+            self._snapshot = replace(
                 self._snapshot, state="running", message=str(message), fraction=fraction
             )
 
@@ -441,17 +455,15 @@ class TaskJob:
         with self._lock:
             assert self._snapshot is not None
             changes["elapsed"] = time.monotonic() - self._started
-            self._snapshot = _replace_task(self._snapshot, **changes)
+            self._snapshot = replace(self._snapshot, **changes)
         self._finished.set()
 
 
-def _replace_task(snapshot: TaskProgress, **changes: object) -> TaskProgress:
-    values = {name: getattr(snapshot, name) for name in TaskProgress.__dataclass_fields__}
-    values.update(changes)
-    return TaskProgress(**values)  # type: ignore[arg-type]
-
-
-_TASKS: dict[str, TaskJob] = {}
+_TASKS = _Registry(
+    "task",
+    MAX_RUNNING_TASKS,
+    "{count} experiments are running already: wait for one to finish before starting another",
+)
 
 
 def start_task(
@@ -463,23 +475,11 @@ def start_task(
     An EngineError it raises fails the task with its message; any other error too, with a
     pointer to the server log. Raises EngineError when MAX_RUNNING_TASKS are running already.
     """
-    with _REGISTRY_LOCK:
-        running = [task for task in _TASKS.values() if not task.progress().finished]
-        if len(running) >= MAX_RUNNING_TASKS:
-            raise EngineError(
-                f"{len(running)} experiments are running already: wait for one to finish "
-                "before starting another"
-            )
-        task_id = f"task-{next(_COUNTER)}-{uuid.uuid4().hex[:8]}"
-        task = TaskJob(id=task_id, name=name)
-        _TASKS[task_id] = task
-        finished = [key for key, value in _TASKS.items() if value.progress().finished]
-        for key in finished[: max(0, len(_TASKS) - MAX_KEPT_JOBS)]:
-            del _TASKS[key]
+    task = _TASKS.add(lambda task_id: TaskJob(id=task_id, name=name))
     thread = threading.Thread(
         target=_run_task,
         args=(task, function, args, kwargs),
-        name=f"lme-{task_id}",
+        name=f"lme-{task.id}",
         daemon=True,
     )
     task._thread = thread
@@ -511,14 +511,9 @@ def _run_task(
 
 def get_task(task_id: str | None) -> TaskJob | None:
     """The task with this id, or None when it is unknown (e.g. after a server restart)."""
-    if not task_id:
-        return None
-    with _REGISTRY_LOCK:
-        return _TASKS.get(task_id)
+    return _TASKS.get(task_id)
 
 
 def running_tasks() -> list[TaskJob]:
     """Tasks that have not finished yet, oldest first."""
-    with _REGISTRY_LOCK:
-        tasks = list(_TASKS.values())
-    return [task for task in tasks if not task.progress().finished]
+    return _TASKS.running()

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 
@@ -90,19 +90,43 @@ class JobProgress:
         return self.history[-1] if self.history else MappingProxyType({})
 
 
+SnapshotT = TypeVar("SnapshotT", "JobProgress", "TaskProgress")
+
+
+@dataclass(eq=False, kw_only=True)
+class _Worker(Generic[SnapshotT]):
+    """What training jobs and tasks share: a worker thread, and the latest immutable snapshot
+    of its progress behind a lock (`progress()`, `wait()`)."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _started: float = field(default_factory=time.monotonic, repr=False)
+    _snapshot: SnapshotT | None = field(default=None, repr=False)
+
+    def progress(self) -> SnapshotT:
+        """The latest snapshot, with the elapsed time brought up to now while it runs."""
+        with self._lock:
+            snapshot = self._snapshot
+        assert snapshot is not None
+        if snapshot.finished:
+            return snapshot
+        return replace(snapshot, elapsed=time.monotonic() - self._started)
+
+    def wait(self, timeout: float | None = None) -> SnapshotT:
+        """Block until the work finished (or `timeout` seconds passed); return its progress."""
+        self._finished.wait(timeout)
+        return self.progress()
+
+
 @dataclass(eq=False)
-class TrainingJob:
+class TrainingJob(_Worker[JobProgress]):
     """A training running (or finished) in its own thread; see `start_training`."""
 
     id: str
     config: RunConfig
     processes: int = 1  # more than one: torchrun child processes, one per GPU
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
-    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _started: float = field(default_factory=time.monotonic, repr=False)
-    _snapshot: JobProgress | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._snapshot = JobProgress(
@@ -118,15 +142,6 @@ class TrainingJob:
             device=None,
         )
 
-    def progress(self) -> JobProgress:
-        """The latest snapshot, with the elapsed time brought up to now while it runs."""
-        with self._lock:
-            snapshot = self._snapshot
-        assert snapshot is not None
-        if snapshot.finished:
-            return snapshot
-        return replace(snapshot, elapsed=time.monotonic() - self._started)
-
     def stop(self) -> None:
         """Ask the job to stop after the current batch; the run is saved as "stopped"."""
         self._stop_requested.set()
@@ -134,11 +149,6 @@ class TrainingJob:
     @property
     def stop_requested(self) -> bool:
         return self._stop_requested.is_set()
-
-    def wait(self, timeout: float | None = None) -> JobProgress:
-        """Block until the job finished (or `timeout` seconds passed); return its progress."""
-        self._finished.wait(timeout)
-        return self.progress()
 
     def _update(self, **changes: object) -> None:
         with self._lock:
@@ -409,35 +419,16 @@ class TaskProgress:
 
 
 @dataclass(eq=False)
-class TaskJob:
+class TaskJob(_Worker[TaskProgress]):
     """A function running (or finished) in its own worker thread; see `start_task`."""
 
     id: str
     name: str
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _started: float = field(default_factory=time.monotonic, repr=False)
-    _snapshot: TaskProgress | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._snapshot = TaskProgress(
             self.id, self.name, "queued", "Waiting to start", 0.0, None, None, 0.0
         )
-
-    def progress(self) -> TaskProgress:
-        """The latest snapshot, with the elapsed time brought up to now while it runs."""
-        with self._lock:
-            snapshot = self._snapshot
-        assert snapshot is not None
-        if snapshot.finished:
-            return snapshot
-        return replace(snapshot, elapsed=time.monotonic() - self._started)
-
-    def wait(self, timeout: float | None = None) -> TaskProgress:
-        """Block until the task finished (or `timeout` seconds passed); return its progress."""
-        self._finished.wait(timeout)
-        return self.progress()
 
     def report(self, message: str, fraction: float) -> None:
         """The `progress` callback the function is given: keeps its latest message and fraction

@@ -160,6 +160,28 @@ def bind_number(param: str, minimum: float, maximum: float, integer: bool = True
     return _register(param)
 
 
+def threshold_slider(
+    label: str,
+    minimum: float = 0.01,
+    maximum: float = 0.99,
+    step: float = 0.01,
+    container: Any = st,
+    **options: Any,
+) -> float:
+    """The sigmoid threshold slider, bound to the link's `threshold`: the slider and the
+    link's check share one pair of bounds, so a link can never hold a value the slider
+    refuses."""
+    return container.slider(
+        label,
+        min_value=minimum,
+        max_value=maximum,
+        value=0.5,
+        step=step,
+        **options,
+        **bind_number(THRESHOLD, minimum, maximum, integer=False),
+    )
+
+
 def bind_flag(param: str) -> dict[str, Any]:
     """Widget arguments binding a toggle or checkbox to query parameter `param`."""
     raw = _link_value(param)

@@ -208,14 +208,7 @@ else:
         help="Newest first; the shipped demo runs last.",
         **state.bind_choices(state.RUNS, ids),
     )
-    threshold = st.slider(
-        "Threshold for the sigmoid readings",
-        min_value=0.01,
-        max_value=0.99,
-        value=0.5,
-        step=0.01,
-        **state.bind_number(state.THRESHOLD, 0.01, 0.99, integer=False),
-    )
+    threshold = state.threshold_slider("Threshold for the sigmoid readings")
     loaded = load_runs(chosen_ids)
     if not loaded:
         st.info("Choose the runs to compare: a softmax-trained and a sigmoid-trained one.")

@@ -54,15 +54,11 @@ per_class = tuned_column.toggle(
     help="One threshold per class, chosen to maximise that class's F1 on these outputs.",
     **state.bind_flag(state.PER_CLASS),
 )
-global_threshold = threshold_column.slider(
+global_threshold = state.threshold_slider(
     "Threshold",
-    min_value=0.01,
-    max_value=0.99,
-    value=0.5,
-    step=0.01,
+    container=threshold_column,
     disabled=per_class,
     help="A class fires when its sigmoid is above this.",
-    **state.bind_number(state.THRESHOLD, 0.01, 0.99, integer=False),
 )
 
 try:

@@ -71,14 +71,12 @@ run = state.analysis_run_picker(page="predict")
 if run is None:
     state.end_page()
 
-threshold = st.slider(
+threshold = state.threshold_slider(
     "Threshold",
-    min_value=0.05,
-    max_value=0.95,
-    value=0.5,
+    minimum=0.05,
+    maximum=0.95,
     step=0.05,
     help="A class counts as present when its sigmoid is at or above this line.",
-    **state.bind_number(state.THRESHOLD, 0.05, 0.95, integer=False),
 )
 
 uploads = st.file_uploader(

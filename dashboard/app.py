@@ -39,6 +39,7 @@ PAGES = {
 
 page = st.navigation(PAGES)
 state.begin_script_run()
+state.housekeeping()
 share_area = st.sidebar.container()
 try:
     page.run()
@@ -46,3 +47,4 @@ except state.PageEnded:  # a page's end_page(): the link carries what it bound s
     pass
 with share_area:
     state.show_share_link(page.url_path)
+state.show_job_in_sidebar()

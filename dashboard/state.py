@@ -10,20 +10,19 @@ its default.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
 import streamlit as st
 
+from engine import hosting
 from engine.config import DataConfig, ModelConfig, TrainConfig
-from engine.errors import EngineError
+from engine.errors import EngineError, RunError
 
 # ---------------------------------------------------------------------------------------------
 # Pages: the file of each page (relative to app.py) and its stable URL path.
@@ -62,6 +61,8 @@ RUNS = "runs"
 PAIR = "pair"
 THRESHOLD = "threshold"
 EXAMPLE = "example"  # Predict's example image
+VISITOR = "visitor"  # a hosted server's visitor key (never put in a share link)
+SHARE = "share"  # share tokens: each opens one private run, read-only
 
 # Session state, private to this module.
 JOB_KEY = "lme_job_id"  # session-state key of this tab's job id (AppTest tests read it)
@@ -92,8 +93,13 @@ def end_page() -> NoReturn:
 
 
 def begin_script_run() -> None:
-    """Called by app.py at the top of every full rerun: forget last run's bound parameters."""
+    """Called by app.py at the top of every full rerun: forget last run's bound parameters,
+    and on a hosted server keep the visitor's key in the address bar (a reload keeps it)."""
     st.session_state[_BOUND_THIS_RUN] = {}
+    key = _visitor_key()
+    if key is not None and st.query_params.get(VISITOR) != key:
+        st.query_params[VISITOR] = key
+    _remember_shared_runs()
 
 
 def _register(param: str, describe: Callable[[Any], str] = str) -> dict[str, Any]:
@@ -202,15 +208,43 @@ def share_link(url_path: str) -> str:
         value = st.session_state.get(param)
         if value is not None:
             params[param] = describe(value)
+    tokens = _share_tokens(params)
+    if tokens:
+        params[SHARE] = tokens
     link = f"{base}/{url_path}" if url_path else f"{base}/"
     return f"{link}?{urlencode(params, doseq=True)}" if params else link
+
+
+def _share_tokens(params: dict[str, Any]) -> list[str]:
+    """On a hosted server: a token for each private run the link shows, so whoever opens it
+    sees those runs (read-only) and nothing else of this visitor's."""
+    if visitor_owner() is None:
+        return []
+    shown = params.get(RUN), params.get(RUNS)
+    ids = [shown[0]] if isinstance(shown[0], str) else []
+    ids += [run_id for run_id in shown[1] or [] if isinstance(run_id, str)]
+    private = {s.id for s in run_summaries() if s.owner is not None and not s.read_only}
+    root = run_store().root
+    return [hosting.share_token(root, run_id) for run_id in ids if run_id in private]
 
 
 def show_share_link(url_path: str) -> None:
     """The "Share this view" control: the link to copy (app.py puts it in the sidebar)."""
     with st.expander("Share this view"):
         st.caption("Copy this link: it opens the same page with the same choices.")
-        st.code(share_link(url_path), language=None, wrap_lines=True)
+        link = share_link(url_path)
+        st.code(link, language=None, wrap_lines=True)
+        if visitor_owner() is not None:
+            if f"{SHARE}=" in link:
+                st.caption(
+                    "Anyone with this link can open the run it shows, read-only; your other "
+                    "runs and uploads stay private."
+                )
+            st.caption(
+                "Your own runs are private: the address bar holds your visitor key, so share "
+                "this link, not the address bar's. Runs and uploads are removed after "
+                f"{hosting.hosting_limits().max_age_hours:g} hours."
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,7 +299,18 @@ def load_dataset(config: DataConfig, progress: Callable[[str, float], None] | No
     cache = _dataset_cache()
     split = cache.get(config)
     if split is None:
-        split = engine_load(config, progress=progress)
+        if config.dataset.startswith(("zip:", "folder:")):  # uploads: heavy, so in the queue
+            from engine.jobs import work_slot
+
+            def waiting(place: int) -> None:
+                if progress is not None:  # a page element: raises when the visitor left
+                    ahead = "next" if place == 1 else f"{place - 1} ahead"
+                    progress(f"Waiting for a free slot on the server ({ahead})", 0.0)
+
+            with work_slot(on_wait=waiting):
+                split = engine_load(config, progress=progress)
+        else:
+            split = engine_load(config, progress=progress)
         cache.put(config, split)
     return split
 
@@ -319,8 +364,19 @@ def run_store() -> Any:
 
 
 def run_summaries() -> list[Any]:
-    """Every saved run, newest first (listing is cheap, so never cached)."""
-    return run_store().list_runs()
+    """Every saved run this visitor may see, newest first (listing is cheap, so never cached).
+    On a hosted server: the demos, their own runs and runs shared with them."""
+    owner = visitor_owner()
+    summaries = run_store().list_runs()
+    if owner is None:
+        return summaries
+    shared = st.session_state.get(_SHARED_RUNS, set())
+    return [s for s in summaries if hosting.can_see(s, owner, shared)]
+
+
+def storage_problem() -> str | None:
+    """Why runs cannot be saved on this server (the runs folder is a file or read-only)."""
+    return run_store().storage_problem()
 
 
 @st.cache_resource(show_spinner="Loading the run...", max_entries=8)
@@ -331,9 +387,18 @@ def _loaded_run(root: str, run_id: str, stamp: float) -> Any:
 
 
 def load_run(run_id: str) -> Any:
-    """A saved run (engine.runs.LoadedRun), cached until its run.json changes."""
+    """A saved run (engine.runs.LoadedRun), cached until its run.json changes; on a hosted
+    server only one this visitor may see (others are unknown, as if they did not exist)."""
     store = run_store()
     path = store.run_path(run_id)
+    owner = visitor_owner()
+    if owner is not None:
+        from engine.runs import summarize_run
+
+        summary = summarize_run(path, run_id=run_id, read_only=run_id in _demo_ids())
+        shared = st.session_state.get(_SHARED_RUNS, set())
+        if not hosting.can_see(summary, owner, shared):
+            raise RunError(f"unknown run {run_id!r}: it is not one of yours or shared with you")
     try:
         stamp = (path / "run.json").stat().st_mtime
     except OSError:
@@ -356,6 +421,11 @@ def analysis_run_picker(page: str = "explore") -> Any:
     preferred = st.session_state.get(_PREFERRED_RUN) or last_run_id()
     index = ids.index(preferred) if preferred in ids else 0
     run_id = st.selectbox("Run", ids, index=index, **bind_choice(RUN, ids))
+    summary = next(s for s in summaries if s.id == run_id)
+    if hosting.owns(summary, visitor_owner()):
+        delete_run_button(summary)
+    elif visitor_owner() is not None and summary.owner is not None:
+        st.caption("Shared with you: read-only.")
     try:
         return load_run(run_id)
     except EngineError as error:
@@ -363,15 +433,174 @@ def analysis_run_picker(page: str = "explore") -> Any:
         return None
 
 
+def delete_run_button(summary: Any) -> None:
+    """A "Delete this run" control, with a confirmation, for a run the visitor owns."""
+    with st.popover("Delete this run", icon="🗑️"):
+        st.write(f"Delete `{summary.id}` for good? Share links to it stop working.")
+        if st.button("Delete for good", key=f"lme_delete_{summary.id}", type="primary"):
+            try:
+                run_store().delete_run(summary.id)
+            except (EngineError, OSError) as error:
+                st.error(f"Could not delete it: {error}")
+                return
+            st.session_state.pop(RUN, None)
+            st.session_state.pop(_PREFERRED_RUN, None)
+            st.rerun()
+
+
+def _demo_ids() -> set[str]:
+    from engine.runs import DEMO_RUNS
+
+    return set(DEMO_RUNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hosted servers (LME_PUBLIC=1): who this visitor is, what was shared with them, clean-up
+
+_VISITOR_KEY_STATE = "lme_visitor_key"
+_SHARED_RUNS = "lme_shared_runs"
+_HOUSEKEEPING_SECONDS = 600.0  # how often expired runs and uploads are looked for
+
+
+def _visitor_key() -> str | None:
+    """This visitor's secret key on a hosted server (from the link, else a new one), or None
+    on a private server."""
+    if not hosting.is_public():
+        return None
+    key = st.session_state.get(_VISITOR_KEY_STATE)
+    if key is None:
+        raw = st.query_params.get(VISITOR)
+        key = raw if hosting.is_visitor_key(raw) else hosting.new_visitor_key()
+        st.session_state[_VISITOR_KEY_STATE] = key
+    return key
+
+
+def visitor_owner() -> str | None:
+    """The owner id of this visitor's runs, jobs and uploads; None on a private server, where
+    everything is everyone's."""
+    key = _visitor_key()
+    return None if key is None else hosting.owner_of(key)
+
+
+def _remember_shared_runs() -> None:
+    """Runs a share link's tokens open are kept for the session, so they stay visible when the
+    visitor moves between pages."""
+    tokens = st.query_params.get_all(SHARE)
+    if not tokens or visitor_owner() is None:
+        return
+    store = run_store()
+    private = [s.id for s in store.list_runs() if s.owner is not None]
+    opened = hosting.shared_runs(store.root, private, tokens)
+    st.session_state[_SHARED_RUNS] = st.session_state.get(_SHARED_RUNS, set()) | opened
+
+
+class _Housekeeping:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last = 0.0
+
+
+@st.cache_resource(show_spinner=False)
+def _housekeeping() -> _Housekeeping:
+    return _Housekeeping()
+
+
+def housekeeping() -> None:
+    """On a hosted server, at most every few minutes: remove visitors' runs and uploads older
+    than the age limit (engine.hosting.remove_expired)."""
+    limits = hosting.hosting_limits()
+    if not limits.public:
+        return
+    keeper = _housekeeping()
+    if time.monotonic() - keeper.last < _HOUSEKEEPING_SECONDS or not keeper.lock.acquire(False):
+        return
+    try:
+        keeper.last = time.monotonic()
+        hosting.remove_expired(run_store(), limits)
+    finally:
+        keeper.lock.release()
+
+
 # ---------------------------------------------------------------------------------------------
 # Per-session state: the training job of this browser tab, the uploaded dataset
 
 
 def current_job() -> Any:
-    """This tab's training job (engine.jobs.TrainingJob), or None."""
-    from engine.jobs import get_job
+    """This tab's training job (engine.jobs.TrainingJob), or None. On a hosted server a
+    reloaded page or a new tab of the same visitor finds the visitor's latest job."""
+    from engine.jobs import get_job, jobs_of
 
-    return get_job(st.session_state.get(JOB_KEY))
+    job = get_job(st.session_state.get(JOB_KEY))
+    owner = visitor_owner()
+    if job is None and owner is not None:
+        found = jobs_of(owner)
+        job = found[0] if found else None
+        if job is not None:
+            st.session_state[JOB_KEY] = job.id
+    if job is not None:
+        job.touch()  # a page still shows it: not abandoned
+    return job
+
+
+def show_job_in_sidebar() -> None:
+    """On a hosted server, every page shows the visitor's unfinished training in the sidebar;
+    while a page is open it keeps the job from counting as abandoned."""
+    if visitor_owner() is None:
+        return
+    job = current_job()
+    if job is None or job.progress().finished:
+        return
+    with st.sidebar:
+        _job_status()
+
+
+@st.fragment(run_every=2.0)
+def _job_status() -> None:
+    job = current_job()
+    if job is None:
+        return
+    progress = job.progress()
+    if progress.finished:
+        st.caption(f"Your training ended: {progress.state}.")
+    elif progress.waiting:
+        st.caption(f"Your training waits in the queue: place {progress.queue_position}.")
+    else:
+        st.caption(
+            f"Your training: epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}."
+        )
+    st.page_link(TRAIN_PAGE, label="See it on the Train page", icon="🏋️")
+
+
+def start_training(config: Any, split: Any, processes: int = 1) -> Any:
+    """Start a training job for this visitor (engine.jobs.start_training) after the hosted
+    server's checks: their own data only, their quotas, and a stop when their tab is gone."""
+    from engine.jobs import start_training as engine_start
+
+    owner = visitor_owner()
+    limits = hosting.hosting_limits()
+    if not hosting.may_use_dataset(config.data.dataset, owner):
+        raise hosting.QuotaError(
+            "that dataset is another visitor's upload: train on a built-in dataset or on a "
+            "zip of your own (Data page)"
+        )
+    store = run_store()
+    hosting.check_training_allowed(
+        store,
+        owner,
+        config,
+        len(split.train),
+        split.num_classes,
+        tuple(split.image_shape),
+        limits,
+    )
+    return engine_start(
+        config,
+        store,
+        split=split,
+        processes=processes,
+        owner=owner,
+        abandon_after=limits.abandoned_seconds if owner is not None else None,
+    )
 
 
 def remember_job(job: Any) -> None:
@@ -419,17 +648,21 @@ def last_run_id() -> str | None:
 
 def save_uploaded_zip(name: str, data: bytes) -> str:
     """Keep an uploaded zip on disk (by content, so re-uploads reuse it) and return the
-    dataset name (`zip:PATH`) the engine loads it by; remembered for this tab.
+    dataset name (`zip:PATH`) the engine loads it by; remembered for this tab. On a hosted
+    server it goes to the visitor's own folder, within their quota (QuotaError beyond).
     """
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "label-mode-explorer-uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.zip"
-    if not path.exists():
-        path.write_bytes(data)
+    path = hosting.save_upload(data, visitor_owner(), hosting.hosting_limits())
     dataset = f"zip:{path}"
     st.session_state[_UPLOADED_DATASET] = (name, dataset)
     return dataset
+
+
+def forget_upload(dataset: str) -> None:
+    """An uploaded zip that could not be loaded: removed from disk and from this tab."""
+    hosting.discard_upload(dataset)
+    remembered = st.session_state.get(_UPLOADED_DATASET)
+    if remembered is not None and remembered[1] == dataset:
+        st.session_state.pop(_UPLOADED_DATASET, None)
 
 
 def uploaded_dataset() -> tuple[str, str] | None:

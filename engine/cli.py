@@ -329,7 +329,11 @@ RUN_COLUMNS = (
 
 
 def runs_command(args: argparse.Namespace) -> int:
-    summaries = _store(args).list_runs()
+    store = _store(args)
+    problem = store.storage_problem()
+    if problem:  # the demos still list; say why nothing else does, or nothing can be saved
+        print(f"warning: {problem} ({store.root})", file=sys.stderr)
+    summaries = store.list_runs()
     if args.json:
         _print_json([summary.to_dict() for summary in summaries])
         return 0

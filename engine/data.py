@@ -452,7 +452,9 @@ def _load_zip(path: Path, name: str, config: DataConfig, report: Progress) -> Da
             f"zip file {path} not found: give the path of a .zip holding one folder per class"
         )
     report(f"extracting {path.name}", 0.0)
-    with tempfile.TemporaryDirectory(prefix="lme-zip-") as scratch:
+    from engine.runs import scratch_prefix  # names this process, for the clean-up after a crash
+
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("lme-zip-")) as scratch:
         folder = extract_zip(path, Path(scratch))
         return _load_folder(Path(folder), name, config, report)
 

@@ -13,6 +13,14 @@ On a machine with several CUDA GPUs a job can use them all: it then runs
 follows the run folder's metrics.json for progress, and stops it with SIGTERM, on which the
 command line saves the run as stopped.
 
+One queue per server holds them all: at most `max_trainings` (engine.hosting; 1 on a 2-core
+machine) train at once, each with its share of the CPU cores, and the others wait in order,
+with their place in the line in their snapshot, until a slot frees; a waiting job can be
+cancelled. Loading an uploaded dataset and the experiments below wait in the same line
+(`work_slot`), so nothing heavy runs beside the trainings. Prediction never waits in it. On a
+hosted server a job belongs to a visitor (`owner`), who may have one unfinished at a time, and
+a job whose pages stopped asking about it (`touch()`) for `abandoned_seconds` is stopped.
+
 Other long work (an experiment that trains two models, say) runs the same way through
 `start_task(function, *args)`: a `TaskJob` calls the function in a worker thread with a
 `progress(message, fraction)` keyword argument, and keeps the latest message and fraction,
@@ -33,7 +41,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -41,7 +50,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
-from engine import distributed, runs
+from engine import distributed, hosting, runs
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
 from engine.data import DatasetSplit
@@ -51,7 +60,7 @@ from engine.errors import EngineError
 JOB_STATES = ("queued", "running", "done", "stopped", "failed")
 FINISHED_STATES = ("done", "stopped", "failed")
 TASK_STATES = ("queued", "running", "done", "failed")
-MAX_RUNNING_JOBS = 4  # every job gets the same CPU cores; more would only slow each one down
+MAX_RUNNING_JOBS = 16  # unfinished trainings kept at once, waiting ones included
 MAX_KEPT_JOBS = 64  # finished jobs kept for late pollers; older ones are forgotten
 MAX_RUNNING_TASKS = 2  # tasks such as teach_none train models too: a few at most at once
 PROCESS_POLL_SECONDS = 0.25  # how often a job in child processes reads its run folder
@@ -71,10 +80,16 @@ class JobProgress:
     error: str | None  # why a failed job failed, in words a user can act on
     elapsed: float  # seconds since the job started
     device: str | None  # where the tensors live, once training began
+    queue_position: int | None = None  # while waiting for a slot: 1 = next to start
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED_STATES
+
+    @property
+    def waiting(self) -> bool:
+        """Still in the server's queue, waiting for a free training slot."""
+        return self.queue_position is not None and not self.finished
 
     @property
     def fraction(self) -> float:
@@ -126,7 +141,10 @@ class TrainingJob(_Worker[JobProgress]):
     id: str
     config: RunConfig
     processes: int = 1  # more than one: torchrun child processes, one per GPU
+    owner: str | None = None  # the hosted server's visitor it belongs to (engine.hosting)
+    abandon_after: float | None = None  # stop when untouched this many seconds (None: never)
     _stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+    _seen: float = field(default_factory=time.monotonic, repr=False)
 
     def __post_init__(self) -> None:
         self._snapshot = JobProgress(
@@ -150,6 +168,17 @@ class TrainingJob(_Worker[JobProgress]):
     def stop_requested(self) -> bool:
         return self._stop_requested.is_set()
 
+    def touch(self) -> None:
+        """A page of its visitor is still open and asked about it: it is not abandoned."""
+        self._seen = time.monotonic()
+
+    def should_stop(self) -> bool:
+        """Stop requested, or abandoned: nobody asked about it for `abandon_after` seconds
+        (its tab was closed), which then counts as a stop."""
+        if self.abandon_after is not None and time.monotonic() - self._seen > self.abandon_after:
+            self._stop_requested.set()
+        return self.stop_requested
+
     def _update(self, **changes: object) -> None:
         with self._lock:
             assert self._snapshot is not None
@@ -164,7 +193,7 @@ class _JobCallback(Callback):
         self.job = job
 
     def _check_stop(self) -> None:
-        if self.job.stop_requested:
+        if self.job.should_stop():
             raise StopTraining("stopped from the dashboard")
 
     def before_fit(self, state: TrainState) -> None:
@@ -198,12 +227,18 @@ class _Registry:
         self.prefix, self.max_running, self.busy = prefix, max_running, busy
         self._items: dict[str, Any] = {}
 
-    def add(self, make: Callable[[str], Any]) -> Any:
-        """`make(new_id)` and keep it; EngineError (`busy`) when too many are running."""
+    def add(
+        self, make: Callable[[str], Any], refuse: Callable[[list[Any]], str | None] | None = None
+    ) -> Any:
+        """`make(new_id)` and keep it; EngineError (`busy`) when too many are running, or
+        with `refuse(unfinished items)`'s message when that says no."""
         with self._lock:
             running = [item for item in self._items.values() if not item.progress().finished]
             if len(running) >= self.max_running:
                 raise EngineError(self.busy.format(count=len(running)))
+            refusal = refuse(running) if refuse is not None else None
+            if refusal:
+                raise EngineError(refusal)
             item_id = f"{self.prefix}-{next(self._counter)}-{uuid.uuid4().hex[:8]}"
             self._items[item_id] = item = make(item_id)
             finished = [key for key, value in self._items.items() if value.progress().finished]
@@ -220,9 +255,113 @@ class _Registry:
 
     def running(self) -> list[Any]:
         """Items that have not finished yet, oldest first."""
+        return [item for item in self.all() if not item.progress().finished]
+
+    def all(self) -> list[Any]:
+        """Every item kept, oldest first."""
         with self._lock:
-            items = list(self._items.values())
-        return [item for item in items if not item.progress().finished]
+            return list(self._items.values())
+
+
+class _SlotQueue:
+    """The server's line for heavy work: at most `slots` holders at once, the others wait in
+    the order they came. Holders are any objects (a job, a task, a token for a data load)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._waiting: list[object] = []
+        self._holders: list[object] = []
+
+    @property
+    def slots(self) -> int:
+        return hosting.hosting_limits().max_trainings  # read each time: a changed setting applies
+
+    def position(self, holder: object) -> int | None:
+        """1 for the next to start, 2 behind it, ...; None when not waiting."""
+        with self._condition:
+            return self._waiting.index(holder) + 1 if holder in self._waiting else None
+
+    def waiting(self) -> int:
+        with self._condition:
+            return len(self._waiting)
+
+    @contextmanager
+    def slot(
+        self,
+        holder: object,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_wait: Callable[[int], None] | None = None,
+        poll: float = 0.25,
+    ) -> Iterator[bool]:
+        """Wait for a slot, then hold it inside the block; yields False (holding nothing) when
+        `cancelled()` turned true first. `on_wait(place)` is called while waiting; whatever
+        it raises leaves the line and propagates."""
+        acquired = False
+        with self._condition:
+            self._waiting.append(holder)
+        try:
+            while True:
+                with self._condition:
+                    place = self._waiting.index(holder)
+                    if place < self.slots - len(self._holders):
+                        self._waiting.remove(holder)
+                        self._holders.append(holder)
+                        acquired = True
+                        break
+                if cancelled():
+                    break
+                if on_wait is not None:
+                    on_wait(place + 1)
+                with self._condition:
+                    self._condition.wait(poll)
+        finally:
+            if not acquired:
+                with self._condition:
+                    if holder in self._waiting:
+                        self._waiting.remove(holder)
+                    self._condition.notify_all()
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                with self._condition:
+                    self._holders.remove(holder)
+                    self._condition.notify_all()
+
+
+_QUEUE = _SlotQueue()
+
+
+@contextmanager
+def work_slot(on_wait: Callable[[int], None] | None = None) -> Iterator[None]:
+    """Hold one of the server's training slots for heavy work done in the caller's thread
+    (loading an uploaded dataset), waiting in line with the trainings first. `on_wait(place)`
+    is called while waiting; an exception it raises (the visitor left) leaves the line.
+    EngineError when the line is full."""
+    _check_line_length()
+    holder = object()
+    with _QUEUE.slot(holder, on_wait=on_wait):
+        yield
+
+
+def _check_line_length() -> None:
+    limit = hosting.hosting_limits().max_waiting
+    if _QUEUE.waiting() >= limit:
+        raise hosting.QuotaError(
+            f"{limit} trainings and uploads are waiting for the server already: try again in "
+            "a few minutes"
+        )
+
+
+def _threads_for(config: RunConfig) -> RunConfig:
+    """The config with its share of the CPU cores, when it would otherwise take them all and
+    the queue lets several train at once (on a 2-core machine nothing changes)."""
+    threads = hosting.hosting_limits().threads_per_training
+    if config.train.cpu_threads or threads == torch.get_num_threads():
+        return config
+    if resolve_device(config.train.device).type != "cpu":
+        return config
+    return config.with_changes(cpu_threads=threads)
 
 
 _JOBS = _Registry(
@@ -246,18 +385,41 @@ def start_training(
     store: runs.RunStore,
     split: DatasetSplit | None = None,
     processes: int | None = None,
+    owner: str | None = None,
+    abandon_after: float | None = None,
 ) -> TrainingJob:
     """Start training `config` into `store` in a new worker thread and return its job.
 
     `split` lets a caller reuse data it already loaded (the dashboard's cache); without it the
     worker loads the data itself. `processes` > 1 trains with torchrun in that many child
-    processes (default: `default_processes`), which load the data themselves. Raises
-    EngineError when too many jobs are running already.
+    processes (default: `default_processes`), which load the data themselves. The job waits
+    in the server's queue until a slot is free. `owner` (a hosted server's visitor) may have
+    one unfinished job at a time; with `abandon_after` the job stops once nobody `touch()`ed it
+    for that many seconds. Raises EngineError when too many jobs are running or waiting.
     """
     processes = default_processes(config) if processes is None else processes
     if processes < 1:
         raise EngineError("a training needs at least one process")
-    job = _JOBS.add(lambda job_id: TrainingJob(id=job_id, config=config, processes=processes))
+    _check_line_length()
+
+    def one_per_owner(unfinished: list[TrainingJob]) -> str | None:
+        if owner is not None and any(job.owner == owner for job in unfinished):
+            return (
+                "you have a training queued or running already: stop it on the Train page, "
+                "or wait for it to end, before starting another"
+            )
+        return None
+
+    job = _JOBS.add(
+        lambda job_id: TrainingJob(
+            id=job_id,
+            config=config,
+            processes=processes,
+            owner=owner,
+            abandon_after=abandon_after,
+        ),
+        refuse=one_per_owner,
+    )
     work, arguments = (_work, (job, store, split))
     if processes > 1:
         work, arguments = (_work_in_processes, (job, store))
@@ -267,16 +429,34 @@ def start_training(
     return job
 
 
+@contextmanager
+def _queued(job: TrainingJob) -> Iterator[bool]:
+    """Wait in the server's queue with the job's place in its snapshot; False: cancelled."""
+    with _QUEUE.slot(
+        job,
+        cancelled=job.should_stop,
+        on_wait=lambda place: job._update(queue_position=place),
+    ) as acquired:
+        job._update(queue_position=None)
+        yield acquired
+
+
 def _work(job: TrainingJob, store: runs.RunStore, split: DatasetSplit | None) -> None:
-    """The worker thread: train, save, and record how it ended. Never lets an error escape."""
+    """The worker thread: wait for a slot, train, save, and record how it ended. Never lets an
+    error escape."""
     try:
-        run_id = runs.train_run(
-            job.config,
-            store,
-            callbacks=[_JobCallback(job)],
-            split=split,
-            on_created=lambda created: job._update(run_id=created),
-        )
+        with _queued(job) as acquired:
+            if not acquired:
+                job._update(state="stopped")
+                return
+            run_id = runs.train_run(
+                _threads_for(job.config),
+                store,
+                callbacks=[_JobCallback(job)],
+                split=split,
+                on_created=lambda created: job._update(run_id=created),
+                owner=job.owner,
+            )
         finished_all = job.progress().epoch >= job.config.train.epochs
         ended = "stopped" if job.stop_requested and not finished_all else "done"
         job._update(state=ended, run_id=run_id, step_fraction=0.0)
@@ -301,31 +481,11 @@ def _work_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
     metrics into the job's snapshot, pass a stop on as SIGTERM, read how the run ended."""
     try:
         resolve_device(job.config.train.device)  # a device this machine lacks fails here
-        with tempfile.TemporaryDirectory(prefix="lme-job-") as folder:
-            config_file, run_id_file, log_file = (
-                Path(folder) / name for name in ("config.json", "run-id", "output.log")
-            )
-            config_file.write_text(json.dumps(job.config.to_dict()), encoding="utf-8")
-            arguments = ["train", "--quiet", "--config", str(config_file)]
-            arguments += ["--run-id-file", str(run_id_file), "--runs-dir", str(store.root)]
-            with log_file.open("wb") as log:
-                process = subprocess.Popen(
-                    distributed.torchrun_command(job.processes, arguments),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=distributed.engine_environment(),
-                )
-            job._update(state="running", device=resolve_device(job.config.train.device).type)
-            signalled = False
-            while process.poll() is None:
-                if job.stop_requested and not signalled:
-                    process.send_signal(signal.SIGTERM)  # torchrun passes it to each process
-                    signalled = True
-                _follow_run(job, store, run_id_file)
-                time.sleep(PROCESS_POLL_SECONDS)
-            _follow_run(job, store, run_id_file)
-            _finish_from_run(job, store, log_file.read_text(errors="replace"))
+        with _queued(job) as acquired:
+            if acquired:
+                _train_in_processes(job, store)
+            else:
+                job._update(state="stopped")
     except EngineError as error:
         job._update(state="failed", error=str(error))
     except Exception as error:  # a bug or an unusable machine: keep the details for the log
@@ -333,6 +493,35 @@ def _work_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
         job._update(state="failed", error=f"training could not start ({error})")
     finally:
         job._finished.set()
+
+
+def _train_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
+    """Run torchrun in child processes while holding a slot (see _work_in_processes)."""
+    with tempfile.TemporaryDirectory(prefix=runs.scratch_prefix("lme-job-")) as folder:
+        config_file, run_id_file, log_file = (
+            Path(folder) / name for name in ("config.json", "run-id", "output.log")
+        )
+        config_file.write_text(json.dumps(job.config.to_dict()), encoding="utf-8")
+        arguments = ["train", "--quiet", "--config", str(config_file)]
+        arguments += ["--run-id-file", str(run_id_file), "--runs-dir", str(store.root)]
+        with log_file.open("wb") as log:
+            process = subprocess.Popen(
+                distributed.torchrun_command(job.processes, arguments),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=distributed.engine_environment(),
+            )
+        job._update(state="running", device=resolve_device(job.config.train.device).type)
+        signalled = False
+        while process.poll() is None:
+            if job.should_stop() and not signalled:
+                process.send_signal(signal.SIGTERM)  # torchrun passes it to each process
+                signalled = True
+            _follow_run(job, store, run_id_file)
+            time.sleep(PROCESS_POLL_SECONDS)
+        _follow_run(job, store, run_id_file)
+        _finish_from_run(job, store, log_file.read_text(errors="replace"))
 
 
 def _follow_run(job: TrainingJob, store: runs.RunStore, run_id_file: Path) -> None:
@@ -396,6 +585,12 @@ def running_jobs() -> list[TrainingJob]:
     return _JOBS.running()
 
 
+def jobs_of(owner: str) -> list[TrainingJob]:
+    """A visitor's jobs the server still keeps, newest first (a reloaded page finds its job
+    here)."""
+    return [job for job in reversed(_JOBS.all()) if job.owner == owner]
+
+
 # ---------------------------------------------------------------------------------------------
 # Generic background tasks: any function that reports progress(message, fraction)
 
@@ -442,6 +637,13 @@ class TaskJob(_Worker[TaskProgress]):
                 self._snapshot, state="running", message=str(message), fraction=fraction
             )
 
+    def report_waiting(self, place: int) -> None:
+        """While it waits in the server's queue: its place in the line, as its message."""
+        with self._lock:
+            assert self._snapshot is not None
+            ahead = "next to start" if place == 1 else f"{place - 1} ahead of it"
+            self._snapshot = replace(self._snapshot, message=f"Waiting for a free slot ({ahead})")
+
     def _end(self, **changes: object) -> None:
         with self._lock:
             assert self._snapshot is not None
@@ -483,8 +685,9 @@ def _run_task(
 ) -> None:
     """The worker thread of a task: call the function, keep its result or error."""
     try:
-        task.report("Starting", 0.0)
-        result = function(*args, progress=task.report, **kwargs)
+        with _QUEUE.slot(task, on_wait=task.report_waiting):
+            task.report("Starting", 0.0)
+            result = function(*args, progress=task.report, **kwargs)
         task._end(state="done", fraction=1.0, result=result)
     except EngineError as error:
         task._end(state="failed", error=str(error))

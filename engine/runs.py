@@ -59,6 +59,10 @@ ENGINE_VERSION = "0.1.0"
 _UMASK = os.umask(0o022)  # read once (the only portable way), then put back at once
 os.umask(_UMASK)
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+# Temporary files and staging folders carry their writer (a tag of the host, and the pid), so a
+# store opening later can tell a crash's leftovers from another process's write in progress.
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_WRITER_TAG = f"{_HOST_TAG}-{os.getpid()}"
 
 
 def default_runs_dir() -> Path:
@@ -80,7 +84,7 @@ def atomic_open(path: Path | str) -> Iterator[IO[bytes]]:
     """
     path = Path(path)
     descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        prefix=f".{path.name}.{_WRITER_TAG}-", suffix=".tmp", dir=path.parent
     )
     try:
         if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; runs are as readable as any file
@@ -141,6 +145,7 @@ class RunSummary:
     epochs_done: int = 0
     read_only: bool = False  # the shipped demo run
     class_names: tuple[str, ...] = ()
+    owner: str | None = None  # on a hosted server, the visitor who trained it (engine.hosting)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form used by `python -m engine runs --json`."""
@@ -299,6 +304,7 @@ class RunStore:
     def __init__(self, root: Path | str | None = None, include_demo: bool = True) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
         self.include_demo = include_demo
+        clean_leftovers(self.root)
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r})"
@@ -349,21 +355,29 @@ class RunStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def create_run(self, config: RunConfig, split: DatasetSplit) -> RunWriter:
+    def create_run(
+        self, config: RunConfig, split: DatasetSplit, owner: str | None = None
+    ) -> RunWriter:
         """Make a new run folder with status "running" and return its writer.
 
         The folder is prepared under a hidden name and renamed into place, so the listing
         never sees it without its run.json. The random suffix and `exist_ok=False` keep ids
-        unique when two processes start in the same second.
+        unique when two processes start in the same second. `owner` (engine.hosting) is kept
+        in run.json: on a hosted server, the visitor the run belongs to.
         """
+        problem = self.storage_problem()
+        if problem:
+            raise RunError(f"cannot save the run: {problem}")
         self.root.mkdir(parents=True, exist_ok=True)
         for _attempt in range(20):
             run_id = new_run_id(config)
-            staging = self.root / f".{run_id}.staging"
+            staging = self.root / f".{run_id}.{_WRITER_TAG}.staging"
             try:
                 staging.mkdir(exist_ok=False)
             except FileExistsError:
                 continue
+            except PermissionError:
+                raise RunError("cannot save the run: the runs folder is not writable") from None
             if (self.root / run_id).exists():
                 staging.rmdir()
                 continue
@@ -384,6 +398,8 @@ class RunStore:
                 "train_size": len(split.train),
                 "valid_size": len(split.valid),
             }
+            if owner is not None:
+                record["owner"] = owner
             atomic_write_json(staging / RUN_FILE, record)
             atomic_write_json(staging / METRICS_FILE, [])
             try:
@@ -401,7 +417,16 @@ class RunStore:
             raise RunError(f"the demo run {run_id!r} ships with the program and cannot be deleted")
         if not path.is_dir():
             raise RunError(f"unknown run {run_id!r} in {self.root}")
-        shutil.rmtree(path)
+        # Out of the listing in one rename, then removed; a crash in between leaves a hidden
+        # folder that the next store to open cleans up.
+        doomed = self.root / f".{run_id}.{_WRITER_TAG}.deleting"
+        os.rename(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def storage_problem(self) -> str | None:
+        """Why runs cannot be saved here, in words (no path), or None when they can: the runs
+        folder is a file, or not writable. A folder that does not exist yet is fine."""
+        return storage_problem(self.root)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -554,6 +579,7 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
         created=record.get("created") if isinstance(record.get("created"), str) else None,
         read_only=read_only,
         class_names=tuple(str(name) for name in record.get("class_names") or ()),
+        owner=record.get("owner") if isinstance(record.get("owner"), str) else None,
     )
     try:
         history = _read_history(folder)
@@ -697,6 +723,99 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
 
 
 # ---------------------------------------------------------------------------------------------
+# Housekeeping: what a crash leaves behind, and a runs folder that cannot be used
+
+# Scratch folders other modules make in the system temp folder, named `PREFIX<tag>-...`:
+# extracted zips (engine.data) and torchrun jobs' files (engine.jobs).
+SCRATCH_PREFIXES = ("lme-zip-", "lme-job-")
+_LEFTOVER = re.compile(r"^\..*\.([0-9a-f]{6})-(\d+)(?:[.-].*)?(\.tmp|\.staging|\.deleting)$")
+_UNTAGGED_LEFTOVER = re.compile(r"^\..*(\.tmp|\.staging)$")  # written before writers were tagged
+_UNTAGGED_LEFTOVER_SECONDS = 3600
+_SCRATCH = re.compile(r"^lme-(?:zip|job)-([0-9a-f]{6})-(\d+)-")
+_FOREIGN_LEFTOVER_SECONDS = 24 * 3600  # another host's (a shared NFS folder): only when old
+
+
+def scratch_prefix(kind: str) -> str:
+    """The prefix of a scratch folder in the system temp (`kind` from SCRATCH_PREFIXES),
+    naming this process so a later clean-up knows whether it still runs."""
+    return f"{kind}{_WRITER_TAG}-"
+
+
+def _writer_gone(host_tag: str, pid: str, path: Path) -> bool:
+    if host_tag != _HOST_TAG:
+        try:
+            return time.time() - path.lstat().st_mtime > _FOREIGN_LEFTOVER_SECONDS
+        except OSError:
+            return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError, OverflowError):
+        return False
+    return False
+
+
+def _older(path: Path, seconds: float = _UNTAGGED_LEFTOVER_SECONDS) -> bool:
+    try:
+        return time.time() - path.lstat().st_mtime > seconds
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def clean_leftovers(root: Path | str) -> list[Path]:
+    """Remove what killed writes left: hidden `.staging`/`.deleting` run folders and `.tmp`
+    files in the runs folder and its run folders, and `lme-zip-*`/`lme-job-*` scratch folders
+    in the system temp, each only when the process that made it no longer runs. Never raises;
+    returns what it removed."""
+    removed: list[Path] = []
+    root = Path(root)
+    try:
+        candidates = [root / name for name in os.listdir(root)] if root.is_dir() else []
+        for folder in list(candidates):
+            if folder.is_dir() and not folder.name.startswith(".") and not folder.is_symlink():
+                candidates += [folder / name for name in os.listdir(folder)]
+        temp = Path(tempfile.gettempdir())
+        scratch = [temp / name for name in os.listdir(temp) if _SCRATCH.match(name)]
+    except OSError:
+        return removed
+    for path in candidates:
+        match = _LEFTOVER.match(path.name)
+        if match and _writer_gone(match.group(1), match.group(2), path):
+            _remove(path)
+            removed.append(path)
+        elif not match and _UNTAGGED_LEFTOVER.match(path.name) and _older(path):
+            _remove(path)
+            removed.append(path)
+    for path in scratch:
+        match = _SCRATCH.match(path.name)
+        if match and _writer_gone(match.group(1), match.group(2), path):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
+def storage_problem(root: Path | str) -> str | None:
+    """Why no run can be saved under `root`, in words without the path, or None."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        return "the runs folder (--runs-dir / LME_RUNS_DIR) is a file, not a folder"
+    existing = root if root.exists() else next((p for p in root.parents if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        return "the runs folder (--runs-dir / LME_RUNS_DIR) is read-only: runs cannot be saved"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
 # Training into the store
 
 
@@ -717,12 +836,14 @@ def train_run(
     callbacks: Sequence[Callback] = (),
     split: DatasetSplit | None = None,
     on_created: Callable[[str], None] | None = None,
+    owner: str | None = None,
 ) -> str | None:
     """Load the data, train, and save a run; return its id.
 
     A run stopped by a callback (StopTraining) keeps its weights and lists as "stopped".
     Any exception (Ctrl-C included) marks the run failed or stopped before it propagates.
-    `on_created` gets the id as soon as the folder exists, before training starts.
+    `on_created` gets the id as soon as the folder exists, before training starts; `owner`
+    is recorded in run.json (a hosted server's visitor, engine.hosting).
     Under torchrun only rank 0 writes the run; the other processes train beside it, leave
     the store alone and return None.
     """
@@ -735,10 +856,10 @@ def train_run(
     if not is_main_process():
         fit(config, split, callbacks)
         return None
-    writer = store.create_run(config, split)
-    if on_created is not None:
-        on_created(writer.id)
+    writer = store.create_run(config, split, owner=owner)
     try:
+        if on_created is not None:  # inside: a failing announcement marks the run failed
+            on_created(writer.id)
         result = fit(config, split, [*callbacks, metrics_saver(writer)])
         writer.finish(result, split)
     except KeyboardInterrupt:

@@ -21,7 +21,6 @@ from dashboard import charts_analysis, state, teaching
 from engine.analysis.neither import check_non_digits
 from engine.analysis.readings import compare_runs, explain_readings, readings_frame
 from engine.errors import EngineError
-from engine.jobs import start_training
 
 CURVE_METRICS = ("val_accuracy", "val_loss", "train_loss")
 POLL_SECONDS = 1.0
@@ -176,7 +175,7 @@ def offer_twin(run, chosen_ids: list[str], summaries: list) -> None:
     ):
         try:
             config = run.config.with_changes(mode=missing)
-            job = start_training(config, state.run_store(), split=state.load_dataset(config.data))
+            job = state.start_training(config, state.load_dataset(config.data))
         except EngineError as error:
             st.error(str(error))
             return

@@ -34,7 +34,12 @@ if name == state.UPLOAD_CHOICE:
             state.end_page()
         upload_name, dataset = remembered
     else:
-        upload_name, dataset = upload.name, state.save_uploaded_zip(upload.name, upload.getvalue())
+        try:
+            dataset = state.save_uploaded_zip(upload.name, upload.getvalue())
+        except EngineError as error:  # over the visitor's upload quota
+            st.error(str(error))
+            state.end_page()
+        upload_name = upload.name
     st.caption(f"Uploaded: {upload_name}")
 else:
     info = next(info for info in infos if info.name == name)
@@ -63,6 +68,8 @@ try:
         )
         bar.empty()
 except EngineError as error:
+    if dataset.startswith("zip:"):
+        state.forget_upload(dataset)  # a refused zip is not kept
     st.error(str(error))
     state.end_page()
 

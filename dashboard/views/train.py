@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import charts, state
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
-from engine.jobs import JobProgress, TrainingJob, default_processes, start_training
+from engine.jobs import JobProgress, TrainingJob, default_processes
 from engine.labels import LABEL_MODES
 from engine.models import available_models
 
@@ -34,6 +34,9 @@ st.write(
 
 job = state.current_job()
 busy = job is not None and not job.progress().finished
+storage_problem = state.storage_problem()
+if storage_problem:
+    st.error(f"Trainings cannot be saved on this server: {storage_problem}.")
 # Every default of the form is the engine's (engine.config), so the dashboard and the CLI
 # train the same thing when nothing is changed.
 defaults = RunConfig()
@@ -133,9 +136,7 @@ if submitted and not busy:
             progress=lambda message, fraction: bar.progress(min(1.0, fraction), message),
         )
         bar.empty()
-        job = start_training(
-            config, state.run_store(), split=split, processes=gpus if all_gpus else 1
-        )
+        job = state.start_training(config, split, processes=gpus if all_gpus else 1)
         state.remember_job(job)
     except EngineError as error:
         st.error(str(error))
@@ -147,6 +148,9 @@ def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
     if progress.state == "failed":
         st.error(f"Training failed: {progress.error}")
+        return
+    if progress.state == "stopped" and progress.run_id is None:
+        st.warning("Cancelled before it started: nothing was saved.")
         return
     if progress.state == "stopped":
         st.warning(f"Stopped after {progress.epoch} of {progress.epochs} epochs.")
@@ -174,6 +178,23 @@ def show_finished(progress: JobProgress) -> None:
 
 def show_status(job: TrainingJob, progress: JobProgress) -> None:
     """Progress bar, stop button, curves, and the outcome once the job ended."""
+    if progress.waiting:
+        place = progress.queue_position
+        ahead = "you are next" if place == 1 else f"{place - 1} ahead of you"
+        st.progress(
+            0.0,
+            text=f"Waiting in the queue: place {place} ({ahead}) · {progress.elapsed:.0f} s",
+        )
+        st.caption(
+            "The server trains a few models at a time, each on its share of the CPU cores; "
+            "yours starts when a slot frees. You can leave this page and come back."
+        )
+        if job.stop_requested:
+            st.caption("Cancelling...")
+        elif st.button("Cancel", icon="⏹️"):
+            job.stop()
+            st.caption("Cancelling...")
+        return
     label = {"queued": "Preparing", "running": "Training"}.get(progress.state, "Finished")
     st.progress(
         progress.fraction,

@@ -43,7 +43,9 @@ class ScriptedTraining:
         callbacks: Sequence = (),
         split: DatasetSplit | None = None,
         on_created: Callable[[str], None] | None = None,
+        owner: str | None = None,
     ) -> str:
+        self.owner = owner
         if self.error is not None:
             raise self.error
         if on_created is not None:

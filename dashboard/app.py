@@ -47,4 +47,4 @@ except state.PageEnded:  # a page's end_page(): the link carries what it bound s
     pass
 with share_area:
     state.show_share_link(page.url_path)
-state.show_job_in_sidebar()
+state.show_job_in_sidebar(page.url_path)

@@ -337,15 +337,13 @@ def device_description(name: str = "auto") -> str:
 
 def training_device_description(train: TrainConfig | None = None) -> str:
     """Where a training with `train` (default: the engine's TrainConfig()) would run: the GPU,
-    or the CPU with the threads training uses there, `cpu_threads` (0 = PyTorch's own count,
-    engine/training.py), not the process's: "CPU (1 thread for training)"."""
-    import torch
-
+    or the CPU with the threads training uses there, `cpu_threads` (0 = the training queue's
+    share of the cores, engine.hosting), not the process's: "CPU (1 thread for training)"."""
     train = train or TrainConfig()
     described = _device_description(train.device)
     if not described.startswith("CPU"):
         return described
-    threads = train.cpu_threads or torch.get_num_threads()
+    threads = train.cpu_threads or hosting.hosting_limits().threads_per_training
     return f"CPU ({threads} thread{'' if threads == 1 else 's'} for training)"
 
 
@@ -542,10 +540,11 @@ def current_job() -> Any:
     return job
 
 
-def show_job_in_sidebar() -> None:
-    """On a hosted server, every page shows the visitor's unfinished training in the sidebar;
-    while a page is open it keeps the job from counting as abandoned."""
-    if visitor_owner() is None:
+def show_job_in_sidebar(url_path: str) -> None:
+    """On a hosted server, every page but Train (which shows it in full) shows the visitor's
+    unfinished training in the sidebar; while a page is open it keeps the job from counting
+    as abandoned."""
+    if visitor_owner() is None or url_path == "train":
         return
     job = current_job()
     if job is None or job.progress().finished:
@@ -554,7 +553,7 @@ def show_job_in_sidebar() -> None:
         _job_status()
 
 
-@st.fragment(run_every=2.0)
+@st.fragment(run_every=5.0)
 def _job_status() -> None:
     job = current_job()
     if job is None:

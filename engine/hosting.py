@@ -75,8 +75,8 @@ class HostingLimits:
     the training queue (`max_trainings`, `max_waiting`) applies on every server."""
 
     public: bool = False
-    # trainings at once, each with cores / max_trainings CPU threads: more only makes every
-    # one of them slower (2 cores: 1)
+    # trainings at once, each with (cores - 1) / max_trainings CPU threads: more only makes
+    # every one of them slower (2 cores: 1 training, on 1 thread)
     max_trainings: int = max(1, cpu_cores() // 2)
     max_waiting: int = 16  # trainings and dataset loads waiting for a slot, all visitors
     max_runs_per_visitor: int = 10
@@ -92,7 +92,11 @@ class HostingLimits:
 
     @property
     def threads_per_training(self) -> int:
-        return max(1, cpu_cores() // self.max_trainings)
+        """CPU threads each training gets: the cores but one (kept for the pages, uploads and
+        predictions), shared by the trainings running at once; at least one. More threads
+        than free cores spin against each other: a 3 s training took 56 s beside one other
+        busy job on 2 cores."""
+        return max(1, (cpu_cores() - 1) // self.max_trainings)
 
 
 # field -> (environment variable, what it bounds), for parsing and for the README's table

@@ -17,6 +17,7 @@ from engine.labels import LABEL_MODES
 from engine.models import available_models
 
 POLL_SECONDS = 1.0
+WAITING_POLL_SECONDS = 3.0
 METRIC_LABELS = {
     "val_accuracy": "Accuracy (argmax)",
     "val_accuracy_multi": "accuracy_multi",
@@ -221,13 +222,26 @@ def poll_training() -> None:
     form is enabled again and the outcome is drawn outside the fragment."""
     job = state.current_job()
     progress = job.progress()
-    if progress.finished:
+    if progress.finished or progress.waiting:
+        st.rerun()
+    show_status(job, progress)
+
+
+@st.fragment(run_every=WAITING_POLL_SECONDS)
+def poll_waiting() -> None:
+    """While the job waits in the server's queue: its place, redrawn every few seconds (many
+    waiting tabs must not slow the training they wait for); a full rerun once it starts."""
+    job = state.current_job()
+    progress = job.progress()
+    if not progress.waiting:
         st.rerun()
     show_status(job, progress)
 
 
 if job is None:
     st.info("No training started from this tab yet: fill in the form and press Start.")
+elif busy and job.progress().waiting:
+    poll_waiting()
 elif busy:
     poll_training()
 else:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from dashboard import state
-from engine import jobs
+from engine import hosting, jobs
 from engine.config import RunConfig, TrainConfig
 from tests.dashboard.conftest import metrics, texts
 
@@ -42,9 +41,9 @@ def test_the_form_shows_the_engines_defaults_and_the_device(open_page) -> None:
     assert app.number_input(key=state.LEARNING_RATE).value == pytest.approx(defaults.train.lr)
     assert app.number_input(key=state.LIMIT).value == (defaults.data.limit or 0)
     assert app.number_input(key=state.NONE_EXAMPLES).value == defaults.data.none_examples
-    # the threads training uses (TrainConfig.cpu_threads = 0: all of PyTorch's)
+    # the threads training uses (TrainConfig.cpu_threads = 0: the training queue's share)
     assert defaults.train.cpu_threads == 0
-    threads = torch.get_num_threads()
+    threads = hosting.hosting_limits().threads_per_training
     expected = f"Device: CPU ({threads} thread{'' if threads == 1 else 's'} for training)"
     assert expected in texts(app, "caption")
     assert "No training started from this tab yet" in app.info[0].value
@@ -156,7 +155,9 @@ def test_the_device_caption_follows_the_training_threads(monkeypatch) -> None:
     assert state.training_device_description(TrainConfig(cpu_threads=3)) == (
         "CPU (3 threads for training)"
     )
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 6)  # 0: PyTorch's own count
+    # 0: the queue's share of the cores, all but one for one training at a time
+    monkeypatch.setattr(hosting, "cpu_cores", lambda: 7)
+    monkeypatch.setenv("LME_MAX_TRAININGS", "1")
     assert state.training_device_description(TrainConfig(cpu_threads=0)) == (
         "CPU (6 threads for training)"
     )

@@ -135,3 +135,12 @@ def test_nobody_trains_on_another_visitors_upload(open_page):
     assert f"zip:{upload}" not in app.selectbox(key=state.DATASET).options
     assert any("not valid here" in w.value for w in app.warning)
     assert app.selectbox(key=state.DATASET).value == "mnist-5k"
+
+
+def test_a_runs_folder_that_is_a_file_is_named_on_the_train_page(open_page, runs_dir):
+    runs_dir.parent.mkdir(parents=True, exist_ok=True)
+    runs_dir.write_text("not a folder")
+    app = open_page(TRAIN)
+    assert not app.exception
+    assert any("is a file, not a folder" in e.value for e in app.error)
+    assert str(runs_dir) not in " ".join(e.value for e in app.error)  # no server path

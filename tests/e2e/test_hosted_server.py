@@ -36,7 +36,7 @@ def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         "LME_PUBLIC": "1",
         "LME_MAX_TRAININGS": "1",
         "LME_RUNS_DIR": str(runs_dir),
-        "LME_UPLOADS_DIR": str(tmp_path_factory.mktemp("hosted-uploads")),
+        "LME_UPLOADS_DIR": str(runs_dir.parent / "uploads"),
         "PYTHONPATH": str(REPO_ROOT),
     }
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
@@ -146,6 +146,13 @@ def test_a_visitors_work_stays_theirs_and_a_shared_run_opens_read_only(hosted, n
     bob.goto(f"{base_url}/data?dataset=upload+a+.zip")
     bob.get_by_text("Upload a .zip of class folders").wait_for()
     assert bob.get_by_text("shapes.zip").count() == 0
+    uploads = runs_dir.parent / "uploads"
+    assert len(list(uploads.glob("*/*.zip"))) == 1  # A's zip, in A's own folder
+    bad = tmp_path / "notes.zip"
+    bad.write_bytes(b"these are notes, not a zip")
+    bob.locator('input[type="file"]').set_input_files(str(bad))
+    bob.locator('[data-testid="stAlertContentError"]').first.wait_for()
+    assert len(list(uploads.glob("*/*.zip"))) == 1  # a refused upload is not kept
     bob.goto(f"{base_url}/explore")
     bob.get_by_text("Co-activation", exact=False).first.wait_for()
     assert sorted(_run_options(bob)) == ["demo", "demo-softmax"]

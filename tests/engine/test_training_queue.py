@@ -4,16 +4,19 @@ job nobody asks about is stopped; dataset loads and experiments wait in the same
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Sequence
 
 import pytest
+from PIL import Image
 
 from engine import jobs, runs
 from engine.callbacks import StopTraining, TrainState
 from engine.config import RunConfig
 from engine.errors import EngineError
+from engine.prediction import predict_images
 from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401 - a fixture
 
 TINY = RunConfig().with_changes(name="mlp", epochs=1, batch_size=16, device="cpu")
@@ -181,3 +184,16 @@ def test_real_trainings_queued_together_all_complete(monkeypatch, tmp_path):
     assert [final.state for final in finals] == ["done"] * 3, [f.error for f in finals]
     assert len({final.run_id for final in finals}) == 3
     assert {s.status for s in store.list_runs()} == {"complete"}
+
+
+def test_prediction_never_waits_behind_training(gated, tmp_path):
+    training = jobs.start_training(TINY, runs.RunStore(tmp_path))
+    waiting = jobs.start_training(TINY, runs.RunStore(tmp_path))
+    assert _until(lambda: waiting.progress().queue_position == 1)  # every slot is taken
+    run = runs.RunStore(tmp_path).load_run("demo")
+    image = run.validation.images[0].numpy()[0]
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    [prediction] = predict_images(run, [("digit.png", buffer.getvalue())])
+    assert prediction.error is None and len(prediction.sigmoid) == len(run.class_names)
+    assert not training.progress().finished  # it answered while the training held the slot

@@ -151,15 +151,18 @@ def test_a_visitors_work_stays_theirs_and_a_shared_run_opens_read_only(hosted, n
     bad = tmp_path / "notes.zip"
     bad.write_bytes(b"these are notes, not a zip")
     bob.locator('input[type="file"]').set_input_files(str(bad))
+    bob.get_by_text("Waiting for a free slot on the server").wait_for()  # behind A's training
+
+    # A stops the training (saved as stopped); B's upload is read then, refused, not kept.
+    alice.get_by_role("button", name="Stop").click()
+    alice.get_by_text(re.compile(r"Stopped after \d+ of 100 epochs")).wait_for()
     bob.locator('[data-testid="stAlertContentError"]').first.wait_for()
     assert len(list(uploads.glob("*/*.zip"))) == 1  # a refused upload is not kept
     bob.goto(f"{base_url}/explore")
     bob.get_by_text("Co-activation", exact=False).first.wait_for()
     assert sorted(_run_options(bob)) == ["demo", "demo-softmax"]
 
-    # A stops the training (saved as stopped), opens it on Explore and shares it.
-    alice.get_by_role("button", name="Stop").click()
-    alice.get_by_text(re.compile(r"Stopped after \d+ of 100 epochs")).wait_for()
+    # A opens the stopped run on Explore and shares it.
     [run_id] = [p.name for p in runs_dir.iterdir() if not p.name.startswith(".")]
     alice.get_by_role("button", name="Explore this run").click()
     alice.get_by_role("button", name="Delete this run").wait_for()  # A owns it

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version: pyproject.toml reads it, run.json records it
 
 # public name -> the module that owns it
 _EXPORTS: dict[str, str] = {

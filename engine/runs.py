@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine import __version__
 from engine.config import RunConfig
 from engine.errors import EngineError, RunError
 
@@ -55,7 +56,6 @@ DEMO_RUNS: dict[str, Path] = {
     DEMO_RUN_ID: DEMO_RUN_DIR,
     "demo-softmax": DEMO_RUN_DIR.with_name("demo_run_softmax"),
 }
-ENGINE_VERSION = "0.1.0"
 _UMASK = os.umask(0o022)  # read once (the only portable way), then put back at once
 os.umask(_UMASK)
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
@@ -377,7 +377,7 @@ class RunStore:
                 "preprocess": split.preprocess,
                 "normalization": None,
                 "device": None,
-                "engine_version": ENGINE_VERSION,
+                "engine_version": __version__,
                 "pid": os.getpid(),
                 "process_start": _process_start(os.getpid()),
                 "host": socket.gethostname(),

@@ -94,6 +94,13 @@ def check_targets(results: dict[str, Any]) -> list[Target]:
                 "s",
             )
         )
+    if "startup" in results:
+        seconds = {entry["command"]: entry["seconds"] for entry in results["startup"]}
+        targets.append(
+            Target(
+                "python -m engine --help", 1.0, seconds.get("python -m engine --help"), False, "s"
+            )
+        )
     gpu = results.get("gpu")
     if gpu and gpu.get("scaling"):
         largest = max(gpu["scaling"], key=lambda entry: entry["images"])

@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "RunError": "engine.errors",
     "ModelError": "engine.errors",
     # label modes
-    "LABEL_MODES": "engine.labels",
+    "LABEL_MODES": "engine.modes",
     "to_multi_label": "engine.labels",
     "to_multi_class": "engine.labels",
     "targets_for_mode": "engine.labels",

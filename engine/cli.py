@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from engine.config import DataConfig, ModelConfig, TrainConfig
     from engine.device import DEVICE_CHOICES
-    from engine.labels import LABEL_MODES
+    from engine.modes import LABEL_MODES
 
     data, model, train = DataConfig(), ModelConfig(), TrainConfig()
     parser = _Parser(

@@ -242,8 +242,8 @@ class RunWriter:
             finished=_now(),
             device=result.device,
             # processes that trained it together (torchrun) and their backend; 1, None alone
-            world_size=getattr(result, "world_size", 1),
-            backend=getattr(result, "backend", None),
+            world_size=result.world_size,
+            backend=result.backend,
             normalization={"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
             weights=_file_fingerprint(self.path / WEIGHTS_FILE),
         )

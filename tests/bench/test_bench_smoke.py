@@ -7,6 +7,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 from torchvision import datasets
@@ -34,6 +35,7 @@ def _digit_split(train: int = 96, valid: int = 64, classes: int = 4) -> DatasetS
     return DatasetSplit("bars", part(train), part(valid), preprocess="digit")
 
 
+@pytest.mark.slow
 def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     split = _digit_split()
 

@@ -23,7 +23,7 @@ TINY_TRAIN = ["--dataset", "mnist-5k", "--epochs", "1", "--limit", "300", "--dev
 
 def run_cli(*args: str, runs_dir: Path) -> subprocess.CompletedProcess[str]:
     """The real `python -m engine`, as a script would call it."""
-    env = {**os.environ, "LME_RUNS_DIR": str(runs_dir)}
+    env = {**os.environ, "LME_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "engine", *args],
         cwd=REPO_ROOT,
@@ -168,6 +168,7 @@ def test_datasets_and_models_listings(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(capsys.readouterr().out)[0] == "cnn"
 
 
+@pytest.mark.slow
 def test_teach_none_compares_without_and_with_all_zero_examples(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -207,6 +208,7 @@ def assert_one_error_line(status: int, stderr: str, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
+@pytest.mark.slow
 def test_unknown_dataset_is_one_error_line_from_the_real_command(tmp_path: Path) -> None:
     result = run_cli("train", "--dataset", "no-such-set", "--epochs", "1", runs_dir=tmp_path)
     assert result.stdout == ""

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +33,7 @@ def test_importing_engine_loads_neither_streamlit_nor_torch() -> None:
     assert result.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_the_whole_engine_imports_without_streamlit() -> None:
     probe = (
         "import sys, engine; [getattr(engine, name) for name in engine.__all__]; "

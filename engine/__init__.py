@@ -92,7 +92,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Every exported name, in the order of the table above.
-__all__ = ["__version__", *_EXPORTS]  # noqa: F822 - resolved on first use by __getattr__ below
+__all__ = ["__version__", *_EXPORTS]  # resolved on first use by __getattr__ below
 
 
 def __getattr__(name: str) -> Any:

@@ -48,9 +48,7 @@ from engine.data import DatasetSplit
 from engine.device import resolve_device
 from engine.errors import EngineError
 
-JOB_STATES = ("queued", "running", "done", "stopped", "failed")
 FINISHED_STATES = ("done", "stopped", "failed")
-TASK_STATES = ("queued", "running", "done", "failed")
 MAX_RUNNING_JOBS = 4  # every job gets the same CPU cores; more would only slow each one down
 MAX_KEPT_JOBS = 64  # finished jobs kept for late pollers; older ones are forgotten
 MAX_RUNNING_TASKS = 2  # tasks such as teach_none train models too: a few at most at once
@@ -62,7 +60,7 @@ class JobProgress:
     """What a page shows about a job at one moment; never changes after it is taken."""
 
     job_id: str
-    state: str  # one of JOB_STATES
+    state: str  # "queued", "running", then "done", "stopped" or "failed"
     epoch: int  # epochs finished so far
     epochs: int
     step_fraction: float  # how far the current epoch is, 0..1
@@ -406,7 +404,7 @@ class TaskProgress:
 
     task_id: str
     name: str  # what the task is, for a progress line ("Teaching 'none'")
-    state: str  # one of TASK_STATES
+    state: str  # "queued", "running", then "done" or "failed"
     message: str  # the function's last progress message
     fraction: float  # 0..1, from the function's last progress call (1.0 once done)
     result: Any  # the function's return value once done, else None

@@ -521,7 +521,7 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
     run_id = run_id or folder.name
     try:
         return _summarize(folder, run_id, read_only)
-    except Exception as error:  # noqa: BLE001 - e.g. a hand-edited run.json of odd types
+    except Exception as error:  # e.g. a hand-edited run.json of odd types
         problem = f"its files are inconsistent ({type(error).__name__}: {error})"
         return RunSummary(run_id, folder, "damaged", problem=problem, state="damaged")
 
@@ -529,7 +529,7 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
 def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     try:
         record = _read_record(folder)
-    except Exception as error:  # noqa: BLE001 - a listing must survive any damage
+    except Exception as error:  # a listing must survive any damage
         return RunSummary(run_id, folder, "damaged", problem=str(error), state="damaged")
     try:
         config = RunConfig.from_dict(record["config"])
@@ -539,7 +539,7 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
             config.model.name,
             config.train.epochs,
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return RunSummary(
             run_id, folder, "damaged", problem=f"its config is invalid ({error})", state="damaged"
         )
@@ -557,7 +557,7 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     )
     try:
         history = _read_history(folder)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return replace(base, problem=str(error), state="damaged")
     last = history[-1] if history else {}
     metrics = {k: v for k, v in last.items() if isinstance(v, int | float) and k != "epoch"}
@@ -595,7 +595,7 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RunError(f"{path} is missing: train the run again") from None
-    except Exception as error:  # noqa: BLE001 - torch raises many kinds for bad files
+    except Exception as error:  # torch raises many kinds for bad files
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise RunError(
             f"{path} was refused: it is not a plain weights file written by this program "
@@ -617,7 +617,7 @@ def _read_validation(path: Path) -> ValidationOutputs:
             images = torch.from_numpy(np.array(arrays["images"], dtype=np.uint8))
     except FileNotFoundError:
         raise RunError(f"{path.name} is missing") from None
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise RunError(f"{path.name} is unreadable ({type(error).__name__}: {error})") from None
     if logits.ndim != 2 or len(logits) != len(targets) or len(images) != len(logits):
         raise RunError(f"{path.name} holds arrays of mismatched sizes")
@@ -648,7 +648,7 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
         config = RunConfig.from_dict(record["config"])
     except RunError as error:
         raise RunError(f"run {run_id!r} is damaged: {error}; delete it") from None
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise RunError(f"run {run_id!r} has an invalid config ({error}); delete it") from None
     status = record.get("status")
     if status not in ("complete", "stopped") or not (path / WEIGHTS_FILE).exists():

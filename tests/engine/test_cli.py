@@ -160,6 +160,25 @@ def test_analyze_compares_a_softmax_run_with_a_sigmoid_run(
     assert "multi-class" in capsys.readouterr().err
 
 
+def test_train_names_the_files_it_skipped_in_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, shade in (("ants", 40), ("bees", 210)):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for number in range(4):
+            picture = Image.new("L", (12, 12), shade + number)
+            picture.save(tmp_path / "pets" / name / f"{number}.png")
+    (tmp_path / "pets" / "bees" / "notes.txt").write_text("not an image")
+    arguments = ["train", "--dataset", f"folder:{tmp_path / 'pets'}", "--model", "mlp"]
+    arguments += ["--epochs", "1", "--device", "cpu", "--runs-dir", str(tmp_path / "runs")]
+    assert main(arguments) == 0
+    out, err = capsys.readouterr()
+    [warning] = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert "skipped 1 file" in warning and "bees/notes.txt" in warning
+    assert str(tmp_path) not in warning  # names inside the folder, never the server's path
+    assert out.strip().splitlines()[-1].startswith("run: ")
+
+
 def test_datasets_and_models_listings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["datasets", "--json"]) == 0
     names = [info["name"] for info in json.loads(capsys.readouterr().out)]

@@ -1,4 +1,4 @@
-"""The issue's targets, checked against a run's results: what was aimed for, what was measured,
+"""The bench's speed goals, checked against a run's results: what was aimed for, what was measured,
 and by how much it was met or missed."""
 
 from __future__ import annotations

@@ -433,7 +433,7 @@ def uploaded_dataset() -> tuple[str, str] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Explore page (added by dashboard 2): the per-class threshold toggle's parameter, and the
+# Explore page: the per-class threshold toggle's parameter, and the
 # heatmap click that chooses a pair.
 
 PER_CLASS = "per_class"

@@ -11,6 +11,8 @@ with `python -m streamlit run dashboard/app.py` started at the project root.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import streamlit as st
 
 from dashboard import state
@@ -36,9 +38,7 @@ PAGES = {
 page = st.navigation(PAGES)
 state.begin_script_run()
 share_area = st.sidebar.container()
-try:
+with suppress(state.PageEnded):  # a page's end_page(): the link carries what it bound so far
     page.run()
-except state.PageEnded:  # a page's end_page(): the link carries what it bound so far
-    pass
 with share_area:
     state.show_share_link(page.url_path)

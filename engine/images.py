@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from contextlib import suppress
 
 import numpy as np
 import torch
@@ -162,10 +163,8 @@ def _load_first_frame(image: Image.Image, name: str) -> Image.Image:
 
 def _apply_orientation(image: Image.Image) -> Image.Image:
     """Undo the camera's EXIF rotation; a broken EXIF block is ignored rather than fatal."""
-    try:
+    with suppress(Exception):  # orientation is a nicety; the pixels are fine
         ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
-    except Exception:  # orientation is a nicety; the pixels are fine
-        pass
     return image
 
 

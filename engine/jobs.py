@@ -34,6 +34,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -378,10 +379,8 @@ def _finish_from_run(job: TrainingJob, store: runs.RunStore, output: str) -> Non
 def _release_free_memory() -> None:
     """Hand the memory training freed back to the system (glibc keeps it otherwise), so a
     hosted demo with 1 GB stays under its limit after several trainings."""
-    try:
+    with suppress(OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
-        pass
 
 
 def get_job(job_id: str | None) -> TrainingJob | None:

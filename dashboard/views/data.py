@@ -72,6 +72,8 @@ except EngineError as error:
         state.forget_upload(dataset)  # a refused zip is not kept
     st.error(str(error))
     state.end_page()
+for warning in split.warnings:  # e.g. files of an upload that were skipped
+    st.warning(warning)
 
 counts = overview.class_counts(split)
 train_total = int(counts.loc[counts["part"] == "train", "count"].sum())

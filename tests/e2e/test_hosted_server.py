@@ -22,6 +22,7 @@ import pytest
 
 from tests.e2e.conftest import REPO_ROOT, _free_port, _wait_for_health
 
+pytestmark = pytest.mark.browser
 STEP_MS = 60_000  # the longest any one step may take on a busy 2-core machine
 
 

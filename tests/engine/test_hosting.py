@@ -14,11 +14,10 @@ from engine import hosting
 from engine.config import RunConfig
 from engine.errors import EngineError
 from engine.runs import RunStore, RunSummary, train_run
-from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401 - a fixture
+from tests.engine.synthetic import blocks_split
 
 TINY = RunConfig().with_changes(name="mlp", epochs=1, batch_size=16, device="cpu")
 PUBLIC = hosting.HostingLimits(public=True)
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

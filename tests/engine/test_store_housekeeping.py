@@ -20,9 +20,8 @@ from engine.cli import main
 from engine.config import RunConfig
 from engine.errors import RunError
 from engine.runs import RunStore, train_run
-from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401 - a fixture
+from tests.engine.synthetic import blocks_split
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 REPO = Path(__file__).resolve().parents[2]
 TINY = RunConfig().with_changes(name="mlp", epochs=1, batch_size=16, device="cpu")
 
@@ -64,6 +63,7 @@ def _leftovers(root: Path) -> list[str]:
     )
 
 
+@pytest.mark.slow
 def test_a_store_killed_mid_write_leaves_nothing_once_reopened(tmp_path, monkeypatch) -> None:
     root, temp = tmp_path / "runs", tmp_path / "tmp"
     temp.mkdir()
@@ -162,6 +162,7 @@ def test_a_run_whose_announcement_fails_is_marked_failed_not_running(
     assert summary.state == "failed" and "run id file" in summary.problem
 
 
+@pytest.mark.slow
 def test_the_cli_with_a_run_id_file_in_a_missing_folder_leaves_no_run_running(
     tmp_path: Path, capsys
 ) -> None:

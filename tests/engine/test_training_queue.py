@@ -17,7 +17,7 @@ from engine.callbacks import StopTraining, TrainState
 from engine.config import RunConfig
 from engine.errors import EngineError
 from engine.prediction import predict_images
-from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401 - a fixture
+from tests.engine.synthetic import blocks_split
 
 TINY = RunConfig().with_changes(name="mlp", epochs=1, batch_size=16, device="cpu")
 WAIT = 20  # seconds any step may take on a busy machine (a bound on hangs, not a timing check)
@@ -172,7 +172,6 @@ def test_an_experiment_waits_for_a_slot_too(gated, tmp_path):
     assert task.wait(WAIT).result == 42
 
 
-@pytest.mark.usefixtures("one_thread")
 def test_real_trainings_queued_together_all_complete(monkeypatch, tmp_path):
     monkeypatch.setenv("LME_MAX_TRAININGS", "1")
     store = runs.RunStore(tmp_path, include_demo=False)

@@ -233,8 +233,13 @@ def forward_flops(model: str, num_classes: int, image_shape: tuple[int, int, int
 
 
 def training_tflop(config: RunConfig, train_size: int, num_classes: int, image_shape) -> float:
-    """The work of a training in TFLOP: epochs x images x (forward + backward ~ 3 forwards)."""
-    per_image = forward_flops(config.model.name, num_classes, tuple(image_shape))
+    """The work of a training in TFLOP: epochs x images x (forward + backward ~ 3 forwards).
+    0 when the model cannot be built for this data: the training then fails with the
+    engine's own message, which says more than a quota could."""
+    try:
+        per_image = forward_flops(config.model.name, num_classes, tuple(image_shape))
+    except Exception:  # an unknown model, or a shape it cannot take
+        return 0.0
     return config.train.epochs * train_size * 3 * per_image / 1e12
 
 

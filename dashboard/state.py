@@ -99,6 +99,8 @@ def begin_script_run() -> None:
     key = _visitor_key()
     if key is not None and st.query_params.get(VISITOR) != key:
         st.query_params[VISITOR] = key
+    if key is not None:
+        _keep_visitor_cookie(key)
     _remember_shared_runs()
 
 
@@ -451,21 +453,44 @@ def _demo_ids() -> set[str]:
 # Hosted servers (LME_PUBLIC=1): who this visitor is, what was shared with them, clean-up
 
 _VISITOR_KEY_STATE = "lme_visitor_key"
+_COOKIE_SET = "lme_visitor_cookie_set"
+VISITOR_COOKIE = "lme_visitor"
 _SHARED_RUNS = "lme_shared_runs"
 _HOUSEKEEPING_SECONDS = 600.0  # how often expired runs and uploads are looked for
 
 
 def _visitor_key() -> str | None:
-    """This visitor's secret key on a hosted server (from the link, else a new one), or None
-    on a private server."""
+    """This visitor's secret key on a hosted server (from the link, else from the browser's
+    cookie, else a new one), or None on a private server."""
     if not hosting.is_public():
         return None
     key = st.session_state.get(_VISITOR_KEY_STATE)
     if key is None:
         raw = st.query_params.get(VISITOR)
+        if not hosting.is_visitor_key(raw):
+            raw = st.context.cookies.get(VISITOR_COOKIE)
         key = raw if hosting.is_visitor_key(raw) else hosting.new_visitor_key()
         st.session_state[_VISITOR_KEY_STATE] = key
     return key
+
+
+def _keep_visitor_cookie(key: str) -> None:
+    """Once per session, when the browser lacks it: a cookie with the visitor's key, so a new
+    tab opened without the link (a bare address, a page link) is the same visitor. Streamlit
+    cannot set a cookie from the server; a script in a zero-height component can, and its
+    iframe shares the app's origin."""
+    if st.context.cookies.get(VISITOR_COOKIE) == key or st.session_state.get(_COOKIE_SET) == key:
+        return
+    st.session_state[_COOKIE_SET] = key
+    seconds = int(hosting.hosting_limits().max_age_hours * 3600)
+    script = (
+        f"<script>document.cookie = '{VISITOR_COOKIE}={key}; path=/; max-age={seconds}; "
+        "SameSite=Lax';</script>"
+    )
+    from streamlit.components.v1 import html
+
+    with st.sidebar:
+        html(script, height=0)
 
 
 def visitor_owner() -> str | None:

@@ -1,6 +1,6 @@
 """A hosted server (LME_PUBLIC=1, one training at a time) in real Chromium, several visitors at
 once, each a separate browser context: a visitor's upload and training stay theirs, a share
-link opens that one run read-only, a reload keeps the running job, and three trainings
+link opens that one run read-only, a reload or a new tab keeps the running job, and three trainings
 started together run one after the other with the waiting ones showing their place.
 """
 
@@ -138,6 +138,13 @@ def test_a_visitors_work_stays_theirs_and_a_shared_run_opens_read_only(hosted, n
     alice.get_by_text(re.compile(r"Training: epoch \d+ of 100")).wait_for()
     alice.get_by_role("button", name="Stop").wait_for()
     _no_error(alice)
+
+    # A opens a new tab at the bare address (no key in it): the browser's cookie knows them.
+    tab = alice.context.new_page()
+    tab.goto(f"{base_url}/train")
+    tab.get_by_text(re.compile(r"Training: epoch \d+ of 100")).wait_for()
+    assert _visitor_key(tab) == key
+    tab.close()
 
     # B sees none of it: no job, no upload, only the demo runs.
     bob = new_page()

@@ -20,7 +20,7 @@ def test_one_gpu_or_none_shows_no_gpu_toggle(open_page) -> None:
 def test_several_gpus_train_on_all_of_them(open_page, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[int | None] = []
 
-    def fake_start(config, store, split=None, processes=None):
+    def fake_start(config, store, split=None, processes=None, **visitor):  # owner, abandon_after
         started.append(processes)
         raise EngineError("not started in this test")
 

@@ -54,6 +54,7 @@ TWO_DIGITS_SEED = 2  # fixed: the pairs must be the same in every run
 # another seed (make_non_digits' default 0 is fine): the images then differ.
 NON_DIGIT_TRAIN_SEED = 1_000_003
 DIGIT_CLASSES: tuple[str, ...] = tuple("0123456789")
+MAX_CLASSES = 100  # classes in a dataset (and a run): more make every pair analysis crawl
 SMALL_IMAGE_SIDE = 32  # folder images up to this size become 28x28, larger ones 64x64
 
 

@@ -347,7 +347,7 @@ class RunStore:
         if not (path / RUN_FILE).is_file():
             if path.is_dir():
                 raise RunError(
-                    f"run {run_id!r} has no {RUN_FILE}: the folder {path} is damaged; delete it"
+                    f"run {run_id!r} has no readable {RUN_FILE}: its folder is damaged; delete it"
                 )
             raise RunError(
                 f"unknown run {run_id!r} in {self.root}: list the runs with "

@@ -54,6 +54,10 @@ TWO_DIGITS_SEED = 2  # fixed: the pairs must be the same in every run
 # another seed (make_non_digits' default 0 is fine): the images then differ.
 NON_DIGIT_TRAIN_SEED = 1_000_003
 DIGIT_CLASSES: tuple[str, ...] = tuple("0123456789")
+FIXED_SPLITS = {  # datasets whose split ships with them: valid_fraction does not apply
+    "mnist-5k": "4,000 training and 1,000 validation images",
+    "two-digits": "4,000 training and 1,000 validation images",
+}
 MAX_CLASSES = 100  # classes in a dataset (and a run): more make every pair analysis crawl
 SMALL_IMAGE_SIDE = 32  # folder images up to this size become 28x28, larger ones 64x64
 
@@ -219,6 +223,12 @@ def load_dataset(config: DataConfig, progress: Progress | None = None) -> Datase
         )
     if config.limit is not None and len(split.train) + len(split.valid) > config.limit:
         split = _limit(split, config.limit, config.split_seed)
+    if name in FIXED_SPLITS and config.valid_fraction != DataConfig.valid_fraction:
+        ignored = (
+            f"{name} has a fixed split ({FIXED_SPLITS[name]}): the validation fraction "
+            f"{config.valid_fraction:g} was ignored"
+        )
+        split = replace(split, warnings=(*split.warnings, ignored))
     if config.none_examples:
         split = add_non_digits(split, config.none_examples)
     report("dataset ready", 1.0)
@@ -450,18 +460,23 @@ def _load_zip(path: Path, name: str, config: DataConfig, report: Progress) -> Da
 
     if not path.is_file():
         raise DatasetError(
-            f"zip file {path} not found: give the path of a .zip holding one folder per class"
+            f"zip file {path.name} not found: give the path of a .zip holding one folder per "
+            "class, or upload it again"
         )
     report(f"extracting {path.name}", 0.0)
     with tempfile.TemporaryDirectory(prefix="lme-zip-") as scratch:
         folder = extract_zip(path, Path(scratch))
-        return _load_folder(Path(folder), name, config, report)
+        # messages name the zip, never the scratch folder it was extracted to
+        return _load_folder(Path(folder), name, config, report, shown=f"the zip {path.name}")
 
 
-def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) -> DatasetSplit:
+def _load_folder(
+    path: Path, name: str, config: DataConfig, report: Progress, shown: str | None = None
+) -> DatasetSplit:
     from engine.images import decode_image, preprocess
 
-    files, labels, class_names = _list_class_files(path)
+    shown = shown or str(path)  # how messages name the data
+    files, labels, class_names = _list_class_files(path, shown)
     if config.limit is not None and len(files) > config.limit:
         chosen = _stratified_pick(torch.tensor(labels), config.limit, config.split_seed)
         files = [files[i] for i in chosen.tolist()]
@@ -484,7 +499,7 @@ def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) ->
             picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
         pictures.append(picture)
         kept.append(label)
-    _check_classes(kept, class_names, skipped, path)
+    _check_classes(kept, class_names, skipped, shown)
     side = 28 if largest <= SMALL_IMAGE_SIDE else 64
     channels = 1 if all(_is_grayscale(picture) for picture in pictures) else 3
     images = torch.stack([preprocess(p, "resize", (channels, side, side)) for p in pictures])
@@ -503,7 +518,9 @@ def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) ->
     )
 
 
-def _list_class_files(path: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+def _list_class_files(
+    path: Path, shown: str | None = None
+) -> tuple[list[Path], list[int], tuple[str, ...]]:
     """Files of each class sub-folder (nested folders included), class names sorted."""
     if not path.is_dir():
         raise DatasetError(
@@ -512,8 +529,14 @@ def _list_class_files(path: Path) -> tuple[list[Path], list[int], tuple[str, ...
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not _hidden(p.name))
     if len(folders) < 2:
         raise DatasetError(
-            f"{path} has {len(folders)} class sub-folder(s): put the images of each class in a "
-            "sub-folder named after the class, at least 2 classes (e.g. cats/ and dogs/)"
+            f"{shown or path} has {len(folders)} class sub-folder(s): put the images of each "
+            "class in a sub-folder named after the class, at least 2 classes (e.g. cats/ and "
+            "dogs/)"
+        )
+    if len(folders) > MAX_CLASSES:
+        raise DatasetError(
+            f"{shown or path} has {len(folders):,} class sub-folders; the limit is "
+            f"{MAX_CLASSES}: merge or remove classes (each sub-folder is one class)"
         )
     files: list[Path] = []
     labels: list[int] = []
@@ -527,7 +550,7 @@ def _list_class_files(path: Path) -> tuple[list[Path], list[int], tuple[str, ...
 
 
 def _check_classes(
-    kept: list[int], class_names: Sequence[str], skipped: list[str], path: Path
+    kept: list[int], class_names: Sequence[str], skipped: list[str], path: Path | str
 ) -> None:
     if not kept:
         detail = (

@@ -34,3 +34,7 @@ class RunError(EngineError):
 
 class ModelError(EngineError):
     """An unknown architecture, or a head that cannot be found or replaced."""
+
+
+class TrainingError(EngineError):
+    """Training cannot go on: its loss diverged, or the data is too small for the model."""

@@ -14,6 +14,7 @@ loads what they produce.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -237,15 +238,18 @@ class RunWriter:
         run.json is written last: until it says "complete", the run lists as incomplete.
         """
         status = status or ("stopped" if result.stopped_early else "complete")
-        with atomic_open(self.path / WEIGHTS_FILE) as handle:
-            torch.save(result.model.state_dict(), handle)
-        with atomic_open(self.path / VALIDATION_FILE) as handle:
-            np.savez_compressed(
-                handle,
-                logits=_numpy(result.valid_logits, np.float32),
-                targets=_numpy(result.valid_targets),
-                images=_numpy(split.valid.images, np.uint8),
-            )
+        try:
+            with atomic_open(self.path / WEIGHTS_FILE) as handle:
+                torch.save(result.model.state_dict(), handle)
+            with atomic_open(self.path / VALIDATION_FILE) as handle:
+                np.savez_compressed(
+                    handle,
+                    logits=_numpy(result.valid_logits, np.float32),
+                    targets=_numpy(result.valid_targets),
+                    images=_numpy(split.valid.images, np.uint8),
+                )
+        except (OSError, RuntimeError) as error:
+            raise _save_error(self.path, error) from None
         self.save_epoch(result.history)
         mean, std = result.normalization
         self._record.update(
@@ -265,6 +269,30 @@ class RunWriter:
         """Mark the run as failed or stopped without weights; it then lists as incomplete."""
         self._record.update(status=status, finished=_now(), problem=message)
         atomic_write_json(self.path / RUN_FILE, self._record)
+
+
+DISK_FULL_BYTES = 16 * 1024 * 1024  # less free space than this after a failed write: full
+
+
+def _save_error(folder: Path, error: BaseException) -> BaseException:
+    """A failed write as a message a user can act on: a full disk says so (torch reports
+    it as a RuntimeError "file write failed", numpy and Python as ENOSPC)."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    full = getattr(error, "errno", None) == errno.ENOSPC or (
+        free is not None and free < DISK_FULL_BYTES
+    )
+    if full:
+        left = f" ({free / 2**20:.0f} MB left)" if free is not None else ""
+        return RunError(
+            f"the disk is full{left}: the run's weights could not be saved; free some space "
+            "(or delete old runs) and train again"
+        )
+    if isinstance(error, OSError):
+        return RunError(f"the run could not be saved ({error.strerror or error})")
+    return error
 
 
 def _numpy(tensor: torch.Tensor, dtype: Any = None) -> np.ndarray:
@@ -730,9 +758,18 @@ def train_run(
         result = fit(config, split, [*callbacks, metrics_saver(writer)])
         writer.finish(result, split)
     except KeyboardInterrupt:
-        writer.fail("stopped by Ctrl-C before the weights were saved", status="stopped")
+        try:
+            writer.fail("stopped by Ctrl-C before the weights were saved", status="stopped")
+        except OSError:
+            pass
         raise
     except BaseException as error:
-        writer.fail(f"training failed: {type(error).__name__}: {error}"[:500])
+        described = (
+            str(error) if isinstance(error, EngineError) else f"{type(error).__name__}: {error}"
+        )
+        try:
+            writer.fail(f"training failed: {described}"[:500])
+        except OSError:  # a full disk cannot take run.json either; the error says why
+            pass
         raise
     return writer.id

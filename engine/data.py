@@ -58,6 +58,7 @@ FIXED_SPLITS = {  # datasets whose split ships with them: valid_fraction does no
     "mnist-5k": "4,000 training and 1,000 validation images",
     "two-digits": "4,000 training and 1,000 validation images",
 }
+MAX_DATASET_PIXELS = 1_000_000_000  # decoded pixels of all images of a folder or zip
 MAX_CLASSES = 100  # classes in a dataset (and a run): more make every pair analysis crawl
 SMALL_IMAGE_SIDE = 32  # folder images up to this size become 28x28, larger ones 64x64
 
@@ -481,6 +482,7 @@ def _load_folder(
         chosen = _stratified_pick(torch.tensor(labels), config.limit, config.split_seed)
         files = [files[i] for i in chosen.tolist()]
         labels = [labels[i] for i in chosen.tolist()]
+    _check_decode_budget(files, shown)
     pictures: list[Image.Image] = []
     kept: list[int] = []
     skipped: list[str] = []
@@ -516,6 +518,23 @@ def _load_folder(
         preprocess="resize",
         warnings=warnings,
     )
+
+
+def _check_decode_budget(files: Sequence[Path], shown: str) -> None:
+    """Refuse, before decoding any image, a dataset whose images add up to more than
+    MAX_DATASET_PIXELS as decoded (a small zip of huge transparent PNGs would otherwise keep
+    the server decoding for an hour); the headers are read, nothing else."""
+    from engine.images import header_pixels
+
+    total = 0
+    for file in files:
+        total += header_pixels(file)
+        if total > MAX_DATASET_PIXELS:
+            raise DatasetError(
+                f"the images of {shown} add up to more than {MAX_DATASET_PIXELS / 1e6:,.0f} "
+                "megapixels as decoded: use fewer or smaller images (a few hundred pixels a "
+                "side is plenty; they are shrunk to 64 x 64 anyway)"
+            )
 
 
 def _list_class_files(

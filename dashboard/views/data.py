@@ -35,7 +35,7 @@ if name == state.UPLOAD_CHOICE:
         upload_name, dataset = remembered
     else:
         upload_name, dataset = upload.name, state.save_uploaded_zip(upload.name, upload.getvalue())
-    st.caption(f"Uploaded: {upload_name}")
+    st.caption(f"Uploaded: {state.plain(upload_name)}")
 else:
     info = next(info for info in infos if info.name == name)
     st.caption(info.description)
@@ -63,7 +63,7 @@ try:
         )
         bar.empty()
 except EngineError as error:
-    st.error(str(error))
+    state.show_error(error)
     state.end_page()
 
 counts = overview.class_counts(split)

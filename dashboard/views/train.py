@@ -138,7 +138,7 @@ if submitted and not busy:
         )
         state.remember_job(job)
     except EngineError as error:
-        st.error(str(error))
+        state.show_error(error)
         state.end_page()
     st.rerun()  # redraw with the form disabled and the status polling
 
@@ -146,7 +146,7 @@ if submitted and not busy:
 def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
     if progress.state == "failed":
-        st.error(f"Training failed: {progress.error}")
+        state.show_error(f"Training failed: {progress.error}")
         return
     if progress.state == "stopped":
         st.warning(f"Stopped after {progress.epoch} of {progress.epochs} epochs.")

@@ -72,6 +72,11 @@ _HANDED_OVER = "lme_handed_over"
 _PREFERRED_RUN = "lme_preferred_run"
 _TWIN_FOR = "lme_twin_for"
 
+# Predict reads at most this many uploads, and bytes, per page run (each upload is at most
+# engine.images.MAX_UPLOAD_BYTES); the rest wait, with a message, until some are removed.
+PREDICT_MAX_FILES = 40
+PREDICT_MAX_BYTES = 40 * 1024 * 1024
+
 TRAIN_FORM = "lme_train_form"
 UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploader
 

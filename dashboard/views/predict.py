@@ -22,8 +22,7 @@ from engine.prediction import predict_images, verdict_text
 # No `type=` filter on the uploader: the engine names what is wrong with any file (a .heic
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
-MAX_FILES = 40  # files read per page run (each at most engine.images.MAX_UPLOAD_BYTES)
-MAX_TOTAL_BYTES = 40 * 1024 * 1024  # and bytes read per page run
+MAX_FILES, MAX_TOTAL_BYTES = state.PREDICT_MAX_FILES, state.PREDICT_MAX_BYTES
 
 
 def show_prediction(name: str, data: bytes, prediction, threshold: float, run_pairs) -> None:

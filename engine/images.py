@@ -11,11 +11,11 @@ Limits (stated in the README; the dashboard's `server.maxUploadSize` matches MAX
   50,000 x 50,000 "decompression bomb" is refused without allocating it. JPEGs are first asked
   to decode at a reduced scale (`draft`), so a big photo is shrunk, not refused.
 - MAX_WORKING_SIDE: every accepted image is downscaled so its longest side is at most this.
-- MAX_DECODED_BYTES: what Pillow would hold for the decoded pixels, checked from the header,
-  before decoding. A decoded image is box-averaged down at once (`reduce`), before any
+- Decoding memory: a decoded image is box-averaged down at once (`reduce`), before any
   conversion, so one decode peaks near twice its decoded size (a 6300 x 6300 transparent PNG
-  of 150 KB: about 320 MB, not 2.6 GB), and images above LARGE_DECODE_PIXELS decode at most
-  MAX_LARGE_DECODES at a time, whatever the number of visitors.
+  of 154 KB: about +310 MB, not +2.1 GB); images above LARGE_DECODE_PIXELS decode
+  MAX_LARGE_DECODES (one) at a time, whatever the number of visitors, and the freed pixels
+  are handed back to the system at once.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ from engine.errors import ImageError
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MB; .streamlit/config.toml maxUploadSize = 10
 MAX_PIXELS = 40_000_000  # 40 megapixels as decoded (a 12 MP phone photo needs 12)
 MAX_WORKING_SIDE = 1024  # plenty for a 28x28 digit or a 224x224 photo model
-MAX_DECODED_BYTES = 160 * 1024 * 1024  # Pillow's memory for the decoded pixels of one image
 LARGE_DECODE_PIXELS = 4_000_000  # images above this decode at most MAX_LARGE_DECODES at a time
-MAX_LARGE_DECODES = 2
+MAX_LARGE_DECODES = 1
 _LARGE_DECODES = threading.BoundedSemaphore(MAX_LARGE_DECODES)
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 PREPROCESS_STYLES = ("digit", "resize")
@@ -82,8 +81,12 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
     try:
         # Full-size pixels exist only inside this block, for at most a few images at once.
         with _LARGE_DECODES if large else contextlib.nullcontext():
-            image = _load_first_frame(image, name)
-            image = _shrink_decoded(image)
+            try:
+                image = _load_first_frame(image, name)
+                image = _shrink_decoded(image)
+            finally:
+                if large:
+                    _return_freed_memory()
         image = _apply_orientation(image)
         image = _to_l_or_rgb(image)
     except ImageError:
@@ -135,11 +138,6 @@ def _open(data: bytes, name: str) -> Image.Image:
             f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); the "
             f"limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it down and retry."
         )
-    if decoded_bytes(image) > MAX_DECODED_BYTES:
-        raise ImageError(
-            f"{name} would take {decoded_bytes(image) / 2**20:.0f} MB once decoded; the limit "
-            f"is {MAX_DECODED_BYTES / 2**20:.0f} MB. Scale it down and retry."
-        )
     return image
 
 
@@ -162,11 +160,26 @@ def header_pixels(path: str | os.PathLike[str]) -> int:
         return 0
 
 
-def decoded_bytes(image: Image.Image) -> int:
-    """What Pillow will hold for the decoded image: 1 byte a pixel for 1, L and P; 2 for
-    16-bit gray; 4 for everything else (Pillow stores RGB in 4 bytes too)."""
-    per_pixel = 1 if image.mode in ("1", "L", "P") else 2 if image.mode.startswith("I;16") else 4
-    return image.width * image.height * per_pixel
+def _return_freed_memory() -> None:
+    """Hand the full-size pixels just freed back to the system. Pillow allocates them in
+    16 MB blocks, which glibc keeps in the decoding thread's heap, so three sessions
+    decoding one after another held three copies (seen: +650 MB instead of +320 MB)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> object | None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only; elsewhere nothing to do
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
 
 
 # Modes whose pixels cannot be box-averaged as they are, and what to average them as; alpha

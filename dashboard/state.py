@@ -466,9 +466,12 @@ def save_uploaded_zip(name: str, data: bytes) -> str:
     dataset name (`zip:PATH`) the engine loads it by; remembered for this tab.
     """
     digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "label-mode-explorer-uploads"
+    # A folder per content, holding the file under the visitor's own (cleaned) name, so the
+    # engine's messages name "cats-and-dogs.zip", never a hash or a server folder.
+    folder = Path(tempfile.gettempdir()) / "label-mode-explorer-uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.zip"
+    shown = re.sub(r"[^A-Za-z0-9._ -]+", "_", Path(name).name).strip(" .")[:80] or "upload"
+    path = folder / (shown if shown.lower().endswith(".zip") else f"{shown}.zip")
     if not path.exists():
         path.write_bytes(data)
     dataset = f"zip:{path}"

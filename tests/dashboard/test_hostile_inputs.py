@@ -162,3 +162,18 @@ def test_predict_reads_a_bounded_number_of_bytes_per_run(store, open_page) -> No
     assert "only the first 4 are read" in warning
     assert len(texts(app, "error")) == 4  # each one read is answered (here: not an image)
     assert not any("big-4" in text for text in markdown_texts(app))
+
+
+def test_a_bad_upload_is_named_as_the_visitor_named_it(open_page, tmp_path: Path) -> None:
+    """No hashed upload name, no server folder: the message names the visitor's own file."""
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("cats/a.png", b"not even an image")
+    app = open_page("views/data.py", dataset=state.UPLOAD_CHOICE)
+    app.file_uploader[0].set_value([("my pets.zip", archive.getvalue(), "application/zip")]).run()
+    assert not app.exception
+    [message] = texts(app, "error")
+    assert "my pets.zip" in message and "1 class sub-folder" in message
+    assert "/tmp" not in message and "lme-zip" not in message and "uploads" not in message

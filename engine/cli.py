@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from engine.config import DataConfig, ModelConfig, TrainConfig
     from engine.device import DEVICE_CHOICES
-    from engine.labels import LABEL_MODES
+    from engine.modes import LABEL_MODES
 
     data, model, train = DataConfig(), ModelConfig(), TrainConfig()
     parser = _Parser(
@@ -317,8 +317,9 @@ def train_command(args: argparse.Namespace) -> int:
         split = load_dataset(config.data, progress=None if quiet else _data_progress)
     finally:
         _end_progress_line()
-    for warning in split.warnings if not quiet else ():
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    if main_process:
+        for warning in split.warnings:  # e.g. files of a folder that were skipped
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     if not quiet:
         print(
             f"{split.name}: {len(split.train)} training and {len(split.valid)} validation "

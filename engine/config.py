@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from engine.errors import EngineError
-from engine.labels import check_mode
+from engine.modes import check_mode
 
 # Bounds on every setting (stated in the README): far beyond any sensible run, near enough
 # that a typo or a hostile value is refused in words instead of failing deep in PyTorch.

@@ -210,7 +210,7 @@ def npz_headers(handle: IO[bytes], name: str = "validation.npz") -> dict[str, tu
                 headers[member.filename.removesuffix(".npy")] = (tuple(shape), np.dtype(dtype))
     except RunError:
         raise
-    except Exception as error:  # noqa: BLE001 - zipfile and numpy raise many kinds
+    except Exception as error:  # zipfile and numpy raise many kinds
         raise RunError(f"{name} is unreadable ({type(error).__name__}: {error})") from None
     return headers
 
@@ -279,7 +279,7 @@ def read_validation_arrays(
         try:
             with np.load(handle, allow_pickle=False) as arrays:
                 loaded = {name: arrays[name] for name in {*only, "logits", "targets"}}
-        except Exception as error:  # noqa: BLE001 - truncated or corrupt members
+        except Exception as error:  # truncated or corrupt members
             raise RunError(f"{path.name} is unreadable ({type(error).__name__}: {error})") from None
     problem = validation_values_problem(loaded["logits"], loaded["targets"], classes)
     if problem:

@@ -18,6 +18,8 @@ from PIL import Image
 
 from tests.e2e.conftest import REPO_ROOT, _free_port, _wait_for_health
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 PEAK_BOUND_MB = 1500
 VISITORS = 3
 ZIP_IMAGES = 1200

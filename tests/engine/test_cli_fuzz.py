@@ -24,10 +24,8 @@ from engine.errors import EngineError, TrainingError
 from engine.prediction import predict_images
 from engine.runs import RunStore
 from engine.training import fit
-from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401 - fixture
+from tests.engine.synthetic import blocks_split
 from tests.engine.test_cli import assert_one_error_line, cli, digit_png
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 # Cheap enough that a hostile value that is accepted only costs a tiny training.
 BASE_TRAIN = {
@@ -82,6 +80,7 @@ def arguments(base: dict[str, str], option: str, value: str) -> list[str]:
     return [part for pair in chosen.items() for part in pair]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option", options("train"))
 def test_every_train_option_survives_hostile_values(
     option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -95,6 +94,7 @@ def test_every_train_option_survives_hostile_values(
             assert out.strip().splitlines()[-1].startswith("run: ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option", options("teach-none"))
 def test_every_teach_none_option_survives_hostile_values(
     option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

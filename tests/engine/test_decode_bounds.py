@@ -30,6 +30,7 @@ def huge_canvas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_huge_transparent_canvas_decodes_within_a_memory_bound(huge_canvas: Path) -> None:
     script = (
         "import resource, sys\n"

@@ -26,7 +26,7 @@ from PIL import Image
 from engine.cli import main
 from engine.config import RunConfig
 from engine.runs import RunStore, train_run
-from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401 - fixture
+from tests.engine.synthetic import blocks_split
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PEAK_MEMORY_BOUND_MB = 900  # a `predict` child process: torch itself is about 350 MB
@@ -163,6 +163,7 @@ def test_runs_json_lists_a_fifo_run_without_hanging(good_run: Path, tmp_path: Pa
     assert listed["status"] == "damaged"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["huge image shape", "decompression bomb"])
 def test_crafted_runs_cost_bounded_memory(
     case: str, good_run: Path, image_file: Path, tmp_path: Path

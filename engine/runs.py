@@ -289,9 +289,7 @@ def _save_error(folder: Path, error: BaseException) -> BaseException:
             f"the disk is full{left}: the run's weights could not be saved; free some space "
             "(or delete old runs) and train again"
         )
-    if isinstance(error, OSError):
-        return RunError(f"the run could not be saved ({error.strerror or error})")
-    return error
+    return error  # another failure: the caller's usual handling (the CLI names an OSError)
 
 
 def _numpy(tensor: torch.Tensor, dtype: Any = None) -> np.ndarray:

@@ -78,10 +78,10 @@ with st.form(state.TRAIN_FORM):
         )
         batch_size = st.number_input(
             "Batch size",
-            1,
+            2,  # batch norm learns nothing from batches of one image
             4096,
             defaults.train.batch_size,
-            **state.bind_number(state.BATCH_SIZE, 1, 4096),
+            **state.bind_number(state.BATCH_SIZE, 2, 4096),
         )
         lr = st.number_input(
             "Learning rate (peak)",

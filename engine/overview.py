@@ -34,6 +34,25 @@ def class_counts(split: DatasetSplit) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["class", "part", "count"])
 
 
+def labels_per_image(split: DatasetSplit) -> pd.DataFrame:
+    """How many labels each image carries: one row per (labels, part) with the image count.
+
+    A single-label dataset has every image at 1; a multi-label one spreads over 0 ("none"),
+    1, 2, ... as fastbook's PASCAL does.
+    """
+    rows = []
+    for part, dataset in (("train", split.train), ("valid", split.valid)):
+        if is_multi_hot(dataset.targets):
+            per_image = (dataset.targets > 0.5).sum(dim=1)
+        else:
+            per_image = torch.ones(len(dataset), dtype=torch.int64)
+        counts = torch.bincount(per_image.long(), minlength=1)
+        for labels, count in enumerate(counts.tolist()):
+            if count:
+                rows.append({"labels": labels, "part": part, "images": int(count)})
+    return pd.DataFrame(rows, columns=["labels", "part", "images"])
+
+
 def _label_counts(dataset: ImageDataset) -> torch.Tensor:
     if is_multi_hot(dataset.targets):
         return (dataset.targets > 0.5).sum(dim=0)

@@ -50,6 +50,7 @@ with st.form(state.TRAIN_FORM):
             "Dataset",
             datasets,
             index=datasets.index(defaults.data.dataset) if defaults.data.dataset in datasets else 0,
+            format_func=state.dataset_label,  # an upload by its own file name
             **state.bind_choice(state.DATASET, datasets),
         )
         mode = st.radio(
@@ -57,8 +58,9 @@ with st.form(state.TRAIN_FORM):
             list(LABEL_MODES),
             index=LABEL_MODES.index(defaults.train.mode),
             horizontal=True,
-            help="multi-class: softmax + cross-entropy. multi-label: one-hot targets, a "
-            "sigmoid per class, binary cross-entropy.",
+            help="multi-class: softmax + cross-entropy (fastai: CategoryBlock, "
+            "CrossEntropyLossFlat). multi-label: one-hot targets, a sigmoid per class, binary "
+            "cross-entropy (fastai: MultiCategoryBlock, BCEWithLogitsLossFlat).",
             **state.bind_choice(state.MODE, list(LABEL_MODES)),
         )
         name = st.selectbox(

@@ -26,7 +26,8 @@ def test_default_dataset_shows_counts_samples_and_balance(open_page) -> None:
     assert "Labels counted: 4,000 in training, 1,000 in validation (5,000 in all)." in texts(
         app, "caption"
     )
-    assert len(app.get("vega_lite_chart")) == 1  # the class balance chart
+    assert len(app.get("vega_lite_chart")) == 2  # class balance, labels per image
+    assert "Every image carries exactly one label" in " ".join(texts(app, "caption"))
     grid = app.get("image")[0].proto.imgs
     assert len(grid) == 20  # two per class
     assert sorted(image.caption for image in grid)[:3] == ["0", "0", "1"]
@@ -91,7 +92,7 @@ def test_an_uploaded_zip_of_class_folders_becomes_the_dataset(open_page) -> None
     shown = metrics(app)
     assert shown["Classes"] == "2"
     assert int(shown["Training images"]) + int(shown["Validation images"]) == 10
-    assert "Uploaded: pets.zip" in texts(app, "caption")
+    assert "Uploaded: pets.zip" in texts(app, "text")
 
 
 def test_a_broken_zip_shows_an_error_not_a_traceback(open_page) -> None:

@@ -571,9 +571,11 @@ def threshold_curve_chart(curve: pd.DataFrame, current: float) -> alt.LayerChart
         .mark_rule(color="black", strokeDash=[4, 4])
         .encode(x="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", title="current")])
     )
-    return (lines + rule).properties(
-        title="Metrics against the threshold", height=280, autosize=FIT_WIDTH
+    title = alt.TitleParams(
+        "Metrics against the threshold",
+        subtitle=f"dashed line: the current threshold, {float(current):.2f}",
     )
+    return (lines + rule).properties(title=title, height=280, autosize=FIT_WIDTH)
 
 
 def tuning_table(tuning) -> pd.DataFrame:

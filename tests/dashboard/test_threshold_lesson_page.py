@@ -46,7 +46,9 @@ def test_the_curve_marks_the_current_threshold(open_page, own_run, runs_dir, thr
     title = _curve_spec(app)["title"]
     assert title["subtitle"] == f"dashed line: the current threshold, {float(threshold):.2f}"
     run = RunStore(runs_dir).load_run(own_run)
-    curve = threshold_curve(activation(run.validation.logits, "multi-label"), run.validation.targets)
+    curve = threshold_curve(
+        activation(run.validation.logits, "multi-label"), run.validation.targets
+    )
     best = curve.loc[curve["macro_f1"].idxmax()]
     captions = " ".join(texts(app, "caption"))
     assert f"Best macro F1 {best['macro_f1']:.3f} at {best['threshold']:.2f}" in captions

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -465,13 +466,22 @@ def matching_pair(softmax_runs: Sequence, sigmoid_runs: Sequence) -> tuple | Non
     return None
 
 
+def dataset_name(dataset: str) -> str:
+    """A dataset as people call it: a `zip:`/`folder:` set by its file or folder name (an
+    upload's own file name), never the server path it is kept under."""
+    for prefix in ("zip:", "folder:"):
+        if dataset.startswith(prefix):
+            return Path(dataset.removeprefix(prefix)).name or dataset
+    return dataset
+
+
 def runs_table(summaries: Sequence) -> pd.DataFrame:
     """One row per run: what it is and its last epoch's metrics."""
     rows = []
     for summary in summaries:
         row = {
             "run": summary.id,
-            "dataset": summary.dataset,
+            "dataset": dataset_name(summary.dataset),
             "mode": summary.mode,
             "model": summary.model,
             "epochs": summary.epochs_done,

@@ -465,13 +465,12 @@ def save_uploaded_zip(name: str, data: bytes) -> str:
 def dataset_label(dataset: str) -> str:
     """How a dataset is named on screen: an upload (or any zip:/folder: set) by its own file
     or folder name, never the server path it is kept under; built-in sets by their name."""
+    from dashboard.charts_analysis import dataset_name
+
     uploaded = uploaded_dataset()
     if uploaded is not None and uploaded[1] == dataset:
         return uploaded[0]
-    for prefix in ("zip:", "folder:"):
-        if dataset.startswith(prefix):
-            return Path(dataset.removeprefix(prefix)).name or dataset
-    return dataset
+    return dataset_name(dataset)
 
 
 def uploaded_dataset() -> tuple[str, str] | None:

@@ -175,3 +175,11 @@ def test_the_train_page_names_an_upload_by_its_file_name(open_page) -> None:
     options = app.selectbox(key=state.DATASET).options
     assert options[-1] == "pascal.zip"
     assert not any("label-mode-explorer-uploads" in option for option in options)
+
+
+def test_datasets_are_named_without_server_paths() -> None:
+    from dashboard.charts_analysis import dataset_name
+
+    assert dataset_name("zip:/tmp/label-mode-explorer-uploads/0f3a/pascal.zip") == "pascal.zip"
+    assert dataset_name("folder:/home/me/data/pets") == "pets"
+    assert dataset_name("mnist-5k") == "mnist-5k"

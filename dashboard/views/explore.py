@@ -62,7 +62,8 @@ threshold_column, tuned_column = st.columns([3, 1])
 per_class = tuned_column.toggle(
     "Tuned per class",
     value=False,
-    help="One threshold per class, chosen to maximise that class's F1 on these outputs.",
+    help="One threshold per class, chosen to maximise that class's F1 on these outputs "
+    "(in-sample: 'Choosing the threshold' below scores tuning on held-out images).",
     **state.bind_flag(state.PER_CLASS),
 )
 global_threshold = state.threshold_slider(

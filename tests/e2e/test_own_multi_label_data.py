@@ -55,3 +55,24 @@ def test_upload_a_pascal_style_zip_train_it_and_explore_it(page, server_url):
     charts.last.scroll_into_view_if_needed()
     charts.last.locator("canvas, svg").first.wait_for()
     assert page.locator(EXCEPTION).count() == 0
+
+
+def test_home_to_the_forums_error_reproduced_live_in_one_click(page, server_url):
+    page.goto(server_url)
+    page.get_by_text("Why the error? Reproduce it with your data").click()
+    page.get_by_text(
+        "ValueError: Target size (torch.Size([64])) must be the same as input size "
+        "(torch.Size([640]))"
+    ).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"the fix is the targets \(one-hot\), not the head")).wait_for()
+    batch = page.get_by_label("Batch size", exact=True)
+    batch.fill("16")
+    batch.press("Enter")
+    page.get_by_text(
+        "ValueError: Target size (torch.Size([16])) must be the same as input size "
+        "(torch.Size([160]))"
+    ).wait_for(timeout=60_000)
+    page.locator("h3").filter(
+        has_text="1. Can a multi-class dataset be trained with BCE?"
+    ).wait_for()
+    assert page.locator(EXCEPTION).count() == 0

@@ -113,7 +113,6 @@ if run is None:
     state.end_page()
 metrics = run.metrics
 accuracy = metrics.get("val_accuracy")
-shown_dataset = state.dataset_label(run.config.data.dataset)
 images = len(run.validation.logits)
 
 st.subheader("1. Can a multi-class dataset be trained with BCE?")
@@ -124,11 +123,20 @@ if run.mode == "multi-label":
             f", accuracy_multi {metrics['val_accuracy_multi']:.1%} at threshold "
             f"{run.config.train.threshold:.2f}"
         )
-    st.write(
-        f"Yes. This run was trained with `BCEWithLogitsLoss`, one sigmoid per class, on "
-        f"one-hot targets, and its argmax is right on {accuracy:.1%} of its {images:,} "
-        f"validation images{extra}."
-    )
+    if run.validation.targets.ndim == 2:
+        st.write(
+            "This run's data is multi-label already: images carry several "
+            "labels or none, so BCE with one sigmoid per class is the only way to train it. "
+            f"Its argmax names a true label on {accuracy:.1%} of its {images:,} validation "
+            f"images{extra}. A single-label set trains the same way once its class indices "
+            "become one-hot vectors."
+        )
+    else:
+        st.write(
+            f"Yes. This run was trained with `BCEWithLogitsLoss`, one sigmoid per class, on "
+            f"one-hot targets, and its argmax is right on {accuracy:.1%} of its {images:,} "
+            f"validation images{extra}."
+        )
 else:
     st.write(
         f"This run was trained with softmax and `CrossEntropyLoss` ({accuracy:.1%} accuracy on "

@@ -109,3 +109,25 @@ def test_an_unknown_dataset_in_the_link_falls_back_with_a_notice(open_page):
     assert not app.exception
     assert any("dataset='imagenet'" in warning.value for warning in app.warning)
     assert metrics(app)["Logits flattened"] == "640"
+
+
+def test_a_run_on_an_uploaded_csv_set_is_answered_and_explored(open_page, runs_dir, tmp_path):
+    from engine.config import RunConfig
+    from engine.runs import train_run
+    from tests.engine.labelled_data import CLASSES, zip_bytes
+
+    archive = tmp_path / "pascal.zip"
+    archive.write_bytes(zip_bytes(count=48))
+    config = RunConfig().with_changes(
+        dataset=f"zip:{archive}", epochs=2, batch_size=16, device="cpu", cpu_threads=1
+    )
+    run_id = train_run(config, RunStore(runs_dir))
+    app = open_page(PAGE, run=run_id)
+    assert not app.exception
+    assert "This run's data is multi-label already" in "\n".join(texts(app, "markdown"))
+    explore = open_page("views/explore.py", run=run_id)
+    assert not explore.exception
+    assert "Choosing the threshold" in texts(explore, "subheader")
+    per_class = next(f.value for f in explore.dataframe if "F1 tuned, held out" in f.value.columns)
+    assert list(per_class.index) == list(CLASSES)
+    assert len(explore.dataframe[0].value) == 3  # every pair of three classes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, glossary, state
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes, start_training
@@ -160,6 +160,7 @@ def show_finished(progress: JobProgress) -> None:
         columns = st.columns(len(shown))
         for column, key in zip(columns, shown, strict=True):
             column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
+        st.caption(glossary.FASTAI["metrics"])
     if progress.run_id:
         st.caption(f"Saved in the run store as `{progress.run_id}`.")
         explore, compare = st.columns([1, 3])

@@ -22,7 +22,7 @@ FASTAI = {
     "numerically stable function, so use it. PyTorch combines the sigmoid and the loss, not "
     "the FC layer and the loss: the model still ends in its `Linear` head.",
     "threshold": "fastai: `accuracy_multi(thresh=...)`; fastbook picks `thresh` by plotting "
-    "accuracy_multi against the threshold on the validation set, as below.",
+    "accuracy_multi against the threshold on the validation set, as this chart does.",
     "data": "fastai: `DataBlock(blocks=(ImageBlock, MultiCategoryBlock), get_x=..., "
     "get_y=ColSplitter...)` reads the same CSV; here `fname,labels[,is_valid]` is enough.",
 }

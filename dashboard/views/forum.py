@@ -71,6 +71,7 @@ with wrong:
         f"logits.shape    # torch.Size([{batch}, {classes}]): one logit per class\n"
         "BCEWithLogitsLossFlat()(logits, targets)   # flattens both",
         language="python",
+        wrap_lines=True,
     )
     st.caption(f"Raised just now by PyTorch on {batch} real training images of this dataset:")
     st.code(f"ValueError: {lesson.flat_message}", language=None, wrap_lines=True)
@@ -85,6 +86,7 @@ with right:
         f"# image 0: class {lesson.first_index} -> {one_hot}\n"
         f"BCEWithLogitsLoss()(logits, targets)   # = {lesson.fixed_loss:.4f}",
         language="python",
+        wrap_lines=True,
     )
     st.caption("This app's engine checks the targets before the loss and names the fix:")
     st.code(lesson.engine_message, language=None, wrap_lines=True)

@@ -180,18 +180,11 @@ def threshold_curve(
     grid = torch.tensor([float(t) for t in thresholds], dtype=torch.float32)
     if bool(((grid <= 0) | (grid >= 1)).any()):
         raise ValueError("thresholds must lie strictly between 0 and 1")
-    decided = scores.unsqueeze(0) > grid.view(-1, 1, 1)  # (T, N, K)
-    right = decided == truth.unsqueeze(0)
-    true_positive = (decided & truth).sum(dim=1).double()  # (T, K)
-    f1 = _safe_divide(2 * true_positive, decided.sum(dim=1).double() + truth.sum(dim=0).double())
-    return pd.DataFrame(
-        {
-            "threshold": grid.double().numpy().round(4),
-            "accuracy_multi": right.float().mean(dim=(1, 2)).double().numpy(),
-            "exact_match": right.all(dim=2).float().mean(dim=1).double().numpy(),
-            "macro_f1": f1.mean(dim=1).numpy(),
-        }
-    )
+    rows = []
+    for threshold in grid.tolist():  # one (N, K) decision at a time: memory stays bounded
+        summary = _decision_summary(scores > threshold, truth)
+        rows.append({"threshold": round(threshold, 4), **summary})
+    return pd.DataFrame(rows, columns=["threshold", "accuracy_multi", "exact_match", "macro_f1"])
 
 
 @dataclass(frozen=True)

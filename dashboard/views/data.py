@@ -82,6 +82,8 @@ try:
 except EngineError as error:
     st.error(str(error))
     state.end_page()
+for warning in split.warnings:  # e.g. files of an upload that were skipped
+    st.warning(warning)
 
 counts = overview.class_counts(split)
 train_total = int(counts.loc[counts["part"] == "train", "count"].sum())
@@ -91,10 +93,6 @@ facts[0].metric("Training images", f"{len(split.train):,}")
 facts[1].metric("Validation images", f"{len(split.valid):,}")
 facts[2].metric("Classes", split.num_classes)
 facts[3].metric("Image shape (C, H, W)", " × ".join(str(n) for n in split.image_shape))
-
-for warning in split.warnings:
-    st.warning("Some files were left out:", icon="⚠️")
-    st.text(warning)
 
 multi_hot = split.train.targets.ndim == 2
 st.subheader("Sample images, with their label sets" if multi_hot else "Sample images")

@@ -10,7 +10,6 @@ import pytest
 from dashboard import state
 from engine.runs import RunStore
 from tests.dashboard.conftest import metrics, texts
-from tests.dashboard.tiny_runs import tiny_runs
 
 PAGE = "views/forum.py"
 FORUM_MESSAGE = "Target size (torch.Size([{b}])) must be the same as input size (torch.Size([{n}]))"
@@ -73,8 +72,10 @@ def test_the_batch_size_input_changes_the_numbers(open_page) -> None:
     assert "batch=16" in texts(app.sidebar, "code")[0]
 
 
-def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(open_page, monkeypatch):
-    root, multi_label, multi_class = tiny_runs()
+def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(
+    open_page, monkeypatch, tiny_runs
+):
+    root, multi_label, multi_class = tiny_runs
     monkeypatch.setenv("LME_RUNS_DIR", str(root))
     app = open_page(PAGE, run=multi_label)
     assert not app.exception
@@ -92,8 +93,8 @@ def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(open_page, mo
     assert "softmax-trained model is right on" in app.info[-1].value
 
 
-def test_without_a_twin_the_page_offers_to_train_it_on_compare(open_page, runs_dir):
-    root, multi_label, _ = tiny_runs()
+def test_without_a_twin_the_page_offers_to_train_it_on_compare(open_page, runs_dir, tiny_runs):
+    root, multi_label, _ = tiny_runs
     shutil.copytree(root / multi_label, runs_dir / multi_label)
     app = open_page(PAGE, run=multi_label)
     assert not app.exception

@@ -15,7 +15,6 @@ from engine.analysis import held_out_tuning, threshold_curve
 from engine.labels import activation
 from engine.runs import THRESHOLDS_FILE, RunStore
 from tests.dashboard.conftest import texts
-from tests.dashboard.tiny_runs import tiny_runs
 from tests.engine.bad_inputs import draw_digit, encode
 
 EXPLORE = "views/explore.py"
@@ -23,9 +22,9 @@ PREDICT = "views/predict.py"
 
 
 @pytest.fixture
-def own_run(runs_dir: Path) -> str:
+def own_run(runs_dir: Path, tiny_runs) -> str:
     """A copy of the tiny multi-label run in this test's own store, free to change."""
-    root, multi_label, _ = tiny_runs()
+    root, multi_label, _ = tiny_runs
     shutil.copytree(root / multi_label, runs_dir / multi_label)
     return multi_label
 

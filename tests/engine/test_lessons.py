@@ -8,10 +8,7 @@ import pytest
 from engine.config import DataConfig
 from engine.data import load_dataset
 from engine.lessons import reproduce_forum_error
-from tests.engine.synthetic import blocks_split, one_thread
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-__all__ = ["one_thread"]
+from tests.engine.synthetic import blocks_split
 
 
 @pytest.mark.parametrize("batch_size", [64, 17])

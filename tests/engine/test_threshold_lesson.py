@@ -23,7 +23,6 @@ from engine.runs import (
     read_tuned_thresholds,
     save_tuned_thresholds,
 )
-from tests.dashboard.tiny_runs import tiny_runs
 from tests.engine.bad_inputs import draw_digit, encode
 from tests.engine.synthetic import FOUR_NAMES, FOUR_PROBABILITIES, FOUR_TARGETS
 
@@ -92,9 +91,9 @@ def test_on_noise_tuning_in_sample_looks_better_than_it_is():
 
 
 @pytest.fixture
-def own_run(tmp_path):
+def own_run(tmp_path, tiny_runs):
     """A copy of the tiny multi-label run in a store of its own, free to change."""
-    root, multi_label, _ = tiny_runs()
+    root, multi_label, _ = tiny_runs
     shutil.copytree(root / multi_label, tmp_path / "runs" / multi_label)
     return tmp_path / "runs", multi_label
 

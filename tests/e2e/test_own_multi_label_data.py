@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+import pytest
+
 from dashboard import state
 from tests.engine.labelled_data import zip_bytes
 
+pytestmark = pytest.mark.browser
 EXCEPTION = '[data-testid="stException"]'
 
 

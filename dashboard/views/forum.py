@@ -171,7 +171,13 @@ st.caption(glossary.FASTAI["head"])
 st.subheader("3. Train with softmax and read sigmoids, or train with sigmoids?")
 summaries = [summary for summary in state.run_summaries() if summary.status == "complete"]
 twin_id = charts_analysis.saved_twin(run, summaries)
-if twin_id is None:
+if run.validation.targets.ndim == 2:
+    st.write(
+        "This run's data is multi-label: an image with several labels, or none, has no class "
+        "index, so softmax cannot train it and there is no softmax twin to compare. Ask this "
+        "question of a single-label set (mnist-5k, or class folders), where both are possible."
+    )
+elif twin_id is None:
     missing = charts_analysis.other_mode(run.mode)
     st.write(
         f"This run has no {missing} twin yet (the same data, model and epochs, trained the "

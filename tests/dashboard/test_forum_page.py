@@ -125,7 +125,10 @@ def test_a_run_on_an_uploaded_csv_set_is_answered_and_explored(open_page, runs_d
     run_id = train_run(config, RunStore(runs_dir))
     app = open_page(PAGE, run=run_id)
     assert not app.exception
-    assert "This run's data is multi-label already" in "\n".join(texts(app, "markdown"))
+    page = "\n".join(texts(app, "markdown"))
+    assert "This run's data is multi-label already" in page
+    assert "there is no softmax twin to compare" in page
+    assert not [b for b in app.button if "twin" in b.label]
     explore = open_page("views/explore.py", run=run_id)
     assert not explore.exception
     assert "Choosing the threshold" in texts(explore, "subheader")

@@ -164,8 +164,9 @@ def plain(text: Any) -> str:
 
 
 def show_error(error: Any) -> None:
-    """An engine error (or any message quoting user input) as plain text in an error box."""
-    st.error(plain(error))
+    """An engine error (or any message quoting user input) as plain text in an error box;
+    an error that has words for a visitor (no server folders) shows those."""
+    st.error(plain(getattr(error, "for_visitor", None) or error))
 
 
 def _notice(param: str, raw: str, expected: str) -> None:

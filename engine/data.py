@@ -406,7 +406,14 @@ def _load_torchvision(name: str, config: DataConfig, report: Progress) -> Datase
         dataset = dataset_class(root=str(root), train=True, download=config.download)
     except (RuntimeError, OSError) as error:
         raise DatasetError(
-            _missing_files_message(name, source, root, config.download, error)
+            _missing_files_message(name, source, root, config.download, error),
+            for_visitor=(
+                f"{name} could not be downloaded here: try again later, or choose mnist-5k, "
+                "which ships with the app"
+                if config.download
+                else f"{name} is not on this server yet: turn on download (it needs the "
+                "internet), or choose mnist-5k, which ships with the app"
+            ),
         ) from None
     report(f"converting {source.class_name}", 0.5)
     images, targets = _as_tensors(dataset.data, dataset.targets)

@@ -64,10 +64,7 @@ else:
             **state.bind_flag(state.DOWNLOAD),
         )
         if not download:
-            st.caption(
-                "Offline: the files must already be in the data folder "
-                "(set LME_DATA_DIR to use another one)."
-            )
+            st.caption("Offline: only the datasets already on this server can be used.")
 
 config = DataConfig(dataset=dataset, download=download)
 try:

@@ -184,3 +184,15 @@ def test_a_bad_upload_is_named_as_the_visitor_named_it(open_page, tmp_path: Path
     [message] = texts(app, "error")
     assert "my pets.zip" in message and "1 class sub-folder" in message
     assert "/tmp" not in message and "lme-zip" not in message and "uploads" not in message
+
+
+def test_a_missing_dataset_asks_a_visitor_for_nothing_they_cannot_do(
+    open_page, runs_dir: Path
+) -> None:
+    """No server folder, no request to put files on the server: a choice the visitor has."""
+    app = open_page("views/data.py", dataset="mnist")
+    assert not app.exception
+    [message] = texts(app, "error")
+    assert "not on this server" in message and "mnist-5k" in message
+    assert str(runs_dir.parent) not in message and "LME_DATA_DIR" not in message
+    assert not any("LME_DATA_DIR" in text for text in texts(app, "caption"))

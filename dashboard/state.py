@@ -11,6 +11,7 @@ its default.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +36,7 @@ PAGE_FILES = {
     "explore": "views/explore.py",
     "compare": "views/compare.py",
     "predict": "views/predict.py",
+    "forum": "views/forum.py",
 }
 HOME_PAGE, DATA_PAGE, MODEL_PAGE, TRAIN_PAGE = (
     PAGE_FILES[p] for p in ("", "data", "model", "train")
@@ -42,6 +44,7 @@ HOME_PAGE, DATA_PAGE, MODEL_PAGE, TRAIN_PAGE = (
 EXPLORE_PAGE, COMPARE_PAGE, PREDICT_PAGE = (
     PAGE_FILES[p] for p in ("explore", "compare", "predict")
 )
+FORUM_PAGE = PAGE_FILES["forum"]  # the forum's error and three questions, with your numbers
 
 # ---------------------------------------------------------------------------------------------
 # Query parameters. Each name is also the key of the widget bound to it.
@@ -61,6 +64,7 @@ RUNS = "runs"
 PAIR = "pair"
 THRESHOLD = "threshold"
 EXAMPLE = "example"  # Predict's example image
+TUNED = "tuned"  # Predict: use the per-class thresholds saved with the run
 VISITOR = "visitor"  # a hosted server's visitor key (never put in a share link)
 SHARE = "share"  # share tokens: each opens one private run, read-only
 
@@ -71,6 +75,11 @@ _BOUND_THIS_RUN = "lme_bound_params"
 _HANDED_OVER = "lme_handed_over"
 _PREFERRED_RUN = "lme_preferred_run"
 _TWIN_FOR = "lme_twin_for"
+
+# Predict reads at most this many uploads, and bytes, per page run (each upload is at most
+# engine.images.MAX_UPLOAD_BYTES); the rest wait, with a message, until some are removed.
+PREDICT_MAX_FILES = 40
+PREDICT_MAX_BYTES = 40 * 1024 * 1024
 
 TRAIN_FORM = "lme_train_form"
 UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploader
@@ -127,15 +136,54 @@ def open_page(page: str, **values: Any) -> None:
 
 
 def _link_value(param: str) -> str | None:
+    values = st.query_params.get_all(param)
+    if len(values) > 1:  # Streamlit then falls back to the default: say so, like any bad value
+        _notice(param, " and ".join(values), "give it once")
+        return None
     value = st.query_params.get(param)
     return None if value is None or value == "" else str(value)
+
+
+# What Markdown (as Streamlit renders it) could read as syntax in a line of text: emphasis,
+# code, links and images, HTML, headings, tables, strikethrough, $formulas$, :colour[...]
+# directives; plus what GitHub-flavoured Markdown turns into links by itself.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]<>#|~$&@])")
+_AUTOLINKS = ((re.compile(r"://"), r":\/\/"), (re.compile(r"(www)\.", re.IGNORECASE), r"\1\."))
+_LINE_START = (  # a list item or a setext underline where the text begins
+    (re.compile(r"^(\s*)([-+=])"), r"\1\\\2"),
+    (re.compile(r"^(\s*\d+)([.)])"), r"\1\\\2"),
+)
+
+
+def plain(text: Any) -> str:
+    """`text` as Markdown that shows it exactly as it is, never as a link, emphasis, heading,
+    coloured text or formula: the marks Markdown reads as syntax are backslash-escaped (the
+    rest, like the full stops and colons of a sentence, need not be), "http://" and "www."
+    lose the power to become links, and line breaks become spaces.
+
+    Every string that comes from a user (class and file names, run ids, link values, and the
+    engine's messages, which quote them) goes through this before an element that renders
+    Markdown (markdown, write, caption, title, subheader, info/warning/error, labels).
+    """
+    text = _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(text).splitlines()))
+    for pattern, replacement in (*_AUTOLINKS, *_LINE_START):
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def show_error(error: Any) -> None:
+    """An engine error (or any message quoting user input) as plain text in an error box;
+    an error that has words for a visitor (no server folders) shows those."""
+    st.error(plain(getattr(error, "for_visitor", None) or error))
 
 
 def _notice(param: str, raw: str, expected: str) -> None:
     """Say once per page view that a link's value was not usable."""
     st.warning(
-        f"The link asked for {param}={raw!r}, which is not valid here ({expected}); "
-        "showing the default instead.",
+        plain(
+            f"The link asked for {param}={raw!r}, which is not valid here ({expected}); "
+            "showing the default instead."
+        ),
         icon="⚠️",
     )
 
@@ -325,6 +373,18 @@ def head_change(config: ModelConfig, num_classes: int, image_shape: tuple[int, .
     return engine_head_change(config, num_classes, tuple(image_shape))
 
 
+@st.cache_resource(show_spinner="Running the loss on one batch...", max_entries=16)
+def _forum_error(config: DataConfig, batch_size: int) -> Any:
+    from engine.lessons import reproduce_forum_error
+
+    return reproduce_forum_error(load_dataset(config), batch_size=batch_size)
+
+
+def forum_error(config: DataConfig, batch_size: int) -> Any:
+    """The forum's error reproduced on one real batch (engine.lessons.ForumError), cached."""
+    return _forum_error(config, batch_size)
+
+
 @st.cache_resource(show_spinner=False)
 def _device_description(name: str) -> str:
     from engine.device import describe_device, resolve_device
@@ -424,7 +484,7 @@ def analysis_run_picker(page: str = "explore") -> Any:
     try:
         return load_run(run_id)
     except EngineError as error:
-        st.error(str(error))
+        show_error(error)
         return None
 
 
@@ -665,14 +725,28 @@ def last_run_id() -> str | None:
     return job.progress().run_id if job is not None else None
 
 
-def save_uploaded_zip(name: str, data: bytes) -> str:
-    """Keep an uploaded zip on disk (by content, so re-uploads reuse it) and return the
-    dataset name (`zip:PATH`) the engine loads it by; remembered for this tab. On a hosted
-    server it goes to the visitor's own folder, within their quota (QuotaError beyond).
+def store_upload(name: str, data: bytes) -> str:
+    """Keep an uploaded zip on disk under its own file name, in a folder named by its content
+    (so re-uploads reuse it), and return the dataset name (`zip:PATH`) the engine loads it by.
+    On a hosted server it goes to the visitor's own folder, within their quota (QuotaError
+    beyond).
+
+    Not remembered for the tab: call `remember_upload` once it has loaded, so a failed upload
+    never replaces a working one.
     """
-    path = hosting.save_upload(data, visitor_owner(), hosting.hosting_limits())
-    dataset = f"zip:{path}"
+    path = hosting.save_upload(data, visitor_owner(), hosting.hosting_limits(), name=name)
+    return f"zip:{path}"
+
+
+def remember_upload(name: str, dataset: str) -> None:
+    """This tab's uploaded dataset, once it loaded: (file name, dataset name)."""
     st.session_state[_UPLOADED_DATASET] = (name, dataset)
+
+
+def save_uploaded_zip(name: str, data: bytes) -> str:
+    """`store_upload` and `remember_upload` in one step (for uploads already checked)."""
+    dataset = store_upload(name, data)
+    remember_upload(name, dataset)
     return dataset
 
 
@@ -682,6 +756,17 @@ def forget_upload(dataset: str) -> None:
     remembered = st.session_state.get(_UPLOADED_DATASET)
     if remembered is not None and remembered[1] == dataset:
         st.session_state.pop(_UPLOADED_DATASET, None)
+
+
+def dataset_label(dataset: str) -> str:
+    """How a dataset is named on screen: an upload (or any zip:/folder: set) by its own file
+    or folder name, never the server path it is kept under; built-in sets by their name."""
+    from dashboard.charts_analysis import dataset_name
+
+    uploaded = uploaded_dataset()
+    if uploaded is not None and uploaded[1] == dataset:
+        return uploaded[0]
+    return dataset_name(dataset)
 
 
 def uploaded_dataset() -> tuple[str, str] | None:

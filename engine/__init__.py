@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "ArchiveError": "engine.errors",
     "RunError": "engine.errors",
     "ModelError": "engine.errors",
+    "TrainingError": "engine.errors",
     # label modes
     "LABEL_MODES": "engine.modes",
     "to_multi_label": "engine.labels",
@@ -79,6 +80,11 @@ _EXPORTS: dict[str, str] = {
     "predict_images": "engine.prediction",
     "verdict_text": "engine.prediction",
     "analysis_report": "engine.analysis",
+    "threshold_curve": "engine.analysis",
+    "held_out_tuning": "engine.analysis",
+    "save_tuned_thresholds": "engine.runs",
+    "read_tuned_thresholds": "engine.runs",
+    "reproduce_forum_error": "engine.lessons",
     "format_report": "engine.analysis",
     "teach_none": "engine.analysis",
     # background training (the dashboard's worker) and torchrun

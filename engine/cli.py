@@ -9,6 +9,7 @@ still raise, so they are seen.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import signal
@@ -97,7 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="predict images with a saved run")
     predict.add_argument("run_id", metavar="RUN_ID", help="a run id, or a run folder's path")
     predict.add_argument("images", metavar="IMAGE", nargs="+", type=Path)
-    predict.add_argument("--threshold", type=float, help="default: the run's threshold")
+    predict.add_argument(
+        "--threshold",
+        type=_threshold_argument,
+        help="a number, or 'tuned' for the per-class thresholds saved with the run; default: "
+        "the run's threshold",
+    )
     predict.add_argument("--json", action="store_true")
     runs_dir(predict)
     predict.set_defaults(handler=predict_command)
@@ -159,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except OSError as error:  # missing files, unwritable folders: the user's environment
         where = f": {error.filename}" if error.filename else ""
+        if error.errno == errno.ENOSPC:
+            return _fail(f"the disk is full{where}: free some space and try again")
         return _fail(f"{error.strerror or error}{where}")
     except KeyboardInterrupt:
         print("stopped by Ctrl-C", file=sys.stderr)
@@ -166,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
+    _end_progress_line()
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
     return USER_ERROR
 
@@ -177,7 +186,20 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=_jsonable))
+    """Always valid JSON: NaN and infinities (which JSON lacks) are written as null."""
+    print(json.dumps(_finite(value), indent=2, default=_jsonable, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return _finite(value.tolist())
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -198,7 +220,9 @@ def _config_from(args: argparse.Namespace) -> Any:
     if args.config is not None:
         try:
             return RunConfig.from_dict(json.loads(args.config.read_text(encoding="utf-8")))
-        except (ValueError, TypeError, AttributeError) as error:
+        except EngineError as error:
+            raise EngineError(f"{args.config}: {error}") from None
+        except (ValueError, TypeError, AttributeError, RecursionError) as error:
             raise EngineError(f"{args.config} does not hold a run config ({error})") from None
     return RunConfig().with_changes(
         dataset=args.dataset,
@@ -265,10 +289,23 @@ def _stop_callback(ctrl_c: _CtrlC) -> Any:
     return StopOnCtrlC()
 
 
+_progress_line_open = False  # a progress line is drawn on stderr without its newline yet
+
+
 def _data_progress(message: str, fraction: float) -> None:
     """Slow data steps (download, decoding) as a line on stderr, redrawn in place."""
+    global _progress_line_open
     end = "\n" if fraction >= 1.0 else ""
     print(f"\r{message} {100 * fraction:3.0f}%", end=end, file=sys.stderr, flush=True)
+    _progress_line_open = not end
+
+
+def _end_progress_line() -> None:
+    """End a progress line left open, so the next message starts a line of its own."""
+    global _progress_line_open
+    if _progress_line_open:
+        print(file=sys.stderr, flush=True)
+        _progress_line_open = False
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -281,7 +318,10 @@ def train_command(args: argparse.Namespace) -> int:
     store = _store(args)
     main_process = is_main_process()  # under torchrun, rank 0 alone prints and saves
     quiet = args.quiet or not main_process
-    split = load_dataset(config.data, progress=None if quiet else _data_progress)
+    try:
+        split = load_dataset(config.data, progress=None if quiet else _data_progress)
+    finally:
+        _end_progress_line()
     if main_process:
         for warning in split.warnings:  # e.g. files of a folder that were skipped
             print(f"warning: {warning}", file=sys.stderr, flush=True)
@@ -410,6 +450,29 @@ def _read_image(path: Path) -> bytes:
         raise EngineError(f"cannot read {path}: {error.strerror or error}") from None
 
 
+def _threshold_argument(text: str) -> float | str:
+    if text.strip().lower() == "tuned":
+        return "tuned"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid threshold {text!r}: give a number between 0 and 1, or 'tuned'"
+        ) from None
+
+
+def _tuned_thresholds(run: Any) -> list[float]:
+    from engine.runs import read_tuned_thresholds
+
+    tuned = read_tuned_thresholds(run)
+    if tuned is None:
+        raise EngineError(
+            f"run {run.id!r} has no tuned thresholds: tune and save them on the dashboard's "
+            "Explore page, or give a number"
+        )
+    return list(tuned.values)
+
+
 def _threshold(args: argparse.Namespace, run: Any) -> float:
     threshold = run.config.train.threshold if args.threshold is None else args.threshold
     if not 0.0 < threshold < 1.0:
@@ -419,7 +482,8 @@ def _threshold(args: argparse.Namespace, run: Any) -> float:
 
 def predict_command(args: argparse.Namespace) -> int:
     run = _load(args, args.run_id)
-    threshold = _threshold(args, run)
+    tuned = args.threshold == "tuned"
+    threshold = _tuned_thresholds(run) if tuned else _threshold(args, run)
     images = [(str(path), _read_image(path)) for path in args.images]
     from engine.prediction import predict_images, verdict_text
 

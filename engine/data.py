@@ -12,8 +12,11 @@ Sources (`DataConfig.dataset`):
   official files under `DataConfig.root` (default `default_data_root()`). The official
   training set is the pool, split stratified by `valid_fraction` and `split_seed`; the
   official test set is left alone (kept for a final check, never tuned on).
-- `folder:PATH`: one sub-folder per class, class names are the sorted sub-folder names.
-- `zip:PATH`: the same inside a .zip, extracted safely by `engine.archives.extract_zip`.
+- `folder:PATH`: one sub-folder per class, class names are the sorted sub-folder names; or
+  images with a label table, a CSV `fname,labels[,is_valid]` with space-separated labels as
+  fastbook's PASCAL `train.csv` (read by `engine.label_table`), which gives float multi-hot
+  targets (N, K) like `two-digits`: a genuinely multi-label dataset.
+- `zip:PATH`: either layout inside a .zip, extracted safely by `engine.archives.extract_zip`.
 
 Folder and zip images are decoded by `engine.images.decode_image` (as uploads are), become
 grayscale when every image is grayscale and RGB otherwise, and are brought to 28x28 when no
@@ -41,6 +44,7 @@ from PIL import Image, ImageOps
 
 from engine.config import DataConfig
 from engine.errors import DatasetError, EngineError
+from engine.label_table import LabelTable, find_label_table, read_label_table
 from engine.labels import is_multi_hot, to_multi_label
 from engine.nondigits import NON_DIGIT_KINDS, make_non_digits
 
@@ -54,6 +58,12 @@ TWO_DIGITS_SEED = 2  # fixed: the pairs must be the same in every run
 # another seed (make_non_digits' default 0 is fine): the images then differ.
 NON_DIGIT_TRAIN_SEED = 1_000_003
 DIGIT_CLASSES: tuple[str, ...] = tuple("0123456789")
+FIXED_SPLITS = {  # datasets whose split ships with them: valid_fraction does not apply
+    "mnist-5k": "4,000 training and 1,000 validation images",
+    "two-digits": "4,000 training and 1,000 validation images",
+}
+MAX_DATASET_PIXELS = 1_000_000_000  # decoded pixels of all images of a folder or zip
+MAX_CLASSES = 100  # classes in a dataset (and a run): more make every pair analysis crawl
 SMALL_IMAGE_SIDE = 32  # folder images up to this size become 28x28, larger ones 64x64
 
 
@@ -214,10 +224,16 @@ def load_dataset(config: DataConfig, progress: Progress | None = None) -> Datase
         known = ", ".join(info.name for info in _DATASETS)
         raise DatasetError(
             f"unknown dataset {name!r}: use one of {known}, folder:PATH (one sub-folder per "
-            "class) or zip:PATH.zip"
+            "class, or images with a CSV of labels) or zip:PATH.zip"
         )
     if config.limit is not None and len(split.train) + len(split.valid) > config.limit:
         split = _limit(split, config.limit, config.split_seed)
+    if name in FIXED_SPLITS and config.valid_fraction != DataConfig.valid_fraction:
+        ignored = (
+            f"{name} has a fixed split ({FIXED_SPLITS[name]}): the validation fraction "
+            f"{config.valid_fraction:g} was ignored"
+        )
+        split = replace(split, warnings=(*split.warnings, ignored))
     if config.none_examples:
         split = add_non_digits(split, config.none_examples)
     report("dataset ready", 1.0)
@@ -390,7 +406,14 @@ def _load_torchvision(name: str, config: DataConfig, report: Progress) -> Datase
         dataset = dataset_class(root=str(root), train=True, download=config.download)
     except (RuntimeError, OSError) as error:
         raise DatasetError(
-            _missing_files_message(name, source, root, config.download, error)
+            _missing_files_message(name, source, root, config.download, error),
+            for_visitor=(
+                f"{name} could not be downloaded here: try again later, or choose mnist-5k, "
+                "which ships with the app"
+                if config.download
+                else f"{name} is not on this server yet: turn on download (it needs the "
+                "internet), or choose mnist-5k, which ships with the app"
+            ),
         ) from None
     report(f"converting {source.class_name}", 0.5)
     images, targets = _as_tensors(dataset.data, dataset.targets)
@@ -449,24 +472,33 @@ def _load_zip(path: Path, name: str, config: DataConfig, report: Progress) -> Da
 
     if not path.is_file():
         raise DatasetError(
-            f"zip file {path} not found: give the path of a .zip holding one folder per class"
+            f"zip file {path.name} not found: give the path of a .zip holding one folder per "
+            "class, or images with a CSV of their labels"
         )
     report(f"extracting {path.name}", 0.0)
     from engine.runs import scratch_prefix  # names this process, for the clean-up after a crash
 
     with tempfile.TemporaryDirectory(prefix=scratch_prefix("lme-zip-")) as scratch:
         folder = extract_zip(path, Path(scratch))
-        return _load_folder(Path(folder), name, config, report)
+        # Messages name the zip, never the temporary folder it was extracted into.
+        return _load_folder(Path(folder), name, config, report, shown=path.name)
 
 
-def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) -> DatasetSplit:
+def _load_folder(
+    path: Path, name: str, config: DataConfig, report: Progress, shown: str | None = None
+) -> DatasetSplit:
     from engine.images import decode_image, preprocess
 
-    files, labels, class_names = _list_class_files(path)
+    shown = shown or str(path)  # how messages name the data
+    table = find_label_table(path)
+    if table is not None:
+        return _load_labelled(read_label_table(table), name, config, report)
+    files, labels, class_names = _list_class_files(path, shown)
     if config.limit is not None and len(files) > config.limit:
         chosen = _stratified_pick(torch.tensor(labels), config.limit, config.split_seed)
         files = [files[i] for i in chosen.tolist()]
         labels = [labels[i] for i in chosen.tolist()]
+    _check_decode_budget(files, shown)
     pictures: list[Image.Image] = []
     kept: list[int] = []
     skipped: list[str] = []
@@ -474,18 +506,18 @@ def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) ->
     for number, (file, label) in enumerate(zip(files, labels, strict=True)):
         if number % 64 == 0:
             report(f"reading images {number}/{len(files)}", number / max(len(files), 1))
-        shown = file.relative_to(path).as_posix()
+        relative = file.relative_to(path).as_posix()
         try:
-            picture = decode_image(file.read_bytes(), shown)
+            picture = decode_image(file.read_bytes(), relative)
         except (EngineError, OSError) as error:
-            skipped.append(f"{shown} ({error})")
+            skipped.append(f"{relative} ({error})")
             continue
         largest = max(largest, *picture.size)
         if max(picture.size) > 64:  # the final size is then 64: shrink now, save memory
             picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
         pictures.append(picture)
         kept.append(label)
-    _check_classes(kept, class_names, skipped, path)
+    _check_classes(kept, class_names, skipped, shown)
     side = 28 if largest <= SMALL_IMAGE_SIDE else 64
     channels = 1 if all(_is_grayscale(picture) for picture in pictures) else 3
     images = torch.stack([preprocess(p, "resize", (channels, side, side)) for p in pictures])
@@ -504,17 +536,114 @@ def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) ->
     )
 
 
-def _list_class_files(path: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+def _check_decode_budget(files: Sequence[Path], shown: str) -> None:
+    """Refuse, before decoding any image, a dataset whose images add up to more than
+    MAX_DATASET_PIXELS as decoded (a small zip of huge transparent PNGs would otherwise keep
+    the server decoding for an hour); the headers are read, nothing else."""
+    from engine.images import header_pixels
+
+    total = 0
+    for file in files:
+        total += header_pixels(file)
+        if total > MAX_DATASET_PIXELS:
+            raise DatasetError(
+                f"the images of {shown} add up to more than {MAX_DATASET_PIXELS / 1e6:,.0f} "
+                "megapixels as decoded: use fewer or smaller images (a few hundred pixels a "
+                "side is plenty; they are shrunk to 64 x 64 anyway)"
+            )
+
+
+def _load_labelled(
+    table: LabelTable, name: str, config: DataConfig, report: Progress
+) -> DatasetSplit:
+    """Images named by a label table: float multi-hot targets (N, K), split by the table's
+    is_valid column when it has one, else stratified like any other dataset."""
+    from engine.images import decode_image, preprocess
+
+    order = torch.arange(len(table.files))
+    if config.limit is not None and len(order) > config.limit:
+        order = _stratified_pick(table.targets, config.limit, config.split_seed)
+    if len(table.class_names) > MAX_CLASSES:
+        raise DatasetError(
+            f"{table.name} names {len(table.class_names):,} labels; the limit is {MAX_CLASSES}: "
+            "merge or remove labels"
+        )
+    _check_decode_budget([table.files[row] for row in order.tolist()], table.name)
+    pictures: list[Image.Image] = []
+    kept: list[int] = []
+    skipped: list[str] = []
+    largest = 0
+    for number, row in enumerate(order.tolist()):
+        if number % 64 == 0:
+            report(f"reading images {number}/{len(order)}", number / max(len(order), 1))
+        listed = table.shown_files[row]
+        try:
+            picture = decode_image(table.files[row].read_bytes(), listed)
+        except (EngineError, OSError) as error:
+            skipped.append(f"{listed} ({error})")
+            continue
+        largest = max(largest, *picture.size)
+        if max(picture.size) > 64:  # the final size is then 64: shrink now, save memory
+            picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
+        pictures.append(picture)
+        kept.append(row)
+    if len(kept) < 2:
+        detail = f", e.g. {skipped[0]}" if skipped else ""
+        raise DatasetError(
+            f"{table.name} names {len(kept)} readable image(s) ({len(skipped)} could not be read"
+            f"{detail}): a dataset needs at least 2 PNG or JPEG images"
+        )
+    side = 28 if largest <= SMALL_IMAGE_SIDE else 64
+    channels = 1 if all(_is_grayscale(picture) for picture in pictures) else 3
+    images = torch.stack([preprocess(p, "resize", (channels, side, side)) for p in pictures])
+    rows = torch.tensor(kept)
+    targets = table.targets[rows]
+    if table.is_valid is not None:
+        valid_mask = table.is_valid[rows]
+        if bool(valid_mask.all()) or not bool(valid_mask.any()):
+            raise DatasetError(
+                f"after skipping unreadable images, {table.name}'s is_valid column leaves no "
+                f"{'training' if bool(valid_mask.all()) else 'validation'} image"
+            )
+        train = torch.nonzero(~valid_mask).flatten()
+        valid = torch.nonzero(valid_mask).flatten()
+    else:
+        train, valid = stratified_split(targets, config.valid_fraction, config.split_seed)
+    warnings: list[str] = []
+    if skipped:
+        listed = "; ".join(skipped[:5]) + ("; ..." if len(skipped) > 5 else "")
+        warnings.append(f"skipped {len(skipped)} image(s) that are not readable: {listed}")
+    if table.unlisted:
+        warnings.append(f"{table.unlisted} file(s) not named in {table.name} were left out")
+    return DatasetSplit(
+        name,
+        ImageDataset(images[train], targets[train].clone(), table.class_names),
+        ImageDataset(images[valid], targets[valid].clone(), table.class_names),
+        preprocess="resize",
+        warnings=tuple(warnings),
+    )
+
+
+def _list_class_files(
+    path: Path, shown: str | None = None
+) -> tuple[list[Path], list[int], tuple[str, ...]]:
     """Files of each class sub-folder (nested folders included), class names sorted."""
     if not path.is_dir():
         raise DatasetError(
-            f"folder {path} not found: give a folder holding one sub-folder per class"
+            f"folder {path} not found: give a folder holding one sub-folder per class, or "
+            "images with a CSV of their labels"
         )
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not _hidden(p.name))
     if len(folders) < 2:
         raise DatasetError(
-            f"{path} has {len(folders)} class sub-folder(s): put the images of each class in a "
-            "sub-folder named after the class, at least 2 classes (e.g. cats/ and dogs/)"
+            f"{shown or path} has {len(folders)} class sub-folder(s): put the images of each "
+            "class in a sub-folder named after the class, at least 2 classes (e.g. cats/ and "
+            "dogs/), or add a CSV with the columns fname,labels that names each image's labels"
+        )
+    if len(folders) > MAX_CLASSES:
+        raise DatasetError(
+            f"{shown or path} has {len(folders):,} class sub-folders; the limit is "
+            f"{MAX_CLASSES}: merge or remove classes (each sub-folder is one class)"
         )
     files: list[Path] = []
     labels: list[int] = []
@@ -528,7 +657,7 @@ def _list_class_files(path: Path) -> tuple[list[Path], list[int], tuple[str, ...
 
 
 def _check_classes(
-    kept: list[int], class_names: Sequence[str], skipped: list[str], path: Path
+    kept: list[int], class_names: Sequence[str], skipped: list[str], path: Path | str
 ) -> None:
     if not kept:
         detail = (

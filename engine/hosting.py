@@ -20,6 +20,7 @@ engine.jobs', the run files engine.runs'.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -286,18 +287,26 @@ def check_training_allowed(
 def uploads_dir() -> Path:
     """Where uploaded zips are kept: $LME_UPLOADS_DIR, else a folder in the system temp."""
     configured = os.environ.get(UPLOADS_DIR_VARIABLE)
-    return Path(configured) if configured else Path(tempfile.gettempdir()) / "lme-uploads"
+    return (
+        Path(configured)
+        if configured
+        else Path(tempfile.gettempdir()) / "label-mode-explorer-uploads"
+    )
 
 
 def _owner_folder(owner: str | None) -> Path:
     return uploads_dir() / (owner or "local")
 
 
-def save_upload(data: bytes, owner: str | None, limits: HostingLimits) -> Path:
-    """Keep an uploaded zip in its visitor's folder (by content, so a re-upload reuses it) and
-    return its path; QuotaError when it would take the visitor past their upload quota."""
+def save_upload(
+    data: bytes, owner: str | None, limits: HostingLimits, name: str = "upload"
+) -> Path:
+    """Keep an uploaded zip in its visitor's folder, under its own file name in a folder named
+    by its content (a re-upload reuses it), and return its path; QuotaError when it would take
+    the visitor past their upload quota."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] or "upload"
     folder = _owner_folder(owner)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.zip"
+    path = folder / hashlib.sha256(data).hexdigest()[:16] / f"{stem}.zip"
     if path.is_file():
         os.utime(path)  # used again: its age starts again
         return path
@@ -309,7 +318,7 @@ def save_upload(data: bytes, owner: str | None, limits: HostingLimits) -> Path:
                 f"{limits.max_upload_mb_per_visitor:g} MB one visitor may keep here; uploads "
                 f"are removed after {limits.max_age_hours:g} hours"
             )
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     from engine.runs import atomic_write_bytes
 
     atomic_write_bytes(path, data)
@@ -321,6 +330,8 @@ def discard_upload(dataset: str) -> None:
     path = Path(dataset.removeprefix("zip:"))
     if dataset.startswith("zip:") and uploads_dir().resolve() in path.resolve().parents:
         path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # its content folder, when nothing else is in it
+            path.parent.rmdir()
 
 
 def may_use_dataset(dataset: str, owner: str | None) -> bool:
@@ -362,11 +373,12 @@ def remove_expired(store: RunStore, limits: HostingLimits, now: float | None = N
             except (EngineError, OSError):
                 pass
     root = uploads_dir()
-    for path in root.glob("*/*.zip") if root.is_dir() else ():
+    for path in root.glob("*/*/*.zip") if root.is_dir() else ():
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed.append(path.name)
+                path.parent.rmdir()
         except OSError:
             pass
     return removed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, glossary, state
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes
@@ -54,6 +54,7 @@ with st.form(state.TRAIN_FORM):
             "Dataset",
             datasets,
             index=datasets.index(defaults.data.dataset) if defaults.data.dataset in datasets else 0,
+            format_func=state.dataset_label,  # an upload by its own file name
             **state.bind_choice(state.DATASET, datasets),
         )
         mode = st.radio(
@@ -61,8 +62,9 @@ with st.form(state.TRAIN_FORM):
             list(LABEL_MODES),
             index=LABEL_MODES.index(defaults.train.mode),
             horizontal=True,
-            help="multi-class: softmax + cross-entropy. multi-label: one-hot targets, a "
-            "sigmoid per class, binary cross-entropy.",
+            help="multi-class: softmax + cross-entropy (fastai: CategoryBlock, "
+            "CrossEntropyLossFlat). multi-label: one-hot targets, a sigmoid per class, binary "
+            "cross-entropy (fastai: MultiCategoryBlock, BCEWithLogitsLossFlat).",
             **state.bind_choice(state.MODE, list(LABEL_MODES)),
         )
         name = st.selectbox(
@@ -82,10 +84,10 @@ with st.form(state.TRAIN_FORM):
         )
         batch_size = st.number_input(
             "Batch size",
-            1,
+            2,  # batch norm learns nothing from batches of one image
             4096,
             defaults.train.batch_size,
-            **state.bind_number(state.BATCH_SIZE, 1, 4096),
+            **state.bind_number(state.BATCH_SIZE, 2, 4096),
         )
         lr = st.number_input(
             "Learning rate (peak)",
@@ -140,7 +142,7 @@ if submitted and not busy:
         job = state.start_training(config, split, processes=gpus if all_gpus else 1)
         state.remember_job(job)
     except EngineError as error:
-        st.error(str(error))
+        state.show_error(error)
         state.end_page()
     st.rerun()  # redraw with the form disabled and the status polling
 
@@ -148,7 +150,7 @@ if submitted and not busy:
 def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
     if progress.state == "failed":
-        st.error(f"Training failed: {progress.error}")
+        state.show_error(f"Training failed: {progress.error}")
         return
     if progress.state == "stopped" and progress.run_id is None:
         st.warning("Cancelled before it started: nothing was saved.")
@@ -163,6 +165,7 @@ def show_finished(progress: JobProgress) -> None:
         columns = st.columns(len(shown))
         for column, key in zip(columns, shown, strict=True):
             column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
+        st.caption(glossary.FASTAI["metrics"])
     if progress.run_id:
         st.caption(f"Saved in the run store as `{progress.run_id}`.")
         explore, compare = st.columns([1, 3])

@@ -155,7 +155,7 @@ def test_a_visitors_work_stays_theirs_and_a_shared_run_opens_read_only(hosted, n
     bob.get_by_text("Upload a .zip of class folders").wait_for()
     assert bob.get_by_text("shapes.zip").count() == 0
     uploads = runs_dir.parent / "uploads"
-    assert len(list(uploads.glob("*/*.zip"))) == 1  # A's zip, in A's own folder
+    assert len(list(uploads.glob("*/*/*.zip"))) == 1  # A's zip, in A's own folder
     bad = tmp_path / "notes.zip"
     bad.write_bytes(b"these are notes, not a zip")
     bob.locator('input[type="file"]').set_input_files(str(bad))
@@ -165,7 +165,7 @@ def test_a_visitors_work_stays_theirs_and_a_shared_run_opens_read_only(hosted, n
     alice.get_by_role("button", name="Stop").click()
     alice.get_by_text(re.compile(r"Stopped after \d+ of 100 epochs")).wait_for()
     bob.locator('[data-testid="stAlertContentError"]').first.wait_for()
-    assert len(list(uploads.glob("*/*.zip"))) == 1  # a refused upload is not kept
+    assert len(list(uploads.glob("*/*/*.zip"))) == 1  # a refused upload is not kept
     bob.goto(f"{base_url}/explore")
     bob.get_by_text("Co-activation", exact=False).first.wait_for()
     assert sorted(_run_options(bob)) == ["demo", "demo-softmax"]

@@ -154,13 +154,14 @@ def test_a_full_server_store_and_a_training_too_big_are_refused(tmp_path: Path) 
 
 def test_uploads_are_kept_per_visitor_within_their_quota(uploads: Path) -> None:
     limits = hosting.HostingLimits(public=True, max_upload_mb_per_visitor=1)
-    first = hosting.save_upload(b"a" * 600_000, "me", limits)
-    assert first.parent == uploads / "me" and first.read_bytes() == b"a" * 600_000
+    first = hosting.save_upload(b"a" * 600_000, "me", limits, name="My Pets (2).zip")
+    assert first.name == "My_Pets_2.zip"  # its own name, made safe for a file system
+    assert first.parent.parent == uploads / "me" and first.read_bytes() == b"a" * 600_000
     assert hosting.save_upload(b"a" * 600_000, "me", limits) == first  # the same file again
     with pytest.raises(hosting.QuotaError, match="more than the 1 MB"):
         hosting.save_upload(b"b" * 600_000, "me", limits)
     other = hosting.save_upload(b"b" * 600_000, "you", limits)  # another visitor's own quota
-    assert other.parent == uploads / "you"
+    assert other.parent.parent == uploads / "you"
     assert hosting.may_use_dataset(f"zip:{first}", "me")
     assert not hosting.may_use_dataset(f"zip:{first}", "you")  # nobody trains on my pictures
     assert not hosting.may_use_dataset("folder:/etc", "you")
@@ -173,7 +174,7 @@ def test_a_refused_upload_is_removed_and_nothing_outside_the_uploads(
 ) -> None:
     saved = hosting.save_upload(b"not a zip", "me", PUBLIC)
     hosting.discard_upload(f"zip:{saved}")
-    assert not saved.exists()
+    assert not saved.exists() and not saved.parent.exists()
     elsewhere = tmp_path / "keep.zip"
     elsewhere.write_bytes(b"x")
     hosting.discard_upload(f"zip:{elsewhere}")

@@ -477,9 +477,10 @@ def analysis_run_picker(page: str = "explore") -> Any:
     index = ids.index(preferred) if preferred in ids else 0
     run_id = st.selectbox("Run", ids, index=index, **bind_choice(RUN, ids))
     summary = next(s for s in summaries if s.id == run_id)
-    if hosting.owns(summary, visitor_owner()):
+    owner = visitor_owner()  # on a hosted server only: a private one leaves files to the user
+    if owner is not None and hosting.owns(summary, owner):
         delete_run_button(summary)
-    elif visitor_owner() is not None and summary.owner is not None:
+    elif owner is not None and summary.owner is not None:
         st.caption("Shared with you: read-only.")
     try:
         return load_run(run_id)

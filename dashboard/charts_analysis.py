@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from engine.analysis.outputs import truth_matrix
+from engine.labels import fires
 
 PAIR_SELECTION = "pair"  # name of the click selection on the co-activation heatmap
 # Width follows the container, height is the plot's own: the legend below adds to it instead
@@ -76,7 +77,7 @@ def coactivation_chart(
                 "a:N",
                 "b:N",
                 alt.Tooltip("strength:Q", format=".4f"),
-                alt.Tooltip("count:Q", title="both above threshold"),
+                alt.Tooltip("count:Q", title="both fire (at or above the threshold)"),
             ],
         )
         .add_params(click)
@@ -353,7 +354,7 @@ def gallery(
             top = np.argsort(-row)[:2]
             read = " ".join(f"{class_names[k]}:{row[k]:.2f}" for k in top)
         else:
-            fired = np.flatnonzero(row > np.asarray(threshold))
+            fired = np.flatnonzero(fires(torch.as_tensor(row), torch.as_tensor(threshold)))
             read = "+".join(str(class_names[k]) for k in fired) or "none"
         captions.append(f"true {true_name} → {read}")
     shown = [display_image(images[index].numpy()) for index in chosen]

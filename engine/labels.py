@@ -97,6 +97,22 @@ def activation(logits: torch.Tensor, mode: str) -> torch.Tensor:
     return logits.softmax(dim=-1) if mode == "multi-class" else logits.sigmoid()
 
 
+def fires(sigmoids: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
+    """THE rule for a sigmoid reading: a class fires when its sigmoid is at or above the
+    threshold (`sigmoid >= threshold`). Training metrics, the analysis, prediction and every
+    chart decide with this one function, so a sigmoid equal to the threshold fires everywhere.
+    `threshold` is one number or one per class (broadcast over the last dimension)."""
+    return sigmoids >= threshold
+
+
+NEAR_MISS_MARGIN = 0.1  # a class this close below the threshold "nearly fired"
+
+
+def nearly_fires(sigmoids: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
+    """Classes that did not fire but came within NEAR_MISS_MARGIN of the threshold."""
+    return ~fires(sigmoids, threshold) & (sigmoids >= threshold - NEAR_MISS_MARGIN)
+
+
 def check_targets(logits: torch.Tensor, targets: torch.Tensor, mode: str) -> None:
     """Refuse targets that do not fit `mode` and the logits, with the fix in the message.
 

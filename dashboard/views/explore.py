@@ -58,7 +58,7 @@ global_threshold = state.threshold_slider(
     "Threshold",
     container=threshold_column,
     disabled=per_class,
-    help="A class fires when its sigmoid is above this.",
+    help="A class fires when its sigmoid is at or above this line.",
 )
 
 try:

@@ -1,8 +1,8 @@
 """Where sigmoids fire together: the co-activation matrix, the classic confusion matrix, the
 ranked confused pairs with their most ambiguous images, and the "both" / "neither" sets.
 
-A pair (i, j) co-activates on an image when sigmoid(i) and sigmoid(j) both exceed the
-threshold. Its threshold-free strength is the mean of min(sigmoid(i), sigmoid(j)) over the
+A pair (i, j) co-activates on an image when sigmoid(i) and sigmoid(j) both fire (reach the
+threshold, `engine.labels.fires`). Its threshold-free strength is the mean of min(sigmoid(i), sigmoid(j)) over the
 images whose true class is i or j: "how ambiguous between these two are the images of these two
 classes", from 0 to 1. Averaging over all images instead lets one class whose sigmoid is high
 everywhere head every pair it is in: on mnist-5k read through a softmax-trained model's sigmoids,
@@ -34,7 +34,7 @@ class CoActivation:
     """Pairwise co-activation of one reading at one threshold; matrices are (K, K), symmetric."""
 
     class_names: tuple[str, ...]
-    counts: np.ndarray  # int: images where both classes exceed the threshold (diagonal: one)
+    counts: np.ndarray  # int: images where both classes fire (diagonal: one)
     strength: np.ndarray  # float: mean min(p_i, p_j) over images truly i or j, not both
     mean_minimum: np.ndarray  # float: mean of min(p_i, p_j) over all images (diagonal: 0)
 

@@ -56,7 +56,8 @@ class ThresholdMetrics:
 def accuracy_multi(
     probabilities: ArrayLike, targets: ArrayLike, threshold: Thresholds = 0.5
 ) -> float:
-    """fastai's accuracy_multi: `((sigmoid > threshold) == target).float().mean()`.
+    """fastai's accuracy_multi, `((sigmoid >= threshold) == target).float().mean()`, with
+    the engine's one rule for firing (fastai itself compares with `>`).
 
     Over every (image, class) cell, so with 10 classes a model that fires nothing still
     scores 90%: read it beside exact_match and F1.

@@ -11,6 +11,7 @@ activation change. Pure functions on tensors, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import torch
@@ -21,6 +22,44 @@ from engine.errors import LabelShapeError
 
 LabelMode = Literal["multi-class", "multi-label"]
 LABEL_MODES: tuple[str, ...] = ("multi-class", "multi-label")
+
+
+def labels_per_image(*targets: torch.Tensor) -> str:
+    """What the data says about its images, read from the targets: "several" when it is
+    genuinely multi-label (multi-hot rows, some with two or more classes, as `two-digits` and
+    multi-label CSV sets carry), else "one" (class indices, one-hot rows, and the all-zero rows
+    of generated non-digits). This is the data's nature, apart from the label mode a run is
+    trained in: a sigmoid run on MNIST still has one digit per image."""
+    for part in targets:
+        if is_multi_hot(part) and len(part) and bool(((part > 0.5).sum(dim=1) >= 2).any()):
+            return "several"
+    return "one"
+
+
+def chance_accuracy(targets: torch.Tensor) -> float:
+    """The argmax accuracy of always answering the commonest class (1/K on balanced data)."""
+    counts = targets.sum(dim=0) if is_multi_hot(targets) else torch.bincount(targets.long())
+    labelled = int((targets > 0.5).any(dim=1).sum()) if is_multi_hot(targets) else len(targets)
+    return float(counts.max()) / labelled if labelled and len(counts) else 0.0
+
+
+CHANCE_WARNING = "validation accuracy is at chance: the model did not learn"
+CHANCE_MARGIN = 0.1  # of the way from chance to 100%: below that, the model learned nothing
+
+
+def chance_warning(metrics: Mapping[str, float], chance: float) -> str | None:
+    """CHANCE_WARNING (with the numbers) when the argmax validation accuracy is within
+    CHANCE_MARGIN of chance, else None. A dead 10-class model reads 90% accuracy_multi, so the
+    check is on argmax accuracy."""
+    accuracy = metrics.get("val_accuracy")
+    if not isinstance(accuracy, int | float) or not 0 < chance < 1:
+        return None
+    if accuracy >= chance + CHANCE_MARGIN * (1 - chance):
+        return None
+    return (
+        f"{CHANCE_WARNING} ({accuracy:.0%} argmax accuracy, where always answering the "
+        f"commonest class scores {chance:.0%})"
+    )
 
 
 def check_mode(mode: str) -> str:

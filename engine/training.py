@@ -344,8 +344,9 @@ def epoch_metrics(
     `val_accuracy` is argmax accuracy in both modes (with several true labels, the top logit
     must be one of them; rows with no label are left to the multi-label metrics).
     Multi-label mode adds `val_accuracy_multi` (fastai's accuracy_multi: the share of all N*K
-    sigmoid-vs-threshold decisions, a class firing at sigmoid >= threshold, that are right, which reads 0.9 for a dead 10-class model,
-    so it is never shown alone), `val_exact_match` (rows with every class right) and
+    sigmoid-vs-threshold decisions that are right, a class firing at sigmoid >= threshold;
+    it reads 0.9 for a dead 10-class model, so it is never shown alone), `val_exact_match`
+    (rows with every class right) and
     `val_macro_f1` (mean F1 over the classes that occur in targets or predictions).
     """
     logits = logits.float()

@@ -2,11 +2,12 @@
 ranked confused pairs with their most ambiguous images, and the "both" / "neither" sets.
 
 A pair (i, j) co-activates on an image when sigmoid(i) and sigmoid(j) both fire (reach the
-threshold, `engine.labels.fires`). Its threshold-free strength is the mean of min(sigmoid(i), sigmoid(j)) over the
-images whose true class is i or j: "how ambiguous between these two are the images of these two
-classes", from 0 to 1. Averaging over all images instead lets one class whose sigmoid is high
-everywhere head every pair it is in: on mnist-5k read through a softmax-trained model's sigmoids,
-the all-images mean ranks 8/9, 2/8, 3/8 first, the pair-images mean 7/9, 2/3, 3/5, 0/6.
+threshold, `engine.labels.fires`). Its threshold-free strength is the mean of
+min(sigmoid(i), sigmoid(j)) over the images whose true class is i or j: "how ambiguous between
+these two are the images of these two classes", from 0 to 1. Averaging over all images instead
+lets one class whose sigmoid is high everywhere head every pair it is in: on mnist-5k read
+through a softmax-trained model's sigmoids, the all-images mean ranks 8/9, 2/8, 3/8 first,
+the pair-images mean 7/9, 2/3, 3/5, 0/6.
 Images that truly hold both (multi-label data such as two-digits) are left out of the strength
 and the examples: both sigmoids firing there is right, not a confusion; `true_both` counts them.
 

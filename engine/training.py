@@ -45,7 +45,7 @@ from engine.distributed import (
     shard_loss,
 )
 from engine.labels import check_targets, fires, loss_function, targets_for_mode
-from engine.models import build_model
+from engine.models import build_model, check_offered
 
 MAX_SHIFT = 2  # pixels: random translations of up to this much help digits at no real cost
 EVAL_BATCH_SIZE = 1000
@@ -115,6 +115,7 @@ def _fit(
     train_targets = targets_for_mode(split.train.targets, mode, num_classes)
     valid_targets = targets_for_mode(split.valid.targets, mode, num_classes)
     if model is None:
+        check_offered(config.model.name)
         model = build_model(config.model, num_classes, split.image_shape)
     _check_outputs(model, split, train_targets, valid_targets, mode)
 

@@ -327,6 +327,13 @@ def per_class_counts(per_class: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
+def per_class_table(per_class: pd.DataFrame) -> pd.DataFrame:
+    """ThresholdMetrics.per_class as shown: precision, recall, F1, labels and firings."""
+    table = per_class[["precision", "recall", "f1", "support", "predicted"]].copy()
+    table[["precision", "recall", "f1"]] = table[["precision", "recall", "f1"]].round(3)
+    return table.rename(columns={"f1": "F1", "support": "labels", "predicted": "fired"})
+
+
 @dataclass(frozen=True)
 class Gallery:
     """Images ready for `st.image(images, caption=captions)`."""
@@ -372,25 +379,6 @@ def most_striking(
     ordered = np.sort(np.asarray(probabilities)[chosen], axis=1)
     key = ordered[:, -2] if kind == "both" and ordered.shape[1] > 1 else ordered[:, -1]
     return chosen[np.argsort(-key, kind="stable")]
-
-
-def pairs_between(
-    class_names: Sequence[str],
-    sigmoid: Sequence[float],
-    pairs: Sequence[tuple[str, str]],
-    floor: float = 0.1,
-) -> list[str]:
-    """The run's confused pairs an upload sits between: both sigmoids at least `floor`.
-
-    min(sigmoid a, sigmoid b) is the same measure the pair ranking averages.
-    """
-    by_name = {str(name): float(value) for name, value in zip(class_names, sigmoid, strict=True)}
-    found = []
-    for a, b in pairs:
-        low = min(by_name.get(a, 0.0), by_name.get(b, 0.0))
-        if low >= floor:
-            found.append(f"{a} and {b} (min sigmoid {low:.2f})")
-    return found
 
 
 # ---------------------------------------------------------------------------------------------

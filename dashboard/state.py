@@ -357,10 +357,19 @@ def analysis_run_picker(page: str = "explore") -> Any:
     index = ids.index(preferred) if preferred in ids else 0
     run_id = st.selectbox("Run", ids, index=index, **bind_choice(RUN, ids))
     try:
-        return load_run(run_id)
+        run = load_run(run_id)
     except EngineError as error:
         st.error(str(error))
         return None
+    show_warnings(run.warnings)
+    return run
+
+
+def show_warnings(warnings: Sequence[str], run_id: str | None = None) -> None:
+    """A run's warnings (e.g. "validation accuracy is at chance: the model did not learn"),
+    one st.warning each, so nobody reads its answers without knowing."""
+    for warning in warnings:
+        st.warning(f"{run_id}: {warning}" if run_id else warning.capitalize(), icon="⚠️")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -216,6 +216,46 @@ def firing_sets(
     )
 
 
+@dataclass(frozen=True)
+class WrongLabelSets:
+    """Where a sigmoid reading of multi-label data gets an image's set of labels wrong: the
+    galleries multi-label data needs instead of "both" (two labels firing is right there)."""
+
+    missed: np.ndarray  # int64 indices of images where a true label did not fire
+    extra: np.ndarray  # int64 indices of images where a label fired that is not there
+    per_class: pd.DataFrame  # index class: images (support), missed, extra
+
+    @property
+    def wrong_count(self) -> int:
+        return int(len(np.union1d(self.missed, self.extra)))
+
+
+def wrong_label_sets(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    class_names: Sequence[str],
+    threshold: Thresholds = 0.5,
+) -> WrongLabelSets:
+    """Images with a missed label and images with an extra label, and per class how often
+    it was missed (a true label that did not fire) or extra (fired where it is not)."""
+    scores, truth = checked_pair(probabilities, targets)
+    decided = fired(scores, threshold)
+    missed = truth & ~decided
+    extra = decided & ~truth
+    return WrongLabelSets(
+        missed=torch.nonzero(missed.any(dim=1)).flatten().numpy(),
+        extra=torch.nonzero(extra.any(dim=1)).flatten().numpy(),
+        per_class=pd.DataFrame(
+            {
+                "images": truth.sum(dim=0).numpy(),
+                "missed": missed.sum(dim=0).numpy(),
+                "extra": extra.sum(dim=0).numpy(),
+            },
+            index=pd.Index([str(name) for name in class_names], name="class"),
+        ),
+    )
+
+
 def _pair_minimum_sums(
     scores: torch.Tensor, truth: torch.Tensor | None, rows: torch.Tensor, columns: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

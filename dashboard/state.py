@@ -365,6 +365,17 @@ def analysis_run_picker(page: str = "explore") -> Any:
     return run
 
 
+def run_warnings(run_id: str) -> list[str]:
+    """A saved run's warnings, read from its folder without loading its model."""
+    from engine.runs import summarize_run
+
+    store = run_store()
+    try:
+        return list(summarize_run(store.run_path(run_id)).warnings)
+    except EngineError:
+        return []
+
+
 def show_warnings(warnings: Sequence[str], run_id: str | None = None) -> None:
     """A run's warnings (e.g. "validation accuracy is at chance: the model did not learn"),
     one st.warning each, so nobody reads its answers without knowing."""

@@ -84,6 +84,17 @@ def available_models() -> list[str]:
     return [*BUILT_IN_MODELS, *TORCHVISION_MODELS]
 
 
+def freeze_warning(config: ModelConfig) -> str | None:
+    """What freezing means when the body has no pretrained weights, or None when it is fine."""
+    if not config.freeze_body or config.pretrained:
+        return None
+    return (
+        "Freezing the body without pretrained weights trains the head alone on the random "
+        "features of an untrained body: expect far lower accuracy (resnet18 on mnist-5k: about "
+        "14% instead of 97%). Freeze the body only with pretrained weights."
+    )
+
+
 def check_offered(name: str) -> None:
     """Refuse to train a model that is built only to load older runs."""
     if name in UNOFFERED_TORCHVISION_MODELS:

@@ -123,7 +123,9 @@ def test_report_compares_three_readings_in_either_order():
     assert [r["key"] for r in report["readings"]] == ["a", "b", "c"]
     assert report["readings"][0]["accuracy"] == pytest.approx(0.75)
     assert report["readings"][1]["both_count"] == 1
-    assert report["explanation"].startswith("The softmax-trained model is right on 75.0%")
+    assert report["explanation"].startswith(
+        "Argmax accuracy (the top class is right): the softmax-trained model 75.0%"
+    )
     assert report["non_digits"] is None
     json.dumps(report, allow_nan=False)
     text = format_report(report)

@@ -245,10 +245,15 @@ def predict_prepared(
 ) -> list[Prediction]:
     """Predictions for images already prepared as the run's training images were (uint8
     (N, C, H, W)), read the run's way; `file` is the row number, `model_input` None."""
+    return read_logits(run, predict_tensor(run.model, images, run.normalization), threshold)
+
+
+def read_logits(run: LoadedRun, logits: torch.Tensor, threshold: float = 0.5) -> list[Prediction]:
+    """The run's model's logits (N, K) read the run's way at `threshold`: every verdict,
+    firing set and near miss Predict shows comes from here."""
     classes = tuple(run.class_names)
     reading = getattr(run, "reading", "sigmoid")  # LoadedRun.reading: from its label mode
     several = getattr(run, "labels_per_image", "one") == "several"
-    logits = predict_tensor(run.model, images, run.normalization)
     sigmoid, softmax = torch.sigmoid(logits), torch.softmax(logits, dim=1)
     fired, near = fires(sigmoid, threshold), nearly_fires(sigmoid, threshold)
     winners = softmax.argmax(dim=1).tolist()

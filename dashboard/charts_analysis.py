@@ -504,7 +504,7 @@ def neither_table(readings: pd.DataFrame) -> pd.DataFrame:
         {
             "reading": [f"({key}) {title}" for key, title in readings["title"].items()],
             'says "neither" %': (readings["neither_rate"] * 100).round(1).to_numpy(),
-            "top probability ≤ threshold %": (readings["low_confidence_rate"] * 100)
+            "top probability < threshold %": (readings["low_confidence_rate"] * 100)
             .round(1)
             .to_numpy(),
             "most named class": readings["top_class"].to_numpy(),

@@ -75,8 +75,11 @@ def test_neither_rates_per_reading_and_kind():
     check = neither_rates({"a": logits, "c": logits}, kinds, ("x", "y"), threshold=0.5)
     assert check.readings.loc["c", "neither_rate"] == 0.5
     assert check.readings.loc["a", "neither_rate"] == 0.0  # argmax always names a class
-    # softmax of (-3, -3) is 0.5 each: at most the threshold on images 0 and 2
-    assert check.readings.loc["a", "low_confidence_rate"] == 0.5
+    # softmax of (-3, -3) is 0.5 each: exactly the threshold, which fires by the one rule
+    # (sigmoid >= threshold), so no image is below it
+    assert check.readings.loc["a", "low_confidence_rate"] == 0.0
+    raised = neither_rates({"a": logits}, kinds, ("x", "y"), threshold=0.6)
+    assert raised.readings.loc["a", "low_confidence_rate"] == 0.5  # images 0 and 2
     assert check.per_kind.loc["blank", "c"] == 1.0 and check.per_kind.loc["noise", "c"] == 0.0
     assert check.readings.loc["c", "top_class"] == "x"
     assert check.readings.loc["c", "top_class_share"] == 0.25

@@ -285,11 +285,6 @@ def _device_description(name: str) -> str:
     return describe_device(resolve_device(name))
 
 
-def device_description(name: str = "auto") -> str:
-    """ "GPU: NVIDIA ..." or "CPU (n threads)": the device, with the process's threads."""
-    return _device_description(name)
-
-
 def training_device_description(train: TrainConfig | None = None) -> str:
     """Where a training with `train` (default: the engine's TrainConfig()) would run: the GPU,
     or the CPU with the threads training uses there, `cpu_threads` (0 = PyTorch's own count,
@@ -458,7 +453,7 @@ def uploaded_dataset() -> tuple[str, str] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Explore page (added by dashboard 2): the per-class threshold toggle's parameter, and the
+# Explore page: the per-class threshold toggle's parameter, and the
 # heatmap click that chooses a pair.
 
 PER_CLASS = "per_class"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version: pyproject.toml reads it, run.json records it
 
 # public name -> the module that owns it
 _EXPORTS: dict[str, str] = {
@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "RunError": "engine.errors",
     "ModelError": "engine.errors",
     # label modes
-    "LABEL_MODES": "engine.labels",
+    "LABEL_MODES": "engine.modes",
     "to_multi_label": "engine.labels",
     "to_multi_class": "engine.labels",
     "fires": "engine.labels",
@@ -95,7 +95,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Every exported name, in the order of the table above.
-__all__ = ["__version__", *_EXPORTS]  # noqa: F822 - resolved on first use by __getattr__ below
+__all__ = ["__version__", *_EXPORTS]  # resolved on first use by __getattr__ below
 
 
 def __getattr__(name: str) -> Any:

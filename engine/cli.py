@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from engine.config import DataConfig, ModelConfig, TrainConfig
     from engine.device import DEVICE_CHOICES
-    from engine.labels import LABEL_MODES
+    from engine.modes import LABEL_MODES
 
     data, model, train = DataConfig(), ModelConfig(), TrainConfig()
     parser = _Parser(
@@ -285,6 +285,9 @@ def train_command(args: argparse.Namespace) -> int:
     main_process = is_main_process()  # under torchrun, rank 0 alone prints and saves
     quiet = args.quiet or not main_process
     split = load_dataset(config.data, progress=None if quiet else _data_progress)
+    if main_process:
+        for warning in split.warnings:  # e.g. files of a folder that were skipped
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     if not quiet:
         print(
             f"{split.name}: {len(split.train)} training and {len(split.valid)} validation "

@@ -12,7 +12,6 @@ activation change. Pure functions on tensors, no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +19,10 @@ from torch import nn
 
 from engine.errors import LabelShapeError
 
-LabelMode = Literal["multi-class", "multi-label"]
-LABEL_MODES: tuple[str, ...] = ("multi-class", "multi-label")
+# The names themselves live in engine/modes.py (torch-free, for the parser and the configs).
+from engine.modes import LABEL_MODES as LABEL_MODES
+from engine.modes import LabelMode as LabelMode
+from engine.modes import check_mode as check_mode
 
 
 def labels_per_image(*targets: torch.Tensor) -> str:
@@ -60,13 +61,6 @@ def chance_warning(metrics: Mapping[str, float], chance: float) -> str | None:
         f"{CHANCE_WARNING} ({accuracy:.0%} argmax accuracy, where always answering the "
         f"commonest class scores {chance:.0%})"
     )
-
-
-def check_mode(mode: str) -> str:
-    """Return `mode` if it is a known label mode, else raise a clear error."""
-    if mode not in LABEL_MODES:
-        raise LabelShapeError(f"unknown label mode {mode!r}: use 'multi-class' or 'multi-label'")
-    return mode
 
 
 def is_multi_hot(targets: torch.Tensor) -> bool:

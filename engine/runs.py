@@ -24,7 +24,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine import __version__
 from engine.config import RunConfig
 from engine.errors import EngineError, RunError
 from engine.labels import chance_accuracy, chance_warning, labels_per_image
@@ -56,7 +57,6 @@ DEMO_RUNS: dict[str, Path] = {
     DEMO_RUN_ID: DEMO_RUN_DIR,
     "demo-softmax": DEMO_RUN_DIR.with_name("demo_run_softmax"),
 }
-ENGINE_VERSION = "0.1.0"
 _UMASK = os.umask(0o022)  # read once (the only portable way), then put back at once
 os.umask(_UMASK)
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
@@ -113,9 +113,8 @@ def _fsync_folder(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
+        with suppress(OSError):
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
@@ -271,8 +270,8 @@ class RunWriter:
             finished=_now(),
             device=result.device,
             # processes that trained it together (torchrun) and their backend; 1, None alone
-            world_size=getattr(result, "world_size", 1),
-            backend=getattr(result, "backend", None),
+            world_size=result.world_size,
+            backend=result.backend,
             normalization={"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
             weights=_file_fingerprint(self.path / WEIGHTS_FILE),
             warnings=run_warnings(
@@ -300,10 +299,8 @@ def _now() -> str:
 
 
 def _file_fingerprint(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+        digest = hashlib.file_digest(handle, "sha256")
     return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
@@ -413,7 +410,7 @@ class RunStore:
                 "chance_accuracy": chance_accuracy(split.valid.targets),
                 "normalization": None,
                 "device": None,
-                "engine_version": ENGINE_VERSION,
+                "engine_version": __version__,
                 "pid": os.getpid(),
                 "process_start": _process_start(os.getpid()),
                 "host": socket.gethostname(),
@@ -557,7 +554,7 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
     run_id = run_id or folder.name
     try:
         return _summarize(folder, run_id, read_only)
-    except Exception as error:  # noqa: BLE001 - e.g. a hand-edited run.json of odd types
+    except Exception as error:  # e.g. a hand-edited run.json of odd types
         problem = f"its files are inconsistent ({type(error).__name__}: {error})"
         return RunSummary(run_id, folder, "damaged", problem=problem, state="damaged")
 
@@ -565,7 +562,7 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
 def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     try:
         record = _read_record(folder)
-    except Exception as error:  # noqa: BLE001 - a listing must survive any damage
+    except Exception as error:  # a listing must survive any damage
         return RunSummary(run_id, folder, "damaged", problem=str(error), state="damaged")
     try:
         config = RunConfig.from_dict(record["config"])
@@ -575,7 +572,7 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
             config.model.name,
             config.train.epochs,
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return RunSummary(
             run_id, folder, "damaged", problem=f"its config is invalid ({error})", state="damaged"
         )
@@ -593,7 +590,7 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     )
     try:
         history = _read_history(folder)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return replace(base, problem=str(error), state="damaged")
     last = history[-1] if history else {}
     metrics = {k: v for k, v in last.items() if isinstance(v, int | float) and k != "epoch"}
@@ -633,7 +630,7 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RunError(f"{path} is missing: train the run again") from None
-    except Exception as error:  # noqa: BLE001 - torch raises many kinds for bad files
+    except Exception as error:  # torch raises many kinds for bad files
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise RunError(
             f"{path} was refused: it is not a plain weights file written by this program "
@@ -655,7 +652,7 @@ def _read_validation(path: Path) -> ValidationOutputs:
             images = torch.from_numpy(np.array(arrays["images"], dtype=np.uint8))
     except FileNotFoundError:
         raise RunError(f"{path.name} is missing") from None
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise RunError(f"{path.name} is unreadable ({type(error).__name__}: {error})") from None
     if logits.ndim != 2 or len(logits) != len(targets) or len(images) != len(logits):
         raise RunError(f"{path.name} holds arrays of mismatched sizes")
@@ -686,7 +683,7 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
         config = RunConfig.from_dict(record["config"])
     except RunError as error:
         raise RunError(f"run {run_id!r} is damaged: {error}; delete it") from None
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise RunError(f"run {run_id!r} has an invalid config ({error}); delete it") from None
     status = record.get("status")
     if status not in ("complete", "stopped") or not (path / WEIGHTS_FILE).exists():

@@ -1,7 +1,9 @@
 """Train the demo runs that ship in `engine/assets/`, so Explore, Compare and Predict work on a
 fresh or hosted copy before anyone trains.
 
-    python tools/make_demo_run.py            # mnist-5k, both label modes, the default CNN, CPU
+    python -m tools.make_demo_run     # from the project root: mnist-5k, both label modes, CPU
+
+(`python tools/make_demo_run.py` works too once the project is installed, `pip install -e .`.)
 
 Each is a normal run folder (run.json, metrics.json, weights.pt, validation.npz) trained with
 the engine's defaults: "demo" in multi-label mode, so its sigmoids can say "both" and
@@ -14,16 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from engine.callbacks import ProgressPrinter  # noqa: E402
-from engine.config import RunConfig  # noqa: E402
-from engine.runs import DEMO_RUNS, RUN_FILE, RunStore, train_run  # noqa: E402
+from engine.callbacks import ProgressPrinter
+from engine.config import RunConfig
+from engine.runs import DEMO_RUNS, RUN_FILE, RunStore, train_run
 
 DEMO_MODES = {"demo": "multi-label", "demo-softmax": "multi-class"}
 

@@ -65,6 +65,8 @@ try:
 except EngineError as error:
     st.error(str(error))
     state.end_page()
+for warning in split.warnings:  # e.g. files of an upload that were skipped
+    st.warning(warning)
 
 counts = overview.class_counts(split)
 train_total = int(counts.loc[counts["part"] == "train", "count"].sum())

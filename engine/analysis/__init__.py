@@ -1,4 +1,4 @@
-"""Analysis of a run's validation outputs: where the sigmoids reveal confusion (issue 4).
+"""Analysis of a run's validation outputs: where the sigmoids reveal confusion.
 
 Plain functions over logits / probabilities, targets and images that return dataclasses and
 DataFrames, never charts, fast enough to recompute on every slider move:

@@ -71,7 +71,7 @@ def test_a_missing_download_says_what_to_do(open_page) -> None:
     assert not app.metric  # nothing drawn from data that is not there
 
 
-def _class_folders_zip() -> bytes:
+def _class_folders_zip(stray: str | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, shade in (("cats", 30), ("dogs", 220)):
@@ -79,6 +79,8 @@ def _class_folders_zip() -> bytes:
                 image = io.BytesIO()
                 Image.new("RGB", (12, 12), (shade, shade, number * 10)).save(image, "PNG")
                 archive.writestr(f"pets/{name}/{number}.png", image.getvalue())
+        if stray:
+            archive.writestr(stray, b"not an image")
     return buffer.getvalue()
 
 
@@ -92,6 +94,17 @@ def test_an_uploaded_zip_of_class_folders_becomes_the_dataset(open_page) -> None
     assert shown["Classes"] == "2"
     assert int(shown["Training images"]) + int(shown["Validation images"]) == 10
     assert "Uploaded: pets.zip" in texts(app, "caption")
+    assert not app.warning  # every file was an image
+
+
+def test_files_skipped_in_an_upload_are_named_on_the_page(open_page) -> None:
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    upload = _class_folders_zip(stray="pets/dogs/notes.txt")
+    app.file_uploader[0].upload("pets.zip", upload, "application/zip").run()
+    assert not app.exception and not app.error
+    assert metrics(app)["Training images"] and len(app.warning) == 1
+    warning = app.warning[0].value
+    assert "skipped 1 file" in warning and "dogs/notes.txt" in warning
 
 
 def test_a_broken_zip_shows_an_error_not_a_traceback(open_page) -> None:

@@ -52,6 +52,7 @@ def test_a_run_at_chance_is_flagged_on_every_page_that_reads_it(open_page, runs_
     assert CHANCE_WARNING in warnings_of(app).lower()
 
 
+@pytest.mark.slow
 def test_a_run_at_chance_is_flagged_when_its_training_ends(open_page) -> None:
     # A learning rate so small the weights hardly move: the model stays at chance (seeded).
     tiny = {"epochs": "1", "limit": "300", "model": "mlp", "batch": "64", "lr": "0.000001"}
@@ -114,6 +115,7 @@ def two_digits_run() -> tuple[Path, str]:
     return root, train_run(config, RunStore(root))
 
 
+@pytest.mark.slow
 def test_explore_reads_multi_label_data_by_exact_match_and_wrong_label_sets(open_page, monkeypatch):
     root, run_id = two_digits_run()
     monkeypatch.setenv("LME_RUNS_DIR", str(root))

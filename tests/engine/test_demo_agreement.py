@@ -15,9 +15,8 @@ from engine.analysis import confusion_matrix, firing_sets, threshold_metrics
 from engine.labels import activation
 from engine.prediction import predict_prepared, predict_tensor, read_logits
 from engine.runs import RunStore
-from tests.engine.synthetic import one_thread  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.slow  # trains or reads real models for many seconds; CI runs it
 
 # Every value Explore's slider (0.01..0.99) and Predict's (0.05..0.95) can take.
 THRESHOLDS = [round(0.01 * step, 2) for step in range(1, 100)]

@@ -15,9 +15,8 @@ from engine.data import DatasetSplit, ImageDataset, load_dataset
 from engine.errors import ModelError
 from engine.models import UNOFFERED_TORCHVISION_MODELS, available_models
 from engine.training import fit, recalibrate_batch_norm
-from tests.engine.synthetic import one_thread  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.slow  # trains or reads real models for many seconds; CI runs it
 
 DIGITS_LIMIT = 600  # 480 training and 120 validation digits, stratified
 FAR_ABOVE_CHANCE = 0.5  # chance is 0.1 for ten digits; a dead model scores about that

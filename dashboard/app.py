@@ -22,6 +22,7 @@ st.set_page_config(page_title="Label Mode Explorer", page_icon="🔢", layout="w
 PAGES = {
     "Start": [
         st.Page(state.HOME_PAGE, title="Home", icon="🏠", url_path="", default=True),
+        st.Page(state.FORUM_PAGE, title="Forum questions", icon="💬", url_path="forum"),
     ],
     "Build": [
         st.Page(state.DATA_PAGE, title="Data", icon="🖼️", url_path="data"),

@@ -82,6 +82,11 @@ _EXPORTS: dict[str, str] = {
     "verdict_text": "engine.prediction",
     "other_reading_text": "engine.prediction",
     "analysis_report": "engine.analysis",
+    "threshold_curve": "engine.analysis",
+    "held_out_tuning": "engine.analysis",
+    "save_tuned_thresholds": "engine.runs",
+    "read_tuned_thresholds": "engine.runs",
+    "reproduce_forum_error": "engine.lessons",
     "format_report": "engine.analysis",
     "teach_none": "engine.analysis",
     # background training (the dashboard's worker) and torchrun

@@ -128,20 +128,25 @@ def near_miss_text(prediction: Prediction) -> str:
     )
 
 
-def pairs_between(prediction: Prediction, pairs: Sequence[tuple[str, str]], threshold: float):
+def pairs_between(
+    prediction: Prediction,
+    pairs: Sequence[tuple[str, str]],
+    threshold: float | Sequence[float],
+):
     """The confused pairs (a, b) an image falls between: both sigmoids fire or nearly fire
-    (at least threshold - NEAR_MISS_MARGIN), with min(sigmoid a, sigmoid b), strongest first.
-    A blank page, whose sigmoids are all low, falls between none."""
-    from engine.labels import NEAR_MISS_MARGIN
-
-    probability = {
-        str(n): float(v) for n, v in zip(prediction.classes, prediction.sigmoid, strict=True)
-    }
-    floor = threshold - NEAR_MISS_MARGIN
+    (each at least its threshold - NEAR_MISS_MARGIN; one threshold, or one per class), with
+    min(sigmoid a, sigmoid b), strongest first. A blank page, whose sigmoids are all low,
+    falls between none."""
+    names = [str(name) for name in prediction.classes]
+    cutoffs = _per_class(threshold, len(names))
+    close = nearly_fires(torch.tensor(prediction.sigmoid), torch.tensor(cutoffs))
+    high = fires(torch.tensor(prediction.sigmoid), torch.tensor(cutoffs)) | close
+    meaningful = {name for name, on in zip(names, high.tolist(), strict=True) if on}
+    probability = dict(zip(names, prediction.sigmoid, strict=True))
     found = [
-        (a, b, min(probability.get(a, 0.0), probability.get(b, 0.0)))
+        (a, b, min(probability[a], probability[b]))
         for a, b in pairs
-        if min(probability.get(a, 0.0), probability.get(b, 0.0)) >= floor
+        if a in meaningful and b in meaningful
     ]
     return sorted(found, key=lambda item: -item[2])
 
@@ -208,12 +213,15 @@ def _mean_std(normalization: Normalization) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def predict_images(
-    run: LoadedRun, images: Sequence[tuple[str, bytes]], threshold: float = 0.5
+    run: LoadedRun,
+    images: Sequence[tuple[str, bytes]],
+    threshold: float | Sequence[float] = 0.5,
 ) -> list[Prediction]:
-    """One `Prediction` per (file name, bytes), in order; unreadable files get `error` set."""
-    if not 0.0 < threshold < 1.0:
-        raise EngineError("threshold must lie strictly between 0 and 1")
+    """One `Prediction` per (file name, bytes), in order; unreadable files get `error` set.
+
+    `threshold` is one number, or one per class (e.g. the run's tuned thresholds)."""
     classes = tuple(run.class_names)
+    cutoffs = _per_class(threshold, len(classes))
     prepared: list[torch.Tensor] = []
     slots: list[int] = []
     predictions: list[Prediction] = []
@@ -230,7 +238,7 @@ def predict_images(
         predictions.append(Prediction(name, classes, [], [], [], model_input))
     if not prepared:
         return predictions
-    read = predict_prepared(run, torch.stack(prepared), threshold)
+    read = predict_prepared(run, torch.stack(prepared), torch.tensor(cutoffs))
     for row, slot in enumerate(slots):
         read[row].file, read[row].model_input = (
             predictions[slot].file,
@@ -241,16 +249,19 @@ def predict_images(
 
 
 def predict_prepared(
-    run: LoadedRun, images: torch.Tensor, threshold: float = 0.5
+    run: LoadedRun, images: torch.Tensor, threshold: float | torch.Tensor = 0.5
 ) -> list[Prediction]:
     """Predictions for images already prepared as the run's training images were (uint8
     (N, C, H, W)), read the run's way; `file` is the row number, `model_input` None."""
     return read_logits(run, predict_tensor(run.model, images, run.normalization), threshold)
 
 
-def read_logits(run: LoadedRun, logits: torch.Tensor, threshold: float = 0.5) -> list[Prediction]:
-    """The run's model's logits (N, K) read the run's way at `threshold`: every verdict,
-    firing set and near miss Predict shows comes from here."""
+def read_logits(
+    run: LoadedRun, logits: torch.Tensor, threshold: float | torch.Tensor = 0.5
+) -> list[Prediction]:
+    """The run's model's logits (N, K) read the run's way at `threshold` (one number, or one
+    per class as a (K,) tensor): every verdict, firing set and near miss Predict shows comes
+    from here."""
     classes = tuple(run.class_names)
     reading = getattr(run, "reading", "sigmoid")  # LoadedRun.reading: from its label mode
     several = getattr(run, "labels_per_image", "one") == "several"
@@ -275,3 +286,12 @@ def read_logits(run: LoadedRun, logits: torch.Tensor, threshold: float = 0.5) ->
             )
         )
     return predictions
+
+
+def _per_class(threshold: float | Sequence[float], count: int) -> list[float]:
+    values = [float(threshold)] * count if isinstance(threshold, int | float) else list(threshold)
+    if len(values) != count:
+        raise EngineError(f"got {len(values)} thresholds for {count} classes: give one or one each")
+    if not all(0.0 < value < 1.0 for value in values):
+        raise EngineError("threshold must lie strictly between 0 and 1")
+    return [float(value) for value in values]

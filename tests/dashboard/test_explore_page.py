@@ -32,7 +32,7 @@ def engine_view(run_id: str, threshold):
         threshold = tune_thresholds(probabilities, targets)
     return (
         firing_sets(probabilities, targets, names, threshold),
-        confused_pairs(probabilities, targets, names, threshold, top=15),
+        confused_pairs(probabilities, targets, names, threshold),
     )
 
 

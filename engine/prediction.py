@@ -262,6 +262,11 @@ def read_logits(
     """The run's model's logits (N, K) read the run's way at `threshold` (one number, or one
     per class as a (K,) tensor): every verdict, firing set and near miss Predict shows comes
     from here."""
+    if not bool(torch.isfinite(logits).all()):
+        raise EngineError(
+            f"run {getattr(run, 'id', '')!r} gives NaN or infinite outputs (its weights or "
+            "normalization are damaged): no verdict can be read from them; train the run again"
+        )
     classes = tuple(run.class_names)
     reading = getattr(run, "reading", "sigmoid")  # LoadedRun.reading: from its label mode
     several = getattr(run, "labels_per_image", "one") == "several"

@@ -483,10 +483,31 @@ def analysis_run_picker(page: str = "explore") -> Any:
     elif owner is not None and summary.owner is not None:
         st.caption("Shared with you: read-only.")
     try:
-        return load_run(run_id)
+        run = load_run(run_id)
     except EngineError as error:
         show_error(error)
         return None
+    show_warnings(run.warnings)
+    return run
+
+
+def run_warnings(run_id: str) -> list[str]:
+    """A saved run's warnings, read from its folder without loading its model."""
+    from engine.runs import summarize_run
+
+    store = run_store()
+    try:
+        return list(summarize_run(store.run_path(run_id)).warnings)
+    except EngineError:
+        return []
+
+
+def show_warnings(warnings: Sequence[str], run_id: str | None = None) -> None:
+    """A run's warnings (e.g. "validation accuracy is at chance: the model did not learn"),
+    one st.warning each, so nobody reads its answers without knowing."""
+    for warning in warnings:
+        text = f"{run_id}: {warning}" if run_id else warning.capitalize()
+        st.warning(plain(text), icon="⚠️")
 
 
 def delete_run_button(summary: Any) -> None:

@@ -29,6 +29,7 @@ class AugmentRanges:
     shear: float = 0.25  # horizontal shear factor (0.25 leans a stroke about 14 degrees)
     shift: float = 2.5 / 14  # fraction of half the image side: 2.5 pixels of a 28-pixel image
     stroke: float = 1.0  # blend weight towards the dilated (>0) or eroded (<0) image
+    bold: float = 1.0  # extra dilation beyond one 3x3 step (marker pens, bold fonts)
     erode_weight: float = 0.6  # erosion removes thin strokes: it is blended in more gently
 
 
@@ -62,7 +63,8 @@ def augment_batch(
     shift = draws[:, 3:5] * ranges.shift
     out = images
     if strokes:
-        out = jitter_strokes(out, draws[:, 5] * ranges.stroke, ranges.erode_weight)
+        amount = draws[:, 5] * (ranges.stroke + ranges.bold / 2) + ranges.bold / 2
+        out = jitter_strokes(out, amount, ranges.erode_weight)
     # affine_grid maps each output position to where it reads the input.
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack(
@@ -82,13 +84,18 @@ def augment_batch(
 def jitter_strokes(
     images: torch.Tensor, amount: torch.Tensor, erode_weight: float = 0.6
 ) -> torch.Tensor:
-    """Thicken (amount > 0) or thin (amount < 0) light strokes by a blend with a 3x3 max-pool.
+    """Thicken (amount > 0) or thin (amount < 0) light strokes by a blend with 3x3 max-pools.
 
-    `amount` (N,) in [-1, 1]: 1 is the fully dilated image, -1 `erode_weight` of the way to
-    the eroded one, 0 the image unchanged.
+    `amount` (N,): 1 is the image dilated once, 2 twice (in between: a blend), -1
+    `erode_weight` of the way to the eroded image, 0 the image unchanged.
     """
     dilated = F.max_pool2d(images, 3, stride=1, padding=1)
     eroded = -F.max_pool2d(-images, 3, stride=1, padding=1)
-    grow = amount.clamp(min=0)[:, None, None, None]
+    once = amount.clamp(0, 1)[:, None, None, None]
     shrink = (-amount).clamp(min=0)[:, None, None, None] * erode_weight
-    return images + grow * (dilated - images) + shrink * (eroded - images)
+    out = images + once * (dilated - images) + shrink * (eroded - images)
+    if bool((amount > 1).any()):
+        twice = F.max_pool2d(dilated, 3, stride=1, padding=1)
+        more = (amount - 1).clamp(0, 1)[:, None, None, None]
+        out = out + more * (twice - dilated)
+    return out

@@ -155,7 +155,7 @@ _DATASETS = (
         "Pairs of different mnist-5k digits side by side, both labels set: 4,000 training "
         "and 1,000 validation images. Trains in multi-label mode only.",
         True,
-        "digit",
+        "digit-pair",
     ),
     DatasetInfo(
         "mnist",
@@ -368,7 +368,7 @@ def _load_two_digits() -> DatasetSplit:
         "two-digits",
         ImageDataset(train_images.clone(), train_targets.clone(), DIGIT_CLASSES),
         ImageDataset(valid_images.clone(), valid_targets.clone(), DIGIT_CLASSES),
-        preprocess="digit",
+        preprocess="digit-pair",  # uploads are cut in two and laid out as the pairs were
     )
 
 

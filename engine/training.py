@@ -174,7 +174,7 @@ def _fit(
                 generator,
                 max_shift=MAX_SHIFT,
                 augment=train.augment,
-                strokes=split.preprocess == "digit",
+                strokes=split.preprocess in ("digit", "digit-pair"),
                 on_batch=lambda step, loss, e=epoch: notify("after_batch", state(e, step, loss)),
                 shard=train_shard,
                 context=context,

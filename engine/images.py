@@ -41,7 +41,9 @@ PHOTO_INK_LEVELS, DRAWING_INK_LEVELS = (0.25, 0.6), (0.1, 1.0)
 # strokes (a pen photographed from afar, a thin canvas brush) are thickened to 2.7; never thinned.
 TARGET_STROKE_WIDTH, THIN_STROKE_WIDTH = 2.7, 1.9  # MNIST's median and 10th percentile
 WORK_SCALE = 0.25  # thickening works at 4x the final size
-PHOTO_SIDE = 40  # from this size on, treat the input as a photo: cleaned, firm levels, specks trimmed
+PHOTO_SIDE = (
+    40  # from this size on, treat the input as a photo: cleaned, firm levels, specks trimmed
+)
 DIGIT_WORKING_SIDE = 256  # larger inputs are box-averaged down first: fast, and it averages
 # away sensor and JPEG noise (thin strokes fade but survive: ink is measured against its peak)
 
@@ -302,10 +304,14 @@ def _digit_canvas(ink: np.ndarray, height: int, width: int) -> np.ndarray:
     return _paste_centred_by_mass(digit, height, width)
 
 
-def _fit_ink(ink: np.ndarray, box_height: int, box_width: int) -> np.ndarray | None:
-    """Thicken thin strokes, then shrink the ink (aspect kept) into the box; 0..255 float."""
+def _fit_ink(
+    ink: np.ndarray, box_height: int, box_width: int, thicken: bool = True
+) -> np.ndarray | None:
+    """Thicken thin strokes (if asked), then shrink the ink (aspect kept) into the box; 0..255
+    float."""
     scale = min(box_height / ink.shape[0], box_width / ink.shape[1])
-    ink = _thicken_thin_strokes(ink, scale)
+    if thicken:
+        ink = _thicken_thin_strokes(ink, scale)
     scale = min(box_height / ink.shape[0], box_width / ink.shape[1])
     size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
     fitted = Image.fromarray(np.rint(ink * 255).astype(np.uint8)).resize(
@@ -432,7 +438,7 @@ DARK_PAPER = 64.0  # paper darker than this is not paper: ink is measured agains
 INK_PEAK_PERCENTILE = 99.7  # the ink's peak, robust to a few stray dark pixels
 BORDER_KEEP_SHARE = 0.2  # edge strokes stay unless an inner stroke holds this share of the ink
 BORDER_SPAN = 0.5  # a stroke along this much of the edge it touches is a border, not ink,
-BORDER_DEPTH = 0.2  # when it reaches at most this far into the image
+BORDER_DEPTH = 0.35  # when it reaches at most this far into the image (a shadow band too)
 
 
 def photo_ink(image: Image.Image) -> np.ndarray | None:
@@ -498,9 +504,13 @@ def _drop_border_ink(ink: np.ndarray) -> np.ndarray:
         at_top_or_bottom = rows.start == 0 or rows.stop == height
         at_side = cols.start == 0 or cols.stop == width
         touching[index] = at_top_or_bottom or at_side
-        border[index] = (
-            at_top_or_bottom and wide >= BORDER_SPAN * width and tall <= BORDER_DEPTH * height
-        ) or (at_side and tall >= BORDER_SPAN * height and wide <= BORDER_DEPTH * width)
+        # A band along the edge it touches, thin across it (a band from side to side counts
+        # as along the top or bottom even when a sliver of paper lies above it).
+        along_width = wide >= BORDER_SPAN * width and tall <= BORDER_DEPTH * height
+        along_height = tall >= BORDER_SPAN * height and wide <= BORDER_DEPTH * width
+        border[index] = (along_width and (at_top_or_bottom or wide == width)) or (
+            along_height and (at_side or tall == height)
+        )
     inside = weights[~touching]
     if len(inside) and inside.max() >= BORDER_KEEP_SHARE * weights.sum():
         border |= touching
@@ -525,7 +535,8 @@ def _pair_canvas(ink: np.ndarray, height: int, width: int) -> np.ndarray:
         if box is None:
             continue
         crop = part[box[0] : box[1], box[2] : box[3]]
-        digit = _fit_ink(crop, box_height, box_width)
+        # Not thickened: the set's digits were shrunk from MNIST's into 12 columns, thinner too.
+        digit = _fit_ink(crop, box_height, box_width, thicken=False)
         if digit is None:
             continue
         rows, cols = digit.shape

@@ -105,11 +105,15 @@ def drawn_ink(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
             draw.line((c - half, c, c + half, c), fill=255, width=width)
             draw.line((c, c - half, c, c + half), fill=255, width=width)
         elif shape == "rectangle":
-            draw.rectangle((c - half, c - half * 0.7, c + half, c + half * 0.7), outline=255,
-                           width=width)
+            draw.rectangle(
+                (c - half, c - half * 0.7, c + half, c + half * 0.7), outline=255, width=width
+            )
         else:
-            draw.polygon([(c, c - half), (c + half, c + half * 0.8), (c - half, c + half * 0.8)],
-                         outline=255, width=width)
+            draw.polygon(
+                [(c, c - half), (c + half, c + half * 0.8), (c - half, c + half * 0.8)],
+                outline=255,
+                width=width,
+            )
     else:  # strokes: a scribble
         for _ in range(int(rng.integers(2, 4))):
             points = [tuple(rng.uniform(big * 0.15, big * 0.85, 2)) for _ in range(6)]
@@ -129,7 +133,10 @@ def smooth_noise(rng: np.random.Generator, height: int, width: int, blur: float)
 
 
 def photograph(
-    rng: np.random.Generator, ink: np.ndarray, mild: bool = False, sides: tuple[int, int] = (48, 110)
+    rng: np.random.Generator,
+    ink: np.ndarray,
+    mild: bool = False,
+    sides: tuple[int, int] = (48, 110),
 ) -> bytes:
     """Put `ink` (H, W) on a sheet of paper, light it, tilt it, shrink and JPEG it."""
     ink_h, ink_w = ink.shape
@@ -154,7 +161,9 @@ def photograph(
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     y, x = rows / height - 0.5, cols / width - 0.5
     angle = rng.uniform(0, 2 * np.pi)
-    light = 1 - rng.uniform(0, 0.25 if mild else 0.4) * (np.cos(angle) * x + np.sin(angle) * y + 0.5)
+    light = 1 - rng.uniform(0, 0.25 if mild else 0.4) * (
+        np.cos(angle) * x + np.sin(angle) * y + 0.5
+    )
     light *= 1 - rng.uniform(0, 0.25) * (x**2 + y**2) * 2
     if not mild and rng.random() < 0.4:
         direction = rng.uniform(0, 2 * np.pi)
@@ -182,7 +191,10 @@ def photograph(
     jitter = rng.uniform(-0.06, 0.06, 8) * np.array([width, height] * 4)
     corners = np.array([0, 0, 0, height, width, height, width, 0], dtype=np.float64) + jitter
     picture = picture.transform(
-        (width, height), Image.Transform.QUAD, tuple(corners), Image.Resampling.BICUBIC,
+        (width, height),
+        Image.Transform.QUAD,
+        tuple(corners),
+        Image.Resampling.BICUBIC,
         fillcolor=tuple(int(v) for v in paper * 0.8),
     )
     if rng.random() < 0.3:

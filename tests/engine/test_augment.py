@@ -91,7 +91,9 @@ def test_processes_holding_parts_of_a_batch_augment_it_as_one_process_would() ->
         )
         assert torch.allclose(part, whole[positions], atol=1e-6)
     empty = augment_batch(
-        images[:0], torch.Generator().manual_seed(5), positions=torch.tensor([], dtype=torch.long),
+        images[:0],
+        torch.Generator().manual_seed(5),
+        positions=torch.tensor([], dtype=torch.long),
         batch_size=10,
     )
     assert empty.shape == (0, 1, 28, 28)

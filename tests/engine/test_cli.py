@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,8 +167,18 @@ def test_train_on_the_full_mnist_offline_with_augmentation(tmp_path: Path) -> No
     env_root = tmp_path / "data"
     args = ["--epochs", "1", "--limit", "350", "--device", "cpu", "--cpu-threads", "1"]
     result = subprocess.run(
-        [sys.executable, "-m", "engine", "train", "--dataset", "mnist", "--mode", "multi-label",
-         "--augment", *args],
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            "--dataset",
+            "mnist",
+            "--mode",
+            "multi-label",
+            "--augment",
+            *args,
+        ],
         cwd=REPO_ROOT,
         env={**os.environ, "LME_RUNS_DIR": str(tmp_path / "runs"), "LME_DATA_DIR": str(env_root)},
         capture_output=True,

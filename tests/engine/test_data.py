@@ -296,7 +296,10 @@ def test_the_full_mnist_is_shipped_with_its_recorded_digests():
     assert "CC BY-SA 3.0" in readme
     for name, digest in data.MNIST_FILES.items():
         assert digest in readme
-        assert hashlib.sha256(gzip.decompress((shipped / f"{name}.gz").read_bytes())).hexdigest() == digest
+        assert (
+            hashlib.sha256(gzip.decompress((shipped / f"{name}.gz").read_bytes())).hexdigest()
+            == digest
+        )
 
 
 def test_mnist_is_extracted_offline_on_first_use(tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ from engine.data import NON_DIGIT_TRAIN_SEED, add_non_digits, load_dataset  # no
 from engine.runs import DEMO_RUNS, RUN_FILE, RunStore, train_run  # noqa: E402
 
 DEMO_MODES = {"demo": "multi-label", "demo-softmax": "multi-class"}
-DEMO_EPOCHS = 6
+DEMO_EPOCHS = 10
 NONE_EXAMPLES = 6000  # one per ten digits, for the sigmoid run only
 NONE_KINDS = ("blank", "noise", "shapes", "strokes")  # letters stay unseen, for evaluation
 
@@ -72,7 +72,8 @@ def make_demo_run(
         "dataset": f"{dataset}: {len(split.train)} training images, validation = "
         f"{len(split.valid)} images (for mnist, MNIST's official test digits)",
         "augmentation": "per-sample random affine (rotation +-15 degrees, scale +-15%, shear, "
-        "shift +-2.5 px) and stroke-width jitter (3x3 dilate/erode blend), engine/augment.py",
+        "shift +-2.5 px) and stroke-width jitter (a blend towards up to two 3x3 dilations or "
+        "one erosion), engine/augment.py",
         "none_examples": (
             f"{none_examples} generated non-digits with all-zero targets, kinds "
             f"{', '.join(NONE_KINDS)} (letters held out), engine/nondigits.py seed "

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -181,11 +180,3 @@ def baseline_epochs(
         active += time.perf_counter() - resumed
         yield result
         resumed = time.perf_counter()
-
-
-def train_baseline(*args: Any, **kwargs: Any) -> BaselineResult:
-    """`baseline_epochs` run to the end in one go; same arguments."""
-    snapshots = list(baseline_epochs(*args, **kwargs))  # the same object after every epoch
-    if not snapshots:
-        raise ValueError("the baseline trained no epoch")
-    return snapshots[-1]

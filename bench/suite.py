@@ -23,6 +23,7 @@ from bench.engine_run import EngineRun, run_engine
 from bench.flops import training_flops_per_image
 from bench.machine import describe_machine, load_average, matmul_flops_per_second
 from bench.report import format_value, table
+from bench.startup import startup_section
 from bench.throughput import Comparison, Throughput, combined_speedup
 from engine.config import DataConfig, RunConfig
 from engine.data import DatasetSplit, load_dataset
@@ -460,6 +461,7 @@ def run_bench(
         default_run = training.engine_runs[MODES[0]]
         results["latency"] = latency_section(default_config, split, default_run)
         results["analysis"] = analysis_section(default_run, split)
+        results["startup"] = startup_section()
         results["scaling"] = scaling_section(
             default_config, split, matmul, scaling_sizes, title=f"Scaling ({device}, {MODES[0]})"
         )

@@ -1,4 +1,4 @@
-"""The issue's targets, checked against a run's results: what was aimed for, what was measured,
+"""The bench's speed goals, checked against a run's results: what was aimed for, what was measured,
 and by how much it was met or missed."""
 
 from __future__ import annotations
@@ -92,6 +92,13 @@ def check_targets(results: dict[str, Any]) -> list[Target]:
                 largest["total_seconds"],
                 False,
                 "s",
+            )
+        )
+    if "startup" in results:
+        seconds = {entry["command"]: entry["seconds"] for entry in results["startup"]}
+        targets.append(
+            Target(
+                "python -m engine --help", 1.0, seconds.get("python -m engine --help"), False, "s"
             )
         )
     gpu = results.get("gpu")

@@ -3,27 +3,26 @@
 It sets the page up, registers every page with a stable URL path, runs the chosen one, and
 adds the "Share this view" link. The pages live in dashboard/views/, their state and caches
 in dashboard/state.py, and all the work in the `engine` package.
+
+`streamlit run` puts dashboard/ on the import path, not the project root, so `engine` and
+`dashboard` come from the installed project (`pip install -e .`), or from the current folder
+with `python -m streamlit run dashboard/app.py` started at the project root.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from contextlib import suppress
 
-# `streamlit run dashboard/app.py` puts dashboard/ on the import path, not the project root.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboard import state  # noqa: E402
+from dashboard import state
 
 st.set_page_config(page_title="Label Mode Explorer", page_icon="🔢", layout="wide")
 
 PAGES = {
     "Start": [
         st.Page(state.HOME_PAGE, title="Home", icon="🏠", url_path="", default=True),
+        st.Page(state.FORUM_PAGE, title="Forum questions", icon="💬", url_path="forum"),
     ],
     "Build": [
         st.Page(state.DATA_PAGE, title="Data", icon="🖼️", url_path="data"),
@@ -40,9 +39,7 @@ PAGES = {
 page = st.navigation(PAGES)
 state.begin_script_run()
 share_area = st.sidebar.container()
-try:
+with suppress(state.PageEnded):  # a page's end_page(): the link carries what it bound so far
     page.run()
-except state.PageEnded:  # a page's end_page(): the link carries what it bound so far
-    pass
 with share_area:
     state.show_share_link(page.url_path)

@@ -76,3 +76,20 @@ def training_curves(history: Sequence[Mapping[str, float]], epochs: int) -> alt.
         panel("loss", "Loss", alt.Scale(zero=False)),
         panel("accuracy", "Validation accuracy", alt.Scale(domain=[0, 1])),
     ).resolve_scale(color="independent")
+
+
+def labels_per_image_chart(counts: pd.DataFrame) -> alt.Chart:
+    """Bars of images by how many labels they carry (0 = "none"), stacked train/valid;
+    columns `labels`, `part`, `images` (engine.overview.labels_per_image)."""
+    return (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            x=alt.X("labels:O", title="labels per image (0 = none of the classes)"),
+            y=alt.Y("sum(images):Q", title="images"),
+            color=alt.Color("part:N", title="part", sort=["train", "valid"]),
+            order=alt.Order("part:N", sort="ascending"),
+            tooltip=["labels:O", "part:N", "images:Q"],
+        )
+        .properties(height=220)
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -226,9 +227,10 @@ def probability_chart(
     class_names: Sequence[str],
     probabilities: Sequence[float],
     title: str,
-    threshold: float | None = None,
+    threshold: float | Sequence[float] | None = None,
 ) -> alt.Chart | alt.LayerChart:
-    """Bars of one probability per class; with `threshold`, a red rule line across them."""
+    """Bars of one probability per class; with `threshold`, a red rule line across them, or
+    with one threshold per class (tuned), a red tick on each bar."""
     frame = pd.DataFrame({"class": list(class_names), "probability": list(probabilities)})
     bars = (
         alt.Chart(frame)
@@ -242,6 +244,18 @@ def probability_chart(
     )
     if threshold is None:
         return bars
+    if not isinstance(threshold, int | float):
+        frame["threshold"] = [float(value) for value in threshold]
+        ticks = (
+            alt.Chart(frame)
+            .mark_tick(color="red", thickness=2)
+            .encode(
+                x=alt.X("class:N", sort=list(class_names)),
+                y="threshold:Q",
+                tooltip=["class:N", alt.Tooltip("threshold:Q", format=".3f")],
+            )
+        )
+        return bars + ticks
     rule = (
         alt.Chart(pd.DataFrame({"threshold": [threshold]}))
         .mark_rule(color="red", strokeDash=[4, 4])
@@ -452,13 +466,22 @@ def matching_pair(softmax_runs: Sequence, sigmoid_runs: Sequence) -> tuple | Non
     return None
 
 
+def dataset_name(dataset: str) -> str:
+    """A dataset as people call it: a `zip:`/`folder:` set by its file or folder name (an
+    upload's own file name), never the server path it is kept under."""
+    for prefix in ("zip:", "folder:"):
+        if dataset.startswith(prefix):
+            return Path(dataset.removeprefix(prefix)).name or dataset
+    return dataset
+
+
 def runs_table(summaries: Sequence) -> pd.DataFrame:
     """One row per run: what it is and its last epoch's metrics."""
     rows = []
     for summary in summaries:
         row = {
             "run": summary.id,
-            "dataset": summary.dataset,
+            "dataset": dataset_name(summary.dataset),
             "mode": summary.mode,
             "model": summary.model,
             "epochs": summary.epochs_done,
@@ -521,4 +544,60 @@ def neither_table(readings: pd.DataFrame) -> pd.DataFrame:
             "most named class": readings["top_class"].to_numpy(),
             "named that %": (readings["top_class_share"] * 100).round(1).to_numpy(),
         }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The threshold lesson (Explore): metrics against the threshold, and tuning before/after.
+
+CURVE_LABELS = {
+    "accuracy_multi": "accuracy_multi",
+    "exact_match": "exact match",
+    "macro_f1": "macro F1",
+}
+
+
+def threshold_curve_chart(curve: pd.DataFrame, current: float) -> alt.LayerChart:
+    """Lines of accuracy_multi, exact match and macro F1 against the threshold (columns of
+    engine.analysis.threshold_curve), the current threshold as a dashed rule."""
+    long = curve.melt(id_vars="threshold", var_name="metric", value_name="value")
+    long["metric"] = long["metric"].map(CURVE_LABELS)
+    lines = (
+        alt.Chart(long)
+        .mark_line()
+        .encode(
+            x=alt.X("threshold:Q", scale=alt.Scale(domain=[0, 1]), title="threshold"),
+            y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="on validation"),
+            color=alt.Color("metric:N", title="metric", sort=list(CURVE_LABELS.values())),
+            tooltip=[
+                alt.Tooltip("threshold:Q", format=".2f"),
+                "metric:N",
+                alt.Tooltip("value:Q", format=".3f"),
+            ],
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"threshold": [float(current)], "label": ["current"]}))
+        .mark_rule(color="black", strokeDash=[4, 4])
+        .encode(x="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", title="current")])
+    )
+    title = alt.TitleParams(
+        "Metrics against the threshold",
+        subtitle=f"dashed line: the current threshold, {float(current):.2f}",
+    )
+    return (lines + rule).properties(title=title, height=280, autosize=FIT_WIDTH)
+
+
+def tuning_table(tuning) -> pd.DataFrame:
+    """engine.analysis.HeldOutTuning's three scores as rows, for st.dataframe."""
+    rows = {
+        f"one threshold, {tuning.default_threshold:.2f}": tuning.before,
+        "tuned per class, scored on the other half (honest)": tuning.held_out,
+        "tuned and scored on the same images (optimistic)": tuning.in_sample,
+    }
+    return pd.DataFrame(
+        [
+            {"thresholds": name, **{CURVE_LABELS[key]: round(value, 4) for key, value in s.items()}}
+            for name, s in rows.items()
+        ]
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import tempfile
 import threading
 from collections import OrderedDict
@@ -36,6 +37,7 @@ PAGE_FILES = {
     "explore": "views/explore.py",
     "compare": "views/compare.py",
     "predict": "views/predict.py",
+    "forum": "views/forum.py",
 }
 HOME_PAGE, DATA_PAGE, MODEL_PAGE, TRAIN_PAGE = (
     PAGE_FILES[p] for p in ("", "data", "model", "train")
@@ -43,6 +45,7 @@ HOME_PAGE, DATA_PAGE, MODEL_PAGE, TRAIN_PAGE = (
 EXPLORE_PAGE, COMPARE_PAGE, PREDICT_PAGE = (
     PAGE_FILES[p] for p in ("explore", "compare", "predict")
 )
+FORUM_PAGE = PAGE_FILES["forum"]  # the forum's error and three questions, with your numbers
 
 # ---------------------------------------------------------------------------------------------
 # Query parameters. Each name is also the key of the widget bound to it.
@@ -63,6 +66,7 @@ RUNS = "runs"
 PAIR = "pair"
 THRESHOLD = "threshold"
 EXAMPLE = "example"  # Predict's example image
+TUNED = "tuned"  # Predict: use the per-class thresholds saved with the run
 
 # Session state, private to this module.
 JOB_KEY = "lme_job_id"  # session-state key of this tab's job id (AppTest tests read it)
@@ -279,16 +283,23 @@ def head_change(config: ModelConfig, num_classes: int, image_shape: tuple[int, .
     return engine_head_change(config, num_classes, tuple(image_shape))
 
 
+@st.cache_resource(show_spinner="Running the loss on one batch...", max_entries=16)
+def _forum_error(config: DataConfig, batch_size: int) -> Any:
+    from engine.lessons import reproduce_forum_error
+
+    return reproduce_forum_error(load_dataset(config), batch_size=batch_size)
+
+
+def forum_error(config: DataConfig, batch_size: int) -> Any:
+    """The forum's error reproduced on one real batch (engine.lessons.ForumError), cached."""
+    return _forum_error(config, batch_size)
+
+
 @st.cache_resource(show_spinner=False)
 def _device_description(name: str) -> str:
     from engine.device import describe_device, resolve_device
 
     return describe_device(resolve_device(name))
-
-
-def device_description(name: str = "auto") -> str:
-    """ "GPU: NVIDIA ..." or "CPU (n threads)": the device, with the process's threads."""
-    return _device_description(name)
 
 
 def training_device_description(train: TrainConfig | None = None) -> str:
@@ -418,19 +429,44 @@ def last_run_id() -> str | None:
     return job.progress().run_id if job is not None else None
 
 
-def save_uploaded_zip(name: str, data: bytes) -> str:
-    """Keep an uploaded zip on disk (by content, so re-uploads reuse it) and return the
-    dataset name (`zip:PATH`) the engine loads it by; remembered for this tab.
+def store_upload(name: str, data: bytes) -> str:
+    """Keep an uploaded zip on disk under its own file name, in a folder named by its content
+    (so re-uploads reuse it), and return the dataset name (`zip:PATH`) the engine loads it by.
+
+    Not remembered for the tab: call `remember_upload` once it has loaded, so a failed upload
+    never replaces a working one.
     """
     digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "label-mode-explorer-uploads"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] or "upload"
+    folder = Path(tempfile.gettempdir()) / "label-mode-explorer-uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.zip"
+    path = folder / f"{stem}.zip"
     if not path.exists():
         path.write_bytes(data)
-    dataset = f"zip:{path}"
+    return f"zip:{path}"
+
+
+def remember_upload(name: str, dataset: str) -> None:
+    """This tab's uploaded dataset, once it loaded: (file name, dataset name)."""
     st.session_state[_UPLOADED_DATASET] = (name, dataset)
+
+
+def save_uploaded_zip(name: str, data: bytes) -> str:
+    """`store_upload` and `remember_upload` in one step (for uploads already checked)."""
+    dataset = store_upload(name, data)
+    remember_upload(name, dataset)
     return dataset
+
+
+def dataset_label(dataset: str) -> str:
+    """How a dataset is named on screen: an upload (or any zip:/folder: set) by its own file
+    or folder name, never the server path it is kept under; built-in sets by their name."""
+    from dashboard.charts_analysis import dataset_name
+
+    uploaded = uploaded_dataset()
+    if uploaded is not None and uploaded[1] == dataset:
+        return uploaded[0]
+    return dataset_name(dataset)
 
 
 def uploaded_dataset() -> tuple[str, str] | None:
@@ -439,7 +475,7 @@ def uploaded_dataset() -> tuple[str, str] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Explore page (added by dashboard 2): the per-class threshold toggle's parameter, and the
+# Explore page: the per-class threshold toggle's parameter, and the
 # heatmap click that chooses a pair.
 
 PER_CLASS = "per_class"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version: pyproject.toml reads it, run.json records it
 
 # public name -> the module that owns it
 _EXPORTS: dict[str, str] = {
@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "RunError": "engine.errors",
     "ModelError": "engine.errors",
     # label modes
-    "LABEL_MODES": "engine.labels",
+    "LABEL_MODES": "engine.modes",
     "to_multi_label": "engine.labels",
     "to_multi_class": "engine.labels",
     "targets_for_mode": "engine.labels",
@@ -79,6 +79,11 @@ _EXPORTS: dict[str, str] = {
     "predict_images": "engine.prediction",
     "verdict_text": "engine.prediction",
     "analysis_report": "engine.analysis",
+    "threshold_curve": "engine.analysis",
+    "held_out_tuning": "engine.analysis",
+    "save_tuned_thresholds": "engine.runs",
+    "read_tuned_thresholds": "engine.runs",
+    "reproduce_forum_error": "engine.lessons",
     "format_report": "engine.analysis",
     "teach_none": "engine.analysis",
     # background training (the dashboard's worker) and torchrun
@@ -92,7 +97,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 # Every exported name, in the order of the table above.
-__all__ = ["__version__", *_EXPORTS]  # noqa: F822 - resolved on first use by __getattr__ below
+__all__ = ["__version__", *_EXPORTS]  # resolved on first use by __getattr__ below
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""`python -m engine ...`: the command line (engine/cli.py)."""
+"""`python -m engine ...` and the `lme` command: the command line (engine/cli.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ def _started_by_torchrun() -> bool:
     return (os.environ.get("WORLD_SIZE") or "1").strip() not in ("", "0", "1")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Run the command line and exit with its status (the `lme` console script)."""
     try:
         status = main()
         sys.stdout.flush()
@@ -28,3 +29,7 @@ if __name__ == "__main__":
         sys.stderr.flush()
         os._exit(status)
     raise SystemExit(status)
+
+
+if __name__ == "__main__":
+    run()

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TextIO
 
-EVENTS = ("before_fit", "before_epoch", "after_batch", "after_epoch", "after_fit")
-
 
 def _frozen_mapping(values: Mapping[str, float] | None = None) -> Mapping[str, float]:
     return MappingProxyType(dict(values or {}))

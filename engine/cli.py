@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from engine.config import DataConfig, ModelConfig, TrainConfig
     from engine.device import DEVICE_CHOICES
-    from engine.labels import LABEL_MODES
+    from engine.modes import LABEL_MODES
 
     data, model, train = DataConfig(), ModelConfig(), TrainConfig()
     parser = _Parser(
@@ -104,7 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="predict images with a saved run")
     predict.add_argument("run_id", metavar="RUN_ID", help="a run id, or a run folder's path")
     predict.add_argument("images", metavar="IMAGE", nargs="+", type=Path)
-    predict.add_argument("--threshold", type=float, help="default: the run's threshold")
+    predict.add_argument(
+        "--threshold",
+        type=_threshold_argument,
+        help="a number, or 'tuned' for the per-class thresholds saved with the run; default: "
+        "the run's threshold",
+    )
     predict.add_argument("--json", action="store_true")
     runs_dir(predict)
     predict.set_defaults(handler=predict_command)
@@ -290,6 +295,9 @@ def train_command(args: argparse.Namespace) -> int:
     main_process = is_main_process()  # under torchrun, rank 0 alone prints and saves
     quiet = args.quiet or not main_process
     split = load_dataset(config.data, progress=None if quiet else _data_progress)
+    if main_process:
+        for warning in split.warnings:  # e.g. files of a folder that were skipped
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     if not quiet:
         print(
             f"{split.name}: {len(split.train)} training and {len(split.valid)} validation "
@@ -411,6 +419,29 @@ def _read_image(path: Path) -> bytes:
         raise EngineError(f"cannot read {path}: {error.strerror or error}") from None
 
 
+def _threshold_argument(text: str) -> float | str:
+    if text.strip().lower() == "tuned":
+        return "tuned"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid threshold {text!r}: give a number between 0 and 1, or 'tuned'"
+        ) from None
+
+
+def _tuned_thresholds(run: Any) -> list[float]:
+    from engine.runs import read_tuned_thresholds
+
+    tuned = read_tuned_thresholds(run)
+    if tuned is None:
+        raise EngineError(
+            f"run {run.id!r} has no tuned thresholds: tune and save them on the dashboard's "
+            "Explore page, or give a number"
+        )
+    return list(tuned.values)
+
+
 def _threshold(args: argparse.Namespace, run: Any) -> float:
     threshold = run.config.train.threshold if args.threshold is None else args.threshold
     if not 0.0 < threshold < 1.0:
@@ -420,7 +451,8 @@ def _threshold(args: argparse.Namespace, run: Any) -> float:
 
 def predict_command(args: argparse.Namespace) -> int:
     run = _load(args, args.run_id)
-    threshold = _threshold(args, run)
+    tuned = args.threshold == "tuned"
+    threshold = _tuned_thresholds(run) if tuned else _threshold(args, run)
     images = [(str(path), _read_image(path)) for path in args.images]
     from engine.prediction import predict_images, verdict_text
 

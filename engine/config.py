@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from engine.errors import EngineError
-from engine.labels import check_mode
+from engine.modes import check_mode
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,11 @@ Sources (`DataConfig.dataset`):
   official files under `DataConfig.root` (default `default_data_root()`). The official
   training set is the pool, split stratified by `valid_fraction` and `split_seed`; the
   official test set is left alone (kept for a final check, never tuned on).
-- `folder:PATH`: one sub-folder per class, class names are the sorted sub-folder names.
-- `zip:PATH`: the same inside a .zip, extracted safely by `engine.archives.extract_zip`.
+- `folder:PATH`: one sub-folder per class, class names are the sorted sub-folder names; or
+  images with a label table, a CSV `fname,labels[,is_valid]` with space-separated labels as
+  fastbook's PASCAL `train.csv` (read by `engine.label_table`), which gives float multi-hot
+  targets (N, K) like `two-digits`: a genuinely multi-label dataset.
+- `zip:PATH`: either layout inside a .zip, extracted safely by `engine.archives.extract_zip`.
 
 Folder and zip images are decoded by `engine.images.decode_image` (as uploads are), become
 grayscale when every image is grayscale and RGB otherwise, and are brought to 28x28 when no
@@ -49,6 +52,7 @@ from PIL import Image, ImageOps
 
 from engine.config import DataConfig
 from engine.errors import DatasetError, EngineError
+from engine.label_table import LabelTable, find_label_table, read_label_table
 from engine.labels import is_multi_hot, to_multi_label
 from engine.nondigits import NON_DIGIT_KINDS, make_non_digits
 
@@ -230,7 +234,7 @@ def load_dataset(config: DataConfig, progress: Progress | None = None) -> Datase
         known = ", ".join(info.name for info in _DATASETS)
         raise DatasetError(
             f"unknown dataset {name!r}: use one of {known}, folder:PATH (one sub-folder per "
-            "class) or zip:PATH.zip"
+            "class, or images with a CSV of labels) or zip:PATH.zip"
         )
     if config.limit is not None and len(split.train) + len(split.valid) > config.limit:
         split = _limit(split, config.limit, config.split_seed)
@@ -534,18 +538,25 @@ def _load_zip(path: Path, name: str, config: DataConfig, report: Progress) -> Da
 
     if not path.is_file():
         raise DatasetError(
-            f"zip file {path} not found: give the path of a .zip holding one folder per class"
+            f"zip file {path} not found: give the path of a .zip holding one folder per class, "
+            "or images with a CSV of their labels"
         )
     report(f"extracting {path.name}", 0.0)
     with tempfile.TemporaryDirectory(prefix="lme-zip-") as scratch:
         folder = extract_zip(path, Path(scratch))
-        return _load_folder(Path(folder), name, config, report)
+        # Messages name the zip, never the temporary folder it was extracted into.
+        return _load_folder(Path(folder), name, config, report, shown=path.name)
 
 
-def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) -> DatasetSplit:
+def _load_folder(
+    path: Path, name: str, config: DataConfig, report: Progress, shown: str | None = None
+) -> DatasetSplit:
     from engine.images import decode_image, preprocess
 
-    files, labels, class_names = _list_class_files(path)
+    table = find_label_table(path)
+    if table is not None:
+        return _load_labelled(read_label_table(table), name, config, report)
+    files, labels, class_names = _list_class_files(path, shown)
     if config.limit is not None and len(files) > config.limit:
         chosen = _stratified_pick(torch.tensor(labels), config.limit, config.split_seed)
         files = [files[i] for i in chosen.tolist()]
@@ -557,18 +568,18 @@ def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) ->
     for number, (file, label) in enumerate(zip(files, labels, strict=True)):
         if number % 64 == 0:
             report(f"reading images {number}/{len(files)}", number / max(len(files), 1))
-        shown = file.relative_to(path).as_posix()
+        relative = file.relative_to(path).as_posix()
         try:
-            picture = decode_image(file.read_bytes(), shown)
+            picture = decode_image(file.read_bytes(), relative)
         except (EngineError, OSError) as error:
-            skipped.append(f"{shown} ({error})")
+            skipped.append(f"{relative} ({error})")
             continue
         largest = max(largest, *picture.size)
         if max(picture.size) > 64:  # the final size is then 64: shrink now, save memory
             picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
         pictures.append(picture)
         kept.append(label)
-    _check_classes(kept, class_names, skipped, path)
+    _check_classes(kept, class_names, skipped, shown or str(path))
     side = 28 if largest <= SMALL_IMAGE_SIDE else 64
     channels = 1 if all(_is_grayscale(picture) for picture in pictures) else 3
     images = torch.stack([preprocess(p, "resize", (channels, side, side)) for p in pictures])
@@ -587,17 +598,86 @@ def _load_folder(path: Path, name: str, config: DataConfig, report: Progress) ->
     )
 
 
-def _list_class_files(path: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+def _load_labelled(
+    table: LabelTable, name: str, config: DataConfig, report: Progress
+) -> DatasetSplit:
+    """Images named by a label table: float multi-hot targets (N, K), split by the table's
+    is_valid column when it has one, else stratified like any other dataset."""
+    from engine.images import decode_image, preprocess
+
+    order = torch.arange(len(table.files))
+    if config.limit is not None and len(order) > config.limit:
+        order = _stratified_pick(table.targets, config.limit, config.split_seed)
+    pictures: list[Image.Image] = []
+    kept: list[int] = []
+    skipped: list[str] = []
+    largest = 0
+    for number, row in enumerate(order.tolist()):
+        if number % 64 == 0:
+            report(f"reading images {number}/{len(order)}", number / max(len(order), 1))
+        listed = table.shown_files[row]
+        try:
+            picture = decode_image(table.files[row].read_bytes(), listed)
+        except (EngineError, OSError) as error:
+            skipped.append(f"{listed} ({error})")
+            continue
+        largest = max(largest, *picture.size)
+        if max(picture.size) > 64:  # the final size is then 64: shrink now, save memory
+            picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
+        pictures.append(picture)
+        kept.append(row)
+    if len(kept) < 2:
+        detail = f", e.g. {skipped[0]}" if skipped else ""
+        raise DatasetError(
+            f"{table.name} names {len(kept)} readable image(s) ({len(skipped)} could not be read"
+            f"{detail}): a dataset needs at least 2 PNG or JPEG images"
+        )
+    side = 28 if largest <= SMALL_IMAGE_SIDE else 64
+    channels = 1 if all(_is_grayscale(picture) for picture in pictures) else 3
+    images = torch.stack([preprocess(p, "resize", (channels, side, side)) for p in pictures])
+    rows = torch.tensor(kept)
+    targets = table.targets[rows]
+    if table.is_valid is not None:
+        valid_mask = table.is_valid[rows]
+        if bool(valid_mask.all()) or not bool(valid_mask.any()):
+            raise DatasetError(
+                f"after skipping unreadable images, {table.name}'s is_valid column leaves no "
+                f"{'training' if bool(valid_mask.all()) else 'validation'} image"
+            )
+        train = torch.nonzero(~valid_mask).flatten()
+        valid = torch.nonzero(valid_mask).flatten()
+    else:
+        train, valid = stratified_split(targets, config.valid_fraction, config.split_seed)
+    warnings: list[str] = []
+    if skipped:
+        listed = "; ".join(skipped[:5]) + ("; ..." if len(skipped) > 5 else "")
+        warnings.append(f"skipped {len(skipped)} image(s) that are not readable: {listed}")
+    if table.unlisted:
+        warnings.append(f"{table.unlisted} file(s) not named in {table.name} were left out")
+    return DatasetSplit(
+        name,
+        ImageDataset(images[train], targets[train].clone(), table.class_names),
+        ImageDataset(images[valid], targets[valid].clone(), table.class_names),
+        preprocess="resize",
+        warnings=tuple(warnings),
+    )
+
+
+def _list_class_files(
+    path: Path, shown: str | None = None
+) -> tuple[list[Path], list[int], tuple[str, ...]]:
     """Files of each class sub-folder (nested folders included), class names sorted."""
     if not path.is_dir():
         raise DatasetError(
-            f"folder {path} not found: give a folder holding one sub-folder per class"
+            f"folder {path} not found: give a folder holding one sub-folder per class, or "
+            "images with a CSV of their labels"
         )
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not _hidden(p.name))
     if len(folders) < 2:
         raise DatasetError(
-            f"{path} has {len(folders)} class sub-folder(s): put the images of each class in a "
-            "sub-folder named after the class, at least 2 classes (e.g. cats/ and dogs/)"
+            f"{shown or path} has {len(folders)} class sub-folder(s): put the images of each "
+            "class in a sub-folder named after the class, at least 2 classes (e.g. cats/ and "
+            "dogs/), or add a CSV with the columns fname,labels that names each image's labels"
         )
     files: list[Path] = []
     labels: list[int] = []
@@ -611,7 +691,7 @@ def _list_class_files(path: Path) -> tuple[list[Path], list[int], tuple[str, ...
 
 
 def _check_classes(
-    kept: list[int], class_names: Sequence[str], skipped: list[str], path: Path
+    kept: list[int], class_names: Sequence[str], skipped: list[str], path: Path | str
 ) -> None:
     if not kept:
         detail = (

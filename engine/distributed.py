@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -106,7 +107,7 @@ class DistributedContext:
         if not self.is_distributed:
             return rows
         bounds = shard_bounds(shard.total, self.world_size)
-        sizes = [stop - start for start, stop in zip(bounds, bounds[1:], strict=False)]
+        sizes = [stop - start for start, stop in pairwise(bounds)]
         padded = rows.new_zeros((max(sizes), *rows.shape[1:]), device=self.collective_device)
         padded[: len(rows)] = rows.to(self.collective_device)
         blocks = [torch.empty_like(padded) for _ in sizes]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from contextlib import suppress
 
 import numpy as np
 import torch
@@ -76,7 +77,7 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
         raise
     except MemoryError as error:
         raise ImageError(f"{name} is too large to decode: scale it down and retry.") from error
-    except Exception as error:  # noqa: BLE001 - any decoder failure on untrusted bytes is the file's
+    except Exception as error:  # any decoder failure on untrusted bytes is the file's
         raise ImageError(
             f"{name} is damaged or truncated ({_describe(error)}): save the image again and "
             "upload the new file."
@@ -103,7 +104,7 @@ def _open(data: bytes, name: str) -> Image.Image:
         ) from error
     except UnidentifiedImageError as error:
         raise ImageError(_unknown_format_message(data, name)) from error
-    except Exception as error:  # noqa: BLE001 - a header that crashes a plugin is a bad file
+    except Exception as error:  # a header that crashes a plugin is a bad file
         raise ImageError(
             f"{name} is damaged ({_describe(error)}): save the image again and upload it."
         ) from error
@@ -164,10 +165,8 @@ def _load_first_frame(image: Image.Image, name: str) -> Image.Image:
 
 def _apply_orientation(image: Image.Image) -> Image.Image:
     """Undo the camera's EXIF rotation; a broken EXIF block is ignored rather than fatal."""
-    try:
+    with suppress(Exception):  # orientation is a nicety; the pixels are fine
         ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of an upright photo
-    except Exception:  # noqa: BLE001 - orientation is a nicety; the pixels are fine
-        pass
     return image
 
 

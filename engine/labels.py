@@ -11,23 +11,16 @@ activation change. Pure functions on tensors, no I/O.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import LabelShapeError
 
-LabelMode = Literal["multi-class", "multi-label"]
-LABEL_MODES: tuple[str, ...] = ("multi-class", "multi-label")
-
-
-def check_mode(mode: str) -> str:
-    """Return `mode` if it is a known label mode, else raise a clear error."""
-    if mode not in LABEL_MODES:
-        raise LabelShapeError(f"unknown label mode {mode!r}: use 'multi-class' or 'multi-label'")
-    return mode
+# The names themselves live in engine/modes.py (torch-free, for the parser and the configs).
+from engine.modes import LABEL_MODES as LABEL_MODES
+from engine.modes import LabelMode as LabelMode
+from engine.modes import check_mode as check_mode
 
 
 def is_multi_hot(targets: torch.Tensor) -> bool:

@@ -34,6 +34,25 @@ def class_counts(split: DatasetSplit) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["class", "part", "count"])
 
 
+def labels_per_image(split: DatasetSplit) -> pd.DataFrame:
+    """How many labels each image carries: one row per (labels, part) with the image count.
+
+    A single-label dataset has every image at 1; a multi-label one spreads over 0 ("none"),
+    1, 2, ... as fastbook's PASCAL does.
+    """
+    rows = []
+    for part, dataset in (("train", split.train), ("valid", split.valid)):
+        if is_multi_hot(dataset.targets):
+            per_image = (dataset.targets > 0.5).sum(dim=1)
+        else:
+            per_image = torch.ones(len(dataset), dtype=torch.int64)
+        counts = torch.bincount(per_image.long(), minlength=1)
+        for labels, count in enumerate(counts.tolist()):
+            if count:
+                rows.append({"labels": labels, "part": part, "images": int(count)})
+    return pd.DataFrame(rows, columns=["labels", "part", "images"])
+
+
 def _label_counts(dataset: ImageDataset) -> torch.Tensor:
     if is_multi_hot(dataset.targets):
         return (dataset.targets > 0.5).sum(dim=0)
@@ -43,20 +62,26 @@ def _label_counts(dataset: ImageDataset) -> torch.Tensor:
 def sample_images(
     dataset: ImageDataset, per_class: int = 2, seed: int = 0
 ) -> list[tuple[np.ndarray, str]]:
-    """A few images per class as displayable arrays (H, W) or (H, W, C), with their label."""
+    """A few images per class as displayable arrays (H, W) or (H, W, C), with their label.
+
+    Multi-hot data is sampled per label set ("cat + dog", "none", ...), one more group than
+    there are classes, so images of no class and of several show too.
+    """
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(dataset), generator=generator)
-    taken: dict[int, int] = {}
+    multi_hot = is_multi_hot(dataset.targets)
+    wanted = per_class * (dataset.num_classes + (1 if multi_hot else 0))
+    taken: dict[object, int] = {}
     samples = []
     for index in order.tolist():
         labels = _labels_of(dataset, index)
-        first = labels[0] if labels else -1
-        if taken.get(first, 0) >= per_class:
+        group = tuple(labels) if multi_hot else (labels[0] if labels else -1)
+        if taken.get(group, 0) >= per_class:
             continue
-        taken[first] = taken.get(first, 0) + 1
+        taken[group] = taken.get(group, 0) + 1
         caption = " + ".join(dataset.class_names[i] for i in labels) or "none"
         samples.append((to_display(dataset.images[index]), caption))
-        if len(samples) >= per_class * dataset.num_classes:
+        if len(samples) >= wanted:
             break
     return sorted(samples, key=lambda sample: sample[1])
 

@@ -133,12 +133,15 @@ def _mean_std(normalization: Normalization) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def predict_images(
-    run: LoadedRun, images: Sequence[tuple[str, bytes]], threshold: float = 0.5
+    run: LoadedRun,
+    images: Sequence[tuple[str, bytes]],
+    threshold: float | Sequence[float] = 0.5,
 ) -> list[Prediction]:
-    """One `Prediction` per (file name, bytes), in order; unreadable files get `error` set."""
-    if not 0.0 < threshold < 1.0:
-        raise EngineError("threshold must lie strictly between 0 and 1")
+    """One `Prediction` per (file name, bytes), in order; unreadable files get `error` set.
+
+    `threshold` is one number, or one per class (e.g. the run's tuned thresholds)."""
     classes = tuple(run.class_names)
+    cutoffs = _per_class(threshold, len(classes))
     prepared: list[torch.Tensor] = []
     slots: list[int] = []
     predictions: list[Prediction] = []
@@ -163,6 +166,17 @@ def predict_images(
         prediction.sigmoid = sigmoid[row]
         prediction.softmax = softmax[row]
         prediction.verdict = [
-            name for name, value in zip(classes, sigmoid[row], strict=True) if value >= threshold
+            name
+            for name, value, cutoff in zip(classes, sigmoid[row], cutoffs, strict=True)
+            if value >= cutoff
         ]
     return predictions
+
+
+def _per_class(threshold: float | Sequence[float], count: int) -> list[float]:
+    values = [float(threshold)] * count if isinstance(threshold, int | float) else list(threshold)
+    if len(values) != count:
+        raise EngineError(f"got {len(values)} thresholds for {count} classes: give one or one each")
+    if not all(0.0 < value < 1.0 for value in values):
+        raise EngineError("threshold must lie strictly between 0 and 1")
+    return [float(value) for value in values]

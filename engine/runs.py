@@ -24,7 +24,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine import __version__
 from engine.config import RunConfig
 from engine.errors import EngineError, RunError
 
@@ -45,6 +46,7 @@ RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 WEIGHTS_FILE = "weights.pt"
 VALIDATION_FILE = "validation.npz"
+THRESHOLDS_FILE = "thresholds.json"  # optional: per-class thresholds tuned after training
 RUNS_DIR_VARIABLE = "LME_RUNS_DIR"
 DEMO_RUN_ID = "demo"
 DEMO_RUN_DIR = Path(__file__).resolve().parent / "assets" / "demo_run"
@@ -55,7 +57,6 @@ DEMO_RUNS: dict[str, Path] = {
     DEMO_RUN_ID: DEMO_RUN_DIR,
     "demo-softmax": DEMO_RUN_DIR.with_name("demo_run_softmax"),
 }
-ENGINE_VERSION = "0.1.0"
 _UMASK = os.umask(0o022)  # read once (the only portable way), then put back at once
 os.umask(_UMASK)
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
@@ -112,9 +113,8 @@ def _fsync_folder(folder: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
+        with suppress(OSError):
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
@@ -242,8 +242,8 @@ class RunWriter:
             finished=_now(),
             device=result.device,
             # processes that trained it together (torchrun) and their backend; 1, None alone
-            world_size=getattr(result, "world_size", 1),
-            backend=getattr(result, "backend", None),
+            world_size=result.world_size,
+            backend=result.backend,
             normalization={"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
             weights=_file_fingerprint(self.path / WEIGHTS_FILE),
         )
@@ -266,10 +266,8 @@ def _now() -> str:
 
 
 def _file_fingerprint(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+        digest = hashlib.file_digest(handle, "sha256")
     return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
@@ -377,7 +375,7 @@ class RunStore:
                 "preprocess": split.preprocess,
                 "normalization": None,
                 "device": None,
-                "engine_version": ENGINE_VERSION,
+                "engine_version": __version__,
                 "pid": os.getpid(),
                 "process_start": _process_start(os.getpid()),
                 "host": socket.gethostname(),
@@ -521,7 +519,7 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
     run_id = run_id or folder.name
     try:
         return _summarize(folder, run_id, read_only)
-    except Exception as error:  # noqa: BLE001 - e.g. a hand-edited run.json of odd types
+    except Exception as error:  # e.g. a hand-edited run.json of odd types
         problem = f"its files are inconsistent ({type(error).__name__}: {error})"
         return RunSummary(run_id, folder, "damaged", problem=problem, state="damaged")
 
@@ -529,7 +527,7 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
 def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     try:
         record = _read_record(folder)
-    except Exception as error:  # noqa: BLE001 - a listing must survive any damage
+    except Exception as error:  # a listing must survive any damage
         return RunSummary(run_id, folder, "damaged", problem=str(error), state="damaged")
     try:
         config = RunConfig.from_dict(record["config"])
@@ -539,7 +537,7 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
             config.model.name,
             config.train.epochs,
         )
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return RunSummary(
             run_id, folder, "damaged", problem=f"its config is invalid ({error})", state="damaged"
         )
@@ -557,7 +555,7 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     )
     try:
         history = _read_history(folder)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return replace(base, problem=str(error), state="damaged")
     last = history[-1] if history else {}
     metrics = {k: v for k, v in last.items() if isinstance(v, int | float) and k != "epoch"}
@@ -595,7 +593,7 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RunError(f"{path} is missing: train the run again") from None
-    except Exception as error:  # noqa: BLE001 - torch raises many kinds for bad files
+    except Exception as error:  # torch raises many kinds for bad files
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise RunError(
             f"{path} was refused: it is not a plain weights file written by this program "
@@ -617,7 +615,7 @@ def _read_validation(path: Path) -> ValidationOutputs:
             images = torch.from_numpy(np.array(arrays["images"], dtype=np.uint8))
     except FileNotFoundError:
         raise RunError(f"{path.name} is missing") from None
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise RunError(f"{path.name} is unreadable ({type(error).__name__}: {error})") from None
     if logits.ndim != 2 or len(logits) != len(targets) or len(images) != len(logits):
         raise RunError(f"{path.name} holds arrays of mismatched sizes")
@@ -648,7 +646,7 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
         config = RunConfig.from_dict(record["config"])
     except RunError as error:
         raise RunError(f"run {run_id!r} is damaged: {error}; delete it") from None
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise RunError(f"run {run_id!r} has an invalid config ({error}); delete it") from None
     status = record.get("status")
     if status not in ("complete", "stopped") or not (path / WEIGHTS_FILE).exists():
@@ -693,6 +691,78 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
         status=str(status),
         device=record.get("device"),
         created=record.get("created"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tuned thresholds, saved beside run.json
+
+
+@dataclass(frozen=True)
+class TunedThresholds:
+    """Per-class thresholds saved with a run (thresholds.json), and how they scored."""
+
+    values: tuple[float, ...]  # one per class, in class order
+    class_names: tuple[str, ...]
+    created: str | None = None
+    scores: Mapping[str, Any] = field(default_factory=dict)  # HeldOutTuning.to_dict()
+
+
+def save_tuned_thresholds(
+    run: LoadedRun, values: Sequence[float], scores: Mapping[str, Any] | None = None
+) -> Path:
+    """Write per-class thresholds beside the run's run.json, atomically; Predict and
+    `predict --threshold tuned` read them. The shipped demo runs are read-only: RunError."""
+    if run.read_only or run.path in DEMO_RUNS.values():
+        raise RunError(
+            f"run {run.id!r} ships with the program and is read-only: train a run of your own "
+            "to save tuned thresholds with it"
+        )
+    thresholds = [float(value) for value in values]
+    if len(thresholds) != len(run.class_names) or not all(0 < t < 1 for t in thresholds):
+        raise RunError(
+            f"give one threshold per class ({len(run.class_names)}), each strictly between 0 and 1"
+        )
+    record = {
+        "thresholds": thresholds,
+        "class_names": list(run.class_names),
+        "created": _now(),
+        "scores": dict(scores or {}),
+    }
+    path = run.path / THRESHOLDS_FILE
+    try:
+        atomic_write_json(path, record)
+    except OSError as error:
+        raise RunError(
+            f"could not save the thresholds with run {run.id!r}: "
+            f"{error.strerror or type(error).__name__}"
+        ) from None
+    return path
+
+
+def read_tuned_thresholds(run: LoadedRun) -> TunedThresholds | None:
+    """The thresholds saved with `run`, or None when none were saved. RunError when the file
+    is damaged or was saved for other classes."""
+    path = run.path / THRESHOLDS_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        values = tuple(float(value) for value in record["thresholds"])
+        names = tuple(str(name) for name in record["class_names"])
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise RunError(
+            f"run {run.id!r}'s {THRESHOLDS_FILE} is damaged ({type(error).__name__}): tune and "
+            "save the thresholds again"
+        ) from None
+    if names != tuple(run.class_names) or not all(0 < value < 1 for value in values):
+        raise RunError(
+            f"run {run.id!r}'s {THRESHOLDS_FILE} does not fit its classes: tune and save the "
+            "thresholds again"
+        )
+    scores = record.get("scores")
+    return TunedThresholds(
+        values, names, record.get("created"), scores if isinstance(scores, dict) else {}
     )
 
 

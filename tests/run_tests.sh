@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The one test command (README, .ci/run): install what the tests need, check style, run pytest.
+# The one test command (README, .ci/run): install the project and what the tests need, check
+# style, run pytest (settings in pyproject.toml).
 #   bash tests/run_tests.sh            # everything
 #   bash tests/run_tests.sh tests/engine -k runs   # extra arguments go to pytest
+#   bash tests/run_tests.sh -m "not slow and not browser"   # the fast subset, under a minute
 # With CI=true the browser tests must run: LME_REQUIRE_BROWSER=1 turns a missing browser into
 # a failure instead of a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 
-echo "== installing test requirements (already installed packages are reused)"
+echo "== installing the project (editable) and the test requirements (installed packages are reused)"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    -r requirements-dev.txt
+    -r requirements-dev.txt -e .
 
 if [ ! -x /usr/bin/chromium ] && [ -z "${LME_CHROMIUM:-}" ]; then
     echo "== installing Debian's chromium for the browser tests"

@@ -22,7 +22,8 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "engine" / "assets" / 
 
 
 def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:

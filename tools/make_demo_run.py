@@ -1,7 +1,9 @@
 """Train the demo runs that ship in `engine/assets/`, so Explore, Compare and Predict work on a
 fresh or hosted copy before anyone trains.
 
-    python tools/make_demo_run.py            # full MNIST, both label modes, the built-in CNN, CPU
+    python -m tools.make_demo_run     # from the project root: full MNIST, both label modes, CPU
+
+(`python tools/make_demo_run.py` works too once the project is installed, `pip install -e .`.)
 
 Each is a normal run folder (run.json, metrics.json, weights.pt, validation.npz) trained on the
 full MNIST (60,000 training digits; validation = MNIST's 10,000 test digits) with augmentation
@@ -19,18 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from engine.callbacks import ProgressPrinter  # noqa: E402
-from engine.config import RunConfig  # noqa: E402
-from engine.data import NON_DIGIT_TRAIN_SEED, add_non_digits, load_dataset  # noqa: E402
-from engine.runs import DEMO_RUNS, RUN_FILE, RunStore, train_run  # noqa: E402
+from engine.callbacks import ProgressPrinter
+from engine.config import RunConfig
+from engine.data import NON_DIGIT_TRAIN_SEED, add_non_digits, load_dataset
+from engine.runs import DEMO_RUNS, RUN_FILE, RunStore, train_run
 
 DEMO_MODES = {"demo": "multi-label", "demo-softmax": "multi-class"}
 DEMO_EPOCHS = 10

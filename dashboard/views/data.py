@@ -1,11 +1,12 @@
-"""Data page: choose a dataset, look at its images and class balance, and see how one target
-looks in each label mode."""
+"""Data page: choose a dataset (or upload one: class folders, or images with a CSV of labels),
+look at its images with their label sets, its class balance and labels per image, and see how
+one target looks in each label mode."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, glossary, state
 from engine import overview
 from engine.config import DataConfig, TrainConfig
 from engine.errors import EngineError
@@ -25,17 +26,33 @@ name = st.selectbox(
 download = False
 if name == state.UPLOAD_CHOICE:
     upload = st.file_uploader(
-        "A .zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"]
+        "A .zip with one folder per class (cats/…, dogs/…), or images with a CSV of their "
+        "labels (fname,labels[,is_valid], labels separated by spaces, as fastbook's PASCAL "
+        "train.csv)",
+        type=["zip"],
     )
-    if upload is None:
-        remembered = state.uploaded_dataset()
-        if remembered is None:
-            st.info("Upload a .zip of class folders to look at it here and train on it.")
-            state.end_page()
-        upload_name, dataset = remembered
-    else:
-        upload_name, dataset = upload.name, state.save_uploaded_zip(upload.name, upload.getvalue())
-    st.caption(f"Uploaded: {upload_name}")
+    remembered = state.uploaded_dataset()
+    if upload is not None:
+        candidate = state.store_upload(upload.name, upload.getvalue())
+        try:
+            with st.spinner("Reading the upload…"):
+                state.load_dataset(DataConfig(dataset=candidate))
+        except EngineError as error:
+            st.error(f"{upload.name} cannot be used: {error}")
+            if remembered is None:
+                state.end_page()
+            st.info("Still using the earlier upload, shown below.")
+        else:
+            state.remember_upload(upload.name, candidate)
+            remembered = state.uploaded_dataset()
+    if remembered is None:
+        st.info(
+            "Upload a .zip of class folders, or of images with a CSV of their labels, to look "
+            "at it here and train on it."
+        )
+        state.end_page()
+    upload_name, dataset = remembered
+    st.text(f"Uploaded: {upload_name}")  # the user's own file name, as plain text
 else:
     info = next(info for info in infos if info.name == name)
     st.caption(info.description)
@@ -65,6 +82,8 @@ try:
 except EngineError as error:
     st.error(str(error))
     state.end_page()
+for warning in split.warnings:  # e.g. files of an upload that were skipped
+    st.warning(warning)
 
 counts = overview.class_counts(split)
 train_total = int(counts.loc[counts["part"] == "train", "count"].sum())
@@ -75,7 +94,8 @@ facts[1].metric("Validation images", f"{len(split.valid):,}")
 facts[2].metric("Classes", split.num_classes)
 facts[3].metric("Image shape (C, H, W)", " × ".join(str(n) for n in split.image_shape))
 
-st.subheader("Sample images")
+multi_hot = split.train.targets.ndim == 2
+st.subheader("Sample images, with their label sets" if multi_hot else "Sample images")
 samples = overview.sample_images(split.train, per_class=2)
 st.image([image for image, _ in samples], caption=[label for _, label in samples], width=56)
 
@@ -85,6 +105,20 @@ st.caption(
     f"Labels counted: {train_total:,} in training, {valid_total:,} in validation "
     f"({train_total + valid_total:,} in all)."
 )
+
+st.subheader("Labels per image")
+per_image = overview.labels_per_image(split)
+st.altair_chart(charts.labels_per_image_chart(per_image), width="stretch")
+if multi_hot:
+    st.caption(
+        "Images carry any number of labels, none included: a multi-label dataset, trained "
+        "with one sigmoid per class and BCEWithLogitsLoss. " + glossary.FASTAI["data"]
+    )
+else:
+    st.caption(
+        "Every image carries exactly one label: multi-class data, which either label mode "
+        "can train."
+    )
 
 st.subheader("One target, two label modes")
 mode = st.segmented_control(
@@ -100,11 +134,14 @@ picture.image(example.image, caption=f"training image #{example.index}", width=9
 with before:
     st.markdown("**Multi-class target** (class index)")
     st.code(str(example.class_index) if example.class_index is not None else "none possible")
-    st.caption("Softmax over all classes, CrossEntropyLoss.")
+    st.caption("Softmax over all classes, CrossEntropyLoss (fastai: CrossEntropyLossFlat).")
 with after:
     st.markdown("**Multi-label target** (one-hot vector)")
     st.code(example.multi_label_text)
-    st.caption("One sigmoid per class, BCEWithLogitsLoss; engine.labels.to_multi_label.")
+    st.caption(
+        "One sigmoid per class, BCEWithLogitsLoss (fastai: BCEWithLogitsLossFlat); "
+        "engine.labels.to_multi_label."
+    )
 if example.class_index is None:
     st.warning(
         f"This image carries {example.class_name!r}: several labels (or none), which no class "
@@ -120,3 +157,12 @@ else:
         f"In multi-class mode the target of this {example.class_name!r} stays the class index "
         f"{example.class_index}: exactly one class wins."
     )
+
+st.caption(glossary.FASTAI["targets"])
+with st.container(border=True):
+    st.markdown(
+        "**Why the forum's error?** `Target size (torch.Size([64])) must be the same as input "
+        "size (torch.Size([640]))` comes from class-index targets given to BCEWithLogitsLoss: "
+        "the fix is the targets (one-hot, as above), not the head."
+    )
+    st.page_link(state.FORUM_PAGE, label="Reproduce it live with this data", icon="💬")

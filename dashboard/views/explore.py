@@ -3,28 +3,39 @@
 The run, threshold (global or tuned per class) and chosen pair live in the URL, so a copied
 link reopens this view. Shows the confusion matrix, the sigmoid co-activation heatmap (click a
 cell to choose a pair), the ranked pair list, sigmoid(a) against sigmoid(b) for the chosen pair
-with its most ambiguous images, and galleries of "both" and "neither" at the threshold. All
-numbers come from `engine.analysis`.
+with its most ambiguous images, and galleries of "both" and "neither" at the threshold. Every
+pair can be chosen, from the heatmap, the table or the chooser. Then the threshold lesson:
+accuracy_multi, exact match and macro F1 against the threshold, and per-class thresholds tuned
+on one half of the validation images and scored on the other, which can be saved with the run
+for Predict and `predict --threshold tuned`. All numbers come from `engine.analysis`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_analysis, state
+from dashboard import charts_analysis, glossary, state
 from engine.analysis import (
     coactivation,
     confused_pairs,
     confusion_matrix,
     firing_sets,
+    held_out_tuning,
+    threshold_curve,
     threshold_metrics,
     tune_thresholds,
 )
 from engine.errors import EngineError
 from engine.labels import activation
+from engine.runs import read_tuned_thresholds, save_tuned_thresholds
 
 GALLERY_SIZE = 24
-PAIR_ROWS = 15  # pairs listed and offered; K=10 has 45
+PAIR_ROWS = None  # every pair is listed and can be chosen; K=10 has 45
+STRENGTH_DEFINITION = (
+    "**Strength** of a pair a-b: over the validation images that are truly a or truly b, the "
+    "average of the smaller of the two sigmoids, min(sigmoid a, sigmoid b); it is high when "
+    "both classes fire together on the same images."
+)
 COACTIVATION_CHART = "explore_coactivation_chart"
 PAIR_TABLE = "explore_pair_table"
 
@@ -51,7 +62,8 @@ threshold_column, tuned_column = st.columns([3, 1])
 per_class = tuned_column.toggle(
     "Tuned per class",
     value=False,
-    help="One threshold per class, chosen to maximise that class's F1 on these outputs.",
+    help="One threshold per class, chosen to maximise that class's F1 on these outputs "
+    "(in-sample: 'Choosing the threshold' below scores tuning on held-out images).",
     **state.bind_flag(state.PER_CLASS),
 )
 global_threshold = state.threshold_slider(
@@ -122,7 +134,11 @@ heatmap_column.altair_chart(
 confusion_column.altair_chart(charts_analysis.confusion_matrix_chart(confusion), width="stretch")
 
 st.subheader("Confused pairs, strongest first")
-st.caption("Tick a row's box to look at that pair, or click a cell of the heatmap.")
+st.markdown(STRENGTH_DEFINITION)
+st.caption(
+    f"All {len(pairs)} pairs are listed: tick a row's box to look at that pair, or click a cell "
+    "of the heatmap."
+)
 st.dataframe(
     charts_analysis.pair_table(pairs),
     hide_index=True,
@@ -189,3 +205,78 @@ for column, title, indices, count_name in (
             st.image(shown.images, caption=shown.captions, width=72)
         else:
             st.caption("None at this threshold.")
+
+
+def show_threshold_lesson(current: float) -> None:
+    """fastbook's plot of the metrics against the threshold, then per-class thresholds tuned
+    on one half of the validation images and scored on the other, with a button to save them."""
+    st.subheader("Choosing the threshold")
+    st.write(
+        "A class fires when its sigmoid is above the threshold. fastbook chooses the threshold "
+        "by plotting the metrics against it on the validation set; the dashed line is the "
+        "threshold set above."
+    )
+    curve = threshold_curve(probabilities, targets)
+    st.altair_chart(charts_analysis.threshold_curve_chart(curve, current), width="stretch")
+    best = curve.loc[curve["macro_f1"].idxmax()]
+    st.caption(
+        f"Best macro F1 {best['macro_f1']:.3f} at {best['threshold']:.2f}; "
+        f"accuracy_multi ranges {curve['accuracy_multi'].min():.3f}-"
+        f"{curve['accuracy_multi'].max():.3f} over the same thresholds. "
+        + glossary.FASTAI["threshold"]
+    )
+
+    st.markdown("**One threshold per class, scored honestly**")
+    try:
+        tuning = held_out_tuning(probabilities, targets, class_names, threshold=current)
+    except ValueError as error:
+        st.info(f"Per-class tuning is not possible here: {error}.")
+        return
+    first, second = tuning.half_sizes
+    st.write(
+        f"Thresholds tuned to each class's best F1 on half of the validation images ({first}) "
+        f"are scored on the other half ({second}), and the other way round, so no image is "
+        "scored by thresholds chosen on it."
+    )
+    st.dataframe(charts_analysis.tuning_table(tuning), hide_index=True, width="stretch")
+    gain = tuning.held_out["macro_f1"] - tuning.before["macro_f1"]
+    optimism = tuning.in_sample["macro_f1"] - tuning.held_out["macro_f1"]
+    st.caption(
+        f"On held-out images, tuning changes macro F1 by {gain:+.3f}. Scored on the images it "
+        f"was tuned on, it would seem to change it by {gain + optimism:+.3f}: the difference is "
+        "luck, not skill."
+    )
+    table = metrics.per_class[["support", "precision", "recall", "f1"]].copy()
+    table.columns = ["images with it", "precision", "recall", f"F1 at {current:.2f}"]
+    table["tuned threshold"] = tuning.per_class["threshold"].round(3)
+    table["F1 tuned, held out"] = tuning.per_class["f1_held_out"]
+    st.dataframe(table.round(3), width="stretch")
+    saved = None
+    try:
+        saved = read_tuned_thresholds(run)
+    except EngineError as error:
+        st.warning(str(error))
+    if saved is not None:
+        st.caption(
+            f"Thresholds saved with this run ({saved.created or 'date unknown'}): Predict and "
+            "`predict --threshold tuned` use them."
+        )
+    if run.read_only:
+        st.caption(
+            "This demo run ships with the app and is read-only: train a run of your own to "
+            "save tuned thresholds with it."
+        )
+        return
+    if st.button("Save these thresholds with the run", icon="💾", key="explore_save_thresholds"):
+        try:
+            save_tuned_thresholds(run, tuning.thresholds, tuning.to_dict())
+        except EngineError as error:
+            st.error(str(error))
+        else:
+            st.success(
+                "Saved beside the run's run.json: Predict offers them, and "
+                f"`python -m engine predict {run.id} IMAGE --threshold tuned` uses them."
+            )
+
+
+show_threshold_lesson(float(global_threshold))

@@ -17,20 +17,30 @@ st.markdown(
     "shows where they disagree."
 )
 
-st.subheader("Three questions, one click each")
+st.subheader("The forum's error and three questions")
+with st.container(border=True):
+    st.markdown(
+        "**Why `Target size (torch.Size([64])) must be the same as input size "
+        "(torch.Size([640]))`?** Class-index targets (64 numbers) met `BCEWithLogitsLoss`, "
+        "which needs one float target per logit (64 × 10 = 640). The fix is the targets "
+        "(one-hot), not the head: the head already has 10 outputs."
+    )
+    st.page_link(state.FORUM_PAGE, label="Why the error? Reproduce it with your data", icon="💬")
 questions = st.columns(3)
 with questions[0], st.container(border=True):
     st.markdown(
         "**1. Can a multi-class dataset be trained the multi-label way? How are the labels "
         "converted?**\n\nYes: class index `7` becomes the vector `[0,0,0,0,0,0,0,1,0,0]`, "
-        "and the loss becomes binary cross-entropy per class."
+        "and the loss becomes binary cross-entropy per class (fastai: `MultiCategoryBlock`, "
+        "`BCEWithLogitsLossFlat`)."
     )
     st.page_link(state.DATA_PAGE, label="See the labels converted", icon="🖼️")
 with questions[1], st.container(border=True):
     st.markdown(
-        "**2. How is the model's head changed?**\n\nThe last `Linear` layer is replaced by "
-        "one with an output per class. The same head serves both modes; only the activation "
-        "(softmax or sigmoid) and the loss change."
+        "**2. How is the model's head changed?**\n\nNot for the label mode: the head "
+        "already has one output per class and is the same in both modes; only the activation "
+        "(softmax or a sigmoid per class) and the loss change. It is replaced only to change "
+        "the number of classes (`reset_classifier`; fastai: `learn.model[-1]`)."
     )
     st.page_link(state.MODEL_PAGE, label="See the head before and after", icon="🧠")
 with questions[2], st.container(border=True):
@@ -39,6 +49,11 @@ with questions[2], st.container(border=True):
         "\n\nTrain one run each way on the same data and put them side by side."
     )
     st.page_link(state.COMPARE_PAGE, label="Compare the two trainings", icon="⚖️")
+st.page_link(
+    state.FORUM_PAGE,
+    label="All three answered with your run's own numbers",
+    icon="💬",
+)
 
 st.subheader("Try it")
 steps = st.columns(3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import glossary, state
 from engine.config import DataConfig, ModelConfig
 from engine.errors import EngineError
 from engine.models import available_models
@@ -14,10 +14,13 @@ from engine.overview import PUBLISHED_CLASSES
 st.title("Model")
 st.write(
     "Every model ends in a plain `Linear` layer, the *head*, with one output (logit) per "
-    "class. Reconfiguring a model for a dataset means replacing that layer with one that has "
-    "the dataset's number of outputs. The head is the same for both label modes: only the "
-    "activation read from it (softmax or one sigmoid per class) and the loss change."
+    "class. A head is replaced only to change the number of classes (a published model has "
+    "1000); the label mode never changes it: multi-class and multi-label training use the "
+    "same head and differ in the activation read from it (softmax or one sigmoid per class), "
+    "the loss and the targets. The forum's `Target size ([64]) ... input size ([640])` error "
+    "is about the targets, not this layer."
 )
+st.caption(glossary.FASTAI["head"] + " " + glossary.FASTAI["bce"])
 
 models = available_models()
 offline = [info.name for info in state.dataset_choices() if info.offline]

@@ -19,13 +19,14 @@ from engine.errors import EngineError
 from engine.images import decode_image
 from engine.labels import activation
 from engine.prediction import predict_images, verdict_text
+from engine.runs import read_tuned_thresholds
 
 # No `type=` filter on the uploader: the engine names what is wrong with any file (a .heic
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
 
 
-def show_prediction(name: str, data: bytes, prediction, threshold: float, run_pairs) -> None:
+def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) -> None:
     """One upload's card: the verdict, the image twice, both bar charts, the pairs."""
     with st.container(border=True):
         st.markdown(f"**{name}**")
@@ -73,13 +74,34 @@ run = state.analysis_run_picker(page="predict")
 if run is None:
     state.end_page()
 
+saved = None
+try:
+    saved = read_tuned_thresholds(run)
+except EngineError as error:
+    st.warning(str(error))
+use_tuned = saved is not None and st.toggle(
+    "Use the thresholds tuned for this run (one per class)",
+    value=True,
+    help="Saved from Explore's 'Choosing the threshold'; "
+    "`python -m engine predict RUN IMAGE --threshold tuned` uses the same.",
+    **state.bind_flag(state.TUNED),
+)
 threshold = state.threshold_slider(
     "Threshold",
     minimum=0.05,
     maximum=0.95,
     step=0.05,
+    disabled=use_tuned,
     help="A class counts as present when its sigmoid is at or above this line.",
 )
+if use_tuned:
+    threshold = list(saved.values)
+    st.caption(
+        "Tuned thresholds: "
+        + ", ".join(
+            f"{name}: {value:.2f}" for name, value in zip(run.class_names, threshold, strict=True)
+        )
+    )
 
 uploads = st.file_uploader(
     "Images (PNG, JPEG, BMP, GIF, WebP)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import charts, glossary, state
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes, start_training
@@ -50,6 +50,7 @@ with st.form(state.TRAIN_FORM):
             "Dataset",
             datasets,
             index=datasets.index(defaults.data.dataset) if defaults.data.dataset in datasets else 0,
+            format_func=state.dataset_label,  # an upload by its own file name
             **state.bind_choice(state.DATASET, datasets),
         )
         mode = st.radio(
@@ -57,8 +58,9 @@ with st.form(state.TRAIN_FORM):
             list(LABEL_MODES),
             index=LABEL_MODES.index(defaults.train.mode),
             horizontal=True,
-            help="multi-class: softmax + cross-entropy. multi-label: one-hot targets, a "
-            "sigmoid per class, binary cross-entropy.",
+            help="multi-class: softmax + cross-entropy (fastai: CategoryBlock, "
+            "CrossEntropyLossFlat). multi-label: one-hot targets, a sigmoid per class, binary "
+            "cross-entropy (fastai: MultiCategoryBlock, BCEWithLogitsLossFlat).",
             **state.bind_choice(state.MODE, list(LABEL_MODES)),
         )
         name = st.selectbox(
@@ -170,6 +172,7 @@ def show_finished(progress: JobProgress) -> None:
         columns = st.columns(len(shown))
         for column, key in zip(columns, shown, strict=True):
             column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
+        st.caption(glossary.FASTAI["metrics"])
     if progress.run_id:
         st.caption(f"Saved in the run store as `{progress.run_id}`.")
         explore, compare = st.columns([1, 3])

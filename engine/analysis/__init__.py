@@ -1,9 +1,10 @@
-"""Analysis of a run's validation outputs: where the sigmoids reveal confusion (issue 4).
+"""Analysis of a run's validation outputs: where the sigmoids reveal confusion.
 
 Plain functions over logits / probabilities, targets and images that return dataclasses and
 DataFrames, never charts, fast enough to recompute on every slider move:
 - `pairs`: co-activation, confusion matrix, ranked confused pairs, both / neither;
-- `thresholds`: global and F1-tuned thresholds, accuracy_multi, per-class P/R/F1/AP;
+- `thresholds`: global and F1-tuned thresholds, accuracy_multi, per-class P/R/F1/AP, the
+  threshold curve and tuning scored on held-out halves;
 - `readings`: the forum question's three readings side by side, AUROC as error detector;
 - `calibration`: expected calibration error and reliability-chart data;
 - `neither`: how often each reading calls generated non-digits "none of the classes";
@@ -45,9 +46,13 @@ from engine.analysis.readings import (
 )
 from engine.analysis.report import analysis_report, format_report
 from engine.analysis.thresholds import (
+    CURVE_THRESHOLDS,
+    HeldOutTuning,
     ThresholdMetrics,
     accuracy_multi,
     average_precision,
+    held_out_tuning,
+    threshold_curve,
     threshold_metrics,
     tune_thresholds,
 )
@@ -85,4 +90,8 @@ __all__ = [
     "firing_sets",
     "threshold_metrics",
     "tune_thresholds",
+    "CURVE_THRESHOLDS",
+    "HeldOutTuning",
+    "held_out_tuning",
+    "threshold_curve",
 ]

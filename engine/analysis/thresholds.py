@@ -2,6 +2,12 @@
 recall and F1, macro F1, per-class average precision, and per-class thresholds tuned to
 maximise F1 on the validation outputs.
 
+Choosing a threshold is fastbook's lesson: plot accuracy_multi (and exact match, macro F1)
+against the threshold on validation (`threshold_curve`), and when thresholds are tuned per
+class, score them on images they were not tuned on (`held_out_tuning`: each half of the
+validation images is decided by thresholds tuned on the other half), since thresholds tuned
+and scored on the same images always look better than they will be.
+
 All functions take probabilities (sigmoids, already applied) and targets as class indices or
 multi-hot rows. Everything is vectorised over classes: one sort of the (N, K) matrix answers
 every class at once, so a slider can recompute it on every move.
@@ -158,6 +164,112 @@ def threshold_metrics(
         mean_average_precision=float(np.nanmean(ap)) if np.isfinite(ap).any() else float("nan"),
         per_class=per_class,
     )
+
+
+# fastbook plots 0.05..0.95; steps of 0.01 so every slider value lies on the curve.
+CURVE_THRESHOLDS = tuple(round(0.05 + 0.01 * step, 2) for step in range(91))
+
+
+def threshold_curve(
+    probabilities: ArrayLike, targets: ArrayLike, thresholds: Sequence[float] = CURVE_THRESHOLDS
+) -> pd.DataFrame:
+    """accuracy_multi, exact_match and macro_f1 at each global threshold, one row each
+    (columns: threshold, accuracy_multi, exact_match, macro_f1), as fastbook's plot of
+    accuracy_multi against the threshold."""
+    scores, truth = checked_pair(probabilities, targets)
+    grid = torch.tensor([float(t) for t in thresholds], dtype=torch.float32)
+    if bool(((grid <= 0) | (grid >= 1)).any()):
+        raise ValueError("thresholds must lie strictly between 0 and 1")
+    rows = []
+    for threshold in grid.tolist():  # one (N, K) decision at a time: memory stays bounded
+        summary = _decision_summary(scores > threshold, truth)
+        rows.append({"threshold": round(threshold, 4), **summary})
+    return pd.DataFrame(rows, columns=["threshold", "accuracy_multi", "exact_match", "macro_f1"])
+
+
+@dataclass(frozen=True)
+class HeldOutTuning:
+    """Per-class thresholds tuned on validation, and an honest score for them.
+
+    The validation images are split in two halves (seeded); each half is decided by the
+    thresholds tuned on the other half, so every image is scored by thresholds that never saw
+    it (two-fold cross-fitting). `in_sample` tunes and scores on the same images: shown only
+    to say how much better that looks than it is.
+    """
+
+    default_threshold: float
+    thresholds: np.ndarray  # (K,) tuned on every validation image: the ones to keep
+    half_thresholds: tuple[np.ndarray, np.ndarray]  # tuned on half 1, on half 2
+    half_sizes: tuple[int, int]
+    before: dict[str, float]  # the global threshold, every image
+    held_out: dict[str, float]  # each half with the other half's tuned thresholds
+    in_sample: dict[str, float]  # tuned and scored on the same images (optimistic)
+    per_class: pd.DataFrame  # index class: threshold, f1_before, f1_held_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "default_threshold": self.default_threshold,
+            "thresholds": [float(value) for value in self.thresholds],
+            "half_sizes": list(self.half_sizes),
+            "before": dict(self.before),
+            "held_out": dict(self.held_out),
+            "in_sample": dict(self.in_sample),
+        }
+
+
+def held_out_tuning(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    class_names: Sequence[str],
+    threshold: float = 0.5,
+    seed: int = 0,
+) -> HeldOutTuning:
+    """Tune per-class F1 thresholds and score them on images they were not tuned on."""
+    scores, truth = checked_pair(probabilities, targets)
+    count = scores.shape[0]
+    if count < 4:
+        raise ValueError("held-out tuning needs at least 4 validation images")
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    halves = (order[: count // 2].sort().values, order[count // 2 :].sort().values)
+    half_thresholds = tuple(
+        tune_thresholds(scores[half], truth[half], default=threshold) for half in halves
+    )
+    decided = torch.zeros_like(truth)
+    for half, other in ((halves[0], half_thresholds[1]), (halves[1], half_thresholds[0])):
+        decided[half] = fired(scores[half], other)
+    tuned = tune_thresholds(scores, truth, default=threshold)
+    before = fired(scores, threshold)
+    per_class = pd.DataFrame(
+        {
+            "threshold": tuned,
+            "f1_before": _f1_per_class(before, truth),
+            "f1_held_out": _f1_per_class(decided, truth),
+        },
+        index=pd.Index([str(name) for name in class_names], name="class"),
+    )
+    return HeldOutTuning(
+        default_threshold=float(threshold),
+        thresholds=tuned,
+        half_thresholds=half_thresholds,  # type: ignore[arg-type]
+        half_sizes=(len(halves[0]), len(halves[1])),
+        before=_decision_summary(before, truth),
+        held_out=_decision_summary(decided, truth),
+        in_sample=_decision_summary(fired(scores, tuned), truth),
+        per_class=per_class,
+    )
+
+
+def _f1_per_class(decided: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
+    true_positive = (decided & truth).sum(dim=0).double()
+    return _safe_divide(2 * true_positive, (decided.sum(dim=0) + truth.sum(dim=0)).double()).numpy()
+
+
+def _decision_summary(decided: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    return {
+        "accuracy_multi": float((decided == truth).float().mean()),
+        "exact_match": float((decided == truth).all(dim=1).float().mean()),
+        "macro_f1": float(_f1_per_class(decided, truth).mean()),
+    }
 
 
 @dataclass(frozen=True)

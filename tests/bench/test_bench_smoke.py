@@ -7,6 +7,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 from torchvision import datasets
@@ -34,6 +35,7 @@ def _digit_split(train: int = 96, valid: int = 64, classes: int = 4) -> DatasetS
     return DatasetSplit("bars", part(train), part(valid), preprocess="digit")
 
 
+@pytest.mark.slow
 def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     split = _digit_split()
 
@@ -138,6 +140,7 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
                     {"side": "baseline", "seconds_to": {"0.975": 30.0}},
                 ],
                 "latency": {"one_image_seconds": 0.01},
+                "startup": [{"command": "python -m engine --help", "seconds": 0.25}],
             }
         )
     }
@@ -147,3 +150,4 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     slowest = checked["CPU: seconds to 97.5% validation accuracy (both modes)"]
     assert slowest.measured == 4.0 and slowest.met is True and slowest.margin == 1.25
     assert checked["CPU predict: one uploaded PNG"].margin == 0.5
+    assert checked["python -m engine --help"].margin == 4.0

@@ -15,15 +15,14 @@ from engine import jobs
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts
-from tests.dashboard.tiny_runs import tiny_runs
 
 PAGE = "views/compare.py"
 
 
 @pytest.fixture
-def run_ids(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+def run_ids(runs_dir: Path, tiny_runs, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     """(multi-label id, multi-class id) in the run store the page reads."""
-    root, multi_label_id, multi_class_id = tiny_runs()
+    root, multi_label_id, multi_class_id = tiny_runs
     monkeypatch.setenv("LME_RUNS_DIR", str(root))
     return multi_label_id, multi_class_id
 
@@ -44,14 +43,14 @@ def test_a_fresh_copy_opens_with_the_demo_pair_and_the_three_readings(open_page)
     assert titles in texts(app, "caption")
 
 
-def test_two_runs_side_by_side_with_the_three_readings(open_page, run_ids):
+def test_two_runs_side_by_side_with_the_three_readings(open_page, run_ids, tiny_runs):
     multi_label_id, multi_class_id = run_ids
     app = open_page(PAGE)
     assert not app.exception and not app.error
     # opens with the softmax-trained and sigmoid-trained runs of the same data
     assert set(app.multiselect(key="runs").value) == {multi_label_id, multi_class_id}
     table = app.dataframe[0].value
-    store = RunStore(tiny_runs()[0])
+    store = RunStore(tiny_runs.root)
     assert set(table["run"]) == {multi_label_id, multi_class_id}
     for _, row in table.iterrows():
         last = store.load_run(row["run"]).metrics
@@ -71,9 +70,9 @@ def test_two_runs_side_by_side_with_the_three_readings(open_page, run_ids):
     assert rates['says "neither" %'].iloc[0] == 0.0  # softmax argmax always names a class
 
 
-def test_the_threshold_changes_the_sigmoid_readings(open_page, run_ids):
+def test_the_threshold_changes_the_sigmoid_readings(open_page, run_ids, tiny_runs):
     multi_label_id, multi_class_id = run_ids
-    store = RunStore(tiny_runs()[0])
+    store = RunStore(tiny_runs.root)
     softmax_run, sigmoid_run = store.load_run(multi_class_id), store.load_run(multi_label_id)
     app = open_page(PAGE, threshold="0.2")
     assert app.slider(key="threshold").value == pytest.approx(0.2)
@@ -95,8 +94,9 @@ def test_one_run_is_offered_its_saved_twin(open_page, run_ids):
     assert list(app.dataframe[1].value.columns) == ["(a)", "(b)", "(c)"]
 
 
-def test_a_run_without_a_twin_gets_one_trained_and_chosen(open_page, runs_dir):
-    root, multi_label_id, _ = tiny_runs()
+@pytest.mark.slow
+def test_a_run_without_a_twin_gets_one_trained_and_chosen(open_page, runs_dir, tiny_runs):
+    root, multi_label_id, _ = tiny_runs
     shutil.copytree(root / multi_label_id, runs_dir / multi_label_id)  # alone in this store
     app = open_page(PAGE, runs=[multi_label_id])
     assert "Choose one more run, or train" in " ".join(texts(app, "info"))

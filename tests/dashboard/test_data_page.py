@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pytest
 from PIL import Image
 
 from dashboard import state
@@ -26,7 +27,8 @@ def test_default_dataset_shows_counts_samples_and_balance(open_page) -> None:
     assert "Labels counted: 4,000 in training, 1,000 in validation (5,000 in all)." in texts(
         app, "caption"
     )
-    assert len(app.get("vega_lite_chart")) == 1  # the class balance chart
+    assert len(app.get("vega_lite_chart")) == 2  # class balance, labels per image
+    assert "Every image carries exactly one label" in " ".join(texts(app, "caption"))
     grid = app.get("image")[0].proto.imgs
     assert len(grid) == 20  # two per class
     assert sorted(image.caption for image in grid)[:3] == ["0", "0", "1"]
@@ -71,7 +73,7 @@ def test_a_missing_download_says_what_to_do(open_page) -> None:
     assert not app.metric  # nothing drawn from data that is not there
 
 
-def _class_folders_zip() -> bytes:
+def _class_folders_zip(stray: str | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, shade in (("cats", 30), ("dogs", 220)):
@@ -79,6 +81,8 @@ def _class_folders_zip() -> bytes:
                 image = io.BytesIO()
                 Image.new("RGB", (12, 12), (shade, shade, number * 10)).save(image, "PNG")
                 archive.writestr(f"pets/{name}/{number}.png", image.getvalue())
+        if stray:
+            archive.writestr(stray, b"not an image")
     return buffer.getvalue()
 
 
@@ -91,7 +95,18 @@ def test_an_uploaded_zip_of_class_folders_becomes_the_dataset(open_page) -> None
     shown = metrics(app)
     assert shown["Classes"] == "2"
     assert int(shown["Training images"]) + int(shown["Validation images"]) == 10
-    assert "Uploaded: pets.zip" in texts(app, "caption")
+    assert "Uploaded: pets.zip" in texts(app, "text")
+    assert not app.warning  # every file was an image
+
+
+def test_files_skipped_in_an_upload_are_named_on_the_page(open_page) -> None:
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    upload = _class_folders_zip(stray="pets/dogs/notes.txt")
+    app.file_uploader[0].upload("pets.zip", upload, "application/zip").run()
+    assert not app.exception and not app.error
+    assert metrics(app)["Training images"] and len(app.warning) == 1
+    warning = app.warning[0].value
+    assert "skipped 1 file" in warning and "dogs/notes.txt" in warning
 
 
 def test_a_broken_zip_shows_an_error_not_a_traceback(open_page) -> None:
@@ -108,3 +123,76 @@ def test_a_multi_label_dataset_says_no_class_index_can_hold_its_targets(open_pag
     assert before == "none possible"
     assert after.count("1") == 2  # two digits in one image: two ones in the vector
     assert "Only multi-label mode can train this dataset" in app.warning[0].value
+
+
+def test_a_pascal_style_zip_with_a_csv_shows_label_sets_and_labels_per_image(open_page) -> None:
+    from tests.engine.labelled_data import zip_bytes
+
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    app.file_uploader[0].upload("pascal.zip", zip_bytes(), "application/zip").run()
+    assert not app.exception
+    assert not app.error, app.error[0].value if app.error else ""
+    shown = metrics(app)
+    assert shown["Classes"] == "3"
+    assert (shown["Training images"], shown["Validation images"]) == ("36", "12")  # is_valid
+    assert "Uploaded: pascal.zip" in texts(app, "text")
+    assert "Sample images, with their label sets" in texts(app, "subheader")
+    captions = {image.caption for image in app.get("image")[0].proto.imgs}
+    assert {"none", "cat", "cat + dog", "dog + person"} <= captions
+    assert any("Images carry any number of labels" in c for c in texts(app, "caption"))
+    assert texts(app, "code")[0] == "none possible"  # a multi-hot image has no class index
+
+
+def test_a_failed_upload_never_replaces_a_working_one(open_page) -> None:
+    from tests.engine.labelled_data import zip_bytes
+
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    app.file_uploader[0].upload("pascal.zip", zip_bytes(), "application/zip").run()
+    assert metrics(app)["Classes"] == "3"
+    bad = zip_bytes(csv="fname,labels\n000000.png,cat\nghost.png,dog\n")
+    app.file_uploader[0].upload("broken.zip", bad, "application/zip").run()
+    assert not app.exception
+    message = app.error[0].value
+    assert message.startswith("broken.zip cannot be used: train.csv names 1 file(s)")
+    assert "'ghost.png' (row 3)" in message and "/tmp" not in message
+    assert "Still using the earlier upload" in app.info[0].value
+    assert metrics(app)["Classes"] == "3"
+    assert "Uploaded: pascal.zip" in texts(app, "text")
+
+
+@pytest.mark.parametrize(
+    ("csv", "expected"),
+    [
+        ("file,tags\n000000.png,cat\n", "train.csv has no 'fname' or 'labels' column"),
+        ("fname,labels\n000000.png,cat,dog\n", "separate the labels with spaces, not commas"),
+    ],
+)
+def test_a_bad_first_upload_is_one_message_in_the_users_terms(open_page, csv, expected) -> None:
+    from tests.engine.labelled_data import zip_bytes
+
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    app.file_uploader[0].upload("mine.zip", zip_bytes(csv=csv), "application/zip").run()
+    assert not app.exception
+    assert len(app.error) == 1 and expected in app.error[0].value
+    assert "lme-zip" not in app.error[0].value and "/tmp" not in app.error[0].value
+    assert not app.metric
+
+
+def test_the_train_page_names_an_upload_by_its_file_name(open_page) -> None:
+    from tests.engine.labelled_data import zip_bytes
+
+    app = open_page(PAGE, dataset=state.UPLOAD_CHOICE)
+    app.file_uploader[0].upload("pascal.zip", zip_bytes(), "application/zip").run()
+    app.switch_page("views/train.py").run()
+    assert not app.exception
+    options = app.selectbox(key=state.DATASET).options
+    assert options[-1] == "pascal.zip"
+    assert not any("label-mode-explorer-uploads" in option for option in options)
+
+
+def test_datasets_are_named_without_server_paths() -> None:
+    from dashboard.charts_analysis import dataset_name
+
+    assert dataset_name("zip:/tmp/label-mode-explorer-uploads/0f3a/pascal.zip") == "pascal.zip"
+    assert dataset_name("folder:/home/me/data/pets") == "pets"
+    assert dataset_name("mnist-5k") == "mnist-5k"

@@ -11,29 +11,28 @@ from engine.analysis import confused_pairs, firing_sets, tune_thresholds
 from engine.labels import activation
 from engine.runs import RunStore
 from tests.dashboard.conftest import metrics, texts
-from tests.dashboard.tiny_runs import tiny_runs
 
 PAGE = "views/explore.py"
 
 
 @pytest.fixture
-def run_id(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The tiny multi-label run, in the run store the page reads."""
-    root, multi_label_id, _ = tiny_runs()
+def run_id(runs_dir: Path, tiny_runs, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tiny multi-label run, in the run store the page reads (and `RunStore()` here)."""
+    root, multi_label_id, _ = tiny_runs
     monkeypatch.setenv("LME_RUNS_DIR", str(root))
     return multi_label_id
 
 
 def engine_view(run_id: str, threshold):
     """What the engine says about the run at `threshold`: (firing sets, ranked pairs)."""
-    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    run = RunStore().load_run(run_id)
     probabilities = activation(run.validation.logits, "multi-label")
     targets, names = run.validation.targets, run.class_names
     if threshold == "tuned":
         threshold = tune_thresholds(probabilities, targets)
     return (
         firing_sets(probabilities, targets, names, threshold),
-        confused_pairs(probabilities, targets, names, threshold, top=15),
+        confused_pairs(probabilities, targets, names, threshold),
     )
 
 
@@ -115,7 +114,7 @@ def test_an_unknown_run_in_the_link_falls_back_to_a_saved_run(open_page, run_id)
     app = open_page(PAGE, run="no-such-run")
     assert not app.exception
     assert "run='no-such-run'" in " ".join(texts(app, "warning"))
-    assert app.selectbox(key="run").value in {s.id for s in RunStore(tiny_runs()[0]).list_runs()}
+    assert app.selectbox(key="run").value in {s.id for s in RunStore().list_runs()}
     assert metrics(app)["Validation images"]
 
 

@@ -18,7 +18,6 @@ from engine.labels import activation
 from engine.prediction import predict_images, verdict_text
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts
-from tests.dashboard.tiny_runs import tiny_runs
 from tests.engine.bad_inputs import IMAGE_CASES
 
 PAGE = "views/predict.py"
@@ -26,8 +25,9 @@ MIME = "application/octet-stream"
 
 
 @pytest.fixture
-def run_id(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    root, multi_label_id, _ = tiny_runs()
+def run_id(runs_dir: Path, tiny_runs, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The tiny multi-label run, in the run store the page reads (and `RunStore()` here)."""
+    root, multi_label_id, _ = tiny_runs
     monkeypatch.setenv("LME_RUNS_DIR", str(root))
     return multi_label_id
 
@@ -40,7 +40,7 @@ def png_bytes(pixels) -> bytes:
 
 def clearly_read_digit(run_id: str) -> tuple[bytes, str]:
     """A validation image the run reads as exactly its true class, as PNG bytes."""
-    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    run = RunStore().load_run(run_id)
     targets = run.validation.targets
     truths = targets.argmax(dim=1) if targets.ndim == 2 else targets
     for image, truth in zip(run.validation.images, truths, strict=True):
@@ -79,7 +79,7 @@ def test_a_clear_digit_gets_its_class_as_verdict(open_page, run_id):
 
 def test_the_verdict_follows_the_threshold(open_page, run_id):
     data, _ = clearly_read_digit(run_id)
-    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    run = RunStore().load_run(run_id)
     app = open_page(PAGE, run=run_id)
     app.file_uploader[0].set_value([("digit.png", data, "image/png")]).run()
     for threshold in (0.05, 0.95):
@@ -109,7 +109,7 @@ def test_every_bad_upload_gets_the_engines_message_and_the_rest_still_work(open_
 
 
 def test_examples_feed_the_same_cards_and_their_choice_is_in_the_link(open_page, run_id):
-    run = RunStore(tiny_runs()[0]).load_run(run_id)
+    run = RunStore().load_run(run_id)
     examples = {example.key: example for example in run_examples(run)}
     assert list(examples) == [CLEAR, AMBIGUOUS, NON_DIGIT]
     app = open_page(PAGE, run=run_id)

@@ -74,6 +74,7 @@ def test_the_section_explains_the_advice_and_defaults_to_letters_held_out(open_p
     assert any("Dataset: mnist-5k (the compared runs' dataset)" in t for t in texts(app, "caption"))
 
 
+@pytest.mark.slow
 def test_the_experiment_runs_in_the_background_and_shows_the_engines_numbers(
     open_page, tiny_experiment
 ):

@@ -82,7 +82,6 @@ def server_url(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     environment = {
         **os.environ,
         "LME_RUNS_DIR": str(runs_dir),
-        "PYTHONPATH": str(REPO_ROOT),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
     command = [

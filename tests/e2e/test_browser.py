@@ -15,6 +15,8 @@ from engine.analysis import confused_pairs
 from engine.labels import activation
 from engine.runs import RunStore
 
+pytestmark = pytest.mark.browser
+
 EXCEPTION = '[data-testid="stException"]'
 
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
+pytestmark = pytest.mark.browser
+
 SESSIONS = 8
 BOUND_SECONDS = 60
 

@@ -1,22 +1,11 @@
-"""Small data whose right answers are known, shared by the engine's tests."""
+"""Small data whose right answers are known, shared by the engine's tests (plain functions
+and constants; the shared fixtures live in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from engine.data import DatasetSplit, ImageDataset
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny tensors gain nothing from a second thread, and on a busy 2-core machine the
-    threads wait on each other (training here ran 5-20x slower with two). Import it into a
-    test module and mark it autouse there with `pytestmark` or request it by name."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def blocks_split(per_class: int = 12, num_classes: int = 3, seed: int = 0) -> DatasetSplit:

@@ -12,10 +12,6 @@ from engine.augment import AugmentRanges, augment_batch, jitter_strokes
 from engine.config import RunConfig
 from engine.data import load_dataset
 from engine.training import fit
-from tests.engine.synthetic import one_thread  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 NOTHING = AugmentRanges(rotation_degrees=0, scale=0, shear=0, shift=0, stroke=0, bold=0)
 
 
@@ -99,6 +95,7 @@ def test_processes_holding_parts_of_a_batch_augment_it_as_one_process_would() ->
     assert empty.shape == (0, 1, 28, 28)
 
 
+@pytest.mark.slow
 def test_training_with_augmentation_still_learns_digits() -> None:
     config = RunConfig().with_changes(
         dataset="mnist-5k", limit=1200, epochs=3, device="cpu", augment=True, mode="multi-class"

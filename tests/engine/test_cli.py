@@ -24,7 +24,7 @@ TINY_TRAIN = ["--dataset", "mnist-5k", "--epochs", "1", "--limit", "300", "--dev
 
 def run_cli(*args: str, runs_dir: Path) -> subprocess.CompletedProcess[str]:
     """The real `python -m engine`, as a script would call it."""
-    env = {**os.environ, "LME_RUNS_DIR": str(runs_dir)}
+    env = {**os.environ, "LME_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "engine", *args],
         cwd=REPO_ROOT,
@@ -161,6 +161,7 @@ def test_analyze_compares_a_softmax_run_with_a_sigmoid_run(
     assert "multi-class" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_on_the_full_mnist_offline_with_augmentation(tmp_path: Path) -> None:
     """The shipped MNIST, extracted into an empty data root with no network; validation is
     MNIST's test set (a limit keeps both parts in proportion: 60,000 to 10,000)."""
@@ -194,6 +195,25 @@ def test_train_on_the_full_mnist_offline_with_augmentation(tmp_path: Path) -> No
     assert (record["train_size"], record["valid_size"]) == (300, 50)
 
 
+def test_train_names_the_files_it_skipped_in_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, shade in (("ants", 40), ("bees", 210)):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for number in range(4):
+            picture = Image.new("L", (12, 12), shade + number)
+            picture.save(tmp_path / "pets" / name / f"{number}.png")
+    (tmp_path / "pets" / "bees" / "notes.txt").write_text("not an image")
+    arguments = ["train", "--dataset", f"folder:{tmp_path / 'pets'}", "--model", "mlp"]
+    arguments += ["--epochs", "1", "--device", "cpu", "--runs-dir", str(tmp_path / "runs")]
+    assert main(arguments) == 0
+    out, err = capsys.readouterr()
+    [warning] = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert "skipped 1 file" in warning and "bees/notes.txt" in warning
+    assert str(tmp_path) not in warning  # names inside the folder, never the server's path
+    assert out.strip().splitlines()[-1].startswith("run: ")
+
+
 def test_datasets_and_models_listings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["datasets", "--json"]) == 0
     infos = json.loads(capsys.readouterr().out)
@@ -207,6 +227,7 @@ def test_datasets_and_models_listings(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(capsys.readouterr().out)[0] == "cnn"
 
 
+@pytest.mark.slow
 def test_teach_none_compares_without_and_with_all_zero_examples(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -246,6 +267,7 @@ def assert_one_error_line(status: int, stderr: str, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
+@pytest.mark.slow
 def test_unknown_dataset_is_one_error_line_from_the_real_command(tmp_path: Path) -> None:
     result = run_cli("train", "--dataset", "no-such-set", "--epochs", "1", runs_dir=tmp_path)
     assert result.stdout == ""

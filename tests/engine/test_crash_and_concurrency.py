@@ -17,6 +17,8 @@ import torch
 
 from engine.runs import RunStore
 
+pytestmark = pytest.mark.slow  # every test here trains in real processes
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 QUICK = ["--dataset", "mnist-5k", "--limit", "300", "--device", "cpu", "--quiet"]
 # Long enough that it is still training when the test strikes, at ~0.2 s per epoch.

@@ -31,15 +31,11 @@ from engine.nets import MLP
 from engine.prediction import predict_images
 from engine.runs import RunStore
 from engine.training import random_shift
-from tests.engine.synthetic import one_thread  # noqa: F401
 
 # The saved weights of a 2-process run may differ from one process's by float rounding only:
 # the gradients are summed in another order. Measured: ~6e-7 after 22 AdamW steps.
 WEIGHT_TOLERANCE = 1e-5
 TORCHRUN_SECONDS = 120  # a hung process group fails the test instead of the CI job
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- torchrun's variables --------------------------------------------------------------------
@@ -190,6 +186,7 @@ def _only_run(folder: Path) -> str:
     return runs[0]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_save_the_weights_of_one_process(tmp_path, capsys):
     first_order = torch.randperm(324, generator=torch.Generator().manual_seed(14))
     assert (first_order[320:] < 162).all()  # the empty step the seed was chosen for
@@ -244,6 +241,7 @@ def _job_config(**changes) -> RunConfig:
     return RunConfig().with_changes(**{**settings, **changes})
 
 
+@pytest.mark.slow
 def test_a_job_in_two_processes_reports_epochs_and_stops_with_its_run_saved(tmp_path):
     store = RunStore(tmp_path, include_demo=False)
     config = _job_config(epochs=500)
@@ -266,6 +264,7 @@ def test_a_job_in_two_processes_reports_epochs_and_stops_with_its_run_saved(tmp_
     assert len(run.history) == final.epoch
 
 
+@pytest.mark.slow
 def test_a_failing_job_in_processes_shows_the_commands_error(tmp_path):
     store = RunStore(tmp_path, include_demo=False)
     job = jobs.start_training(_job_config(dataset="no-such-data"), store, processes=2)

@@ -21,9 +21,7 @@ from engine.models import (
     reset_classifier,
 )
 from engine.training import fit
-from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+from tests.engine.synthetic import blocks_split
 
 MNIST_SHAPE = (1, 28, 28)
 

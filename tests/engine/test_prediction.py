@@ -15,7 +15,6 @@ from engine.errors import EngineError
 from engine.images import decode_image, preprocess
 from engine.prediction import Prediction, predict_images, predict_tensor, verdict_text
 from engine.runs import RunStore
-from tests.dashboard.tiny_runs import tiny_runs
 from tests.engine.bad_inputs import draw_digit, encode
 
 SEVEN = encode(draw_digit("7"))
@@ -78,15 +77,15 @@ def test_predict_tensor_uses_one_mean_and_std_per_channel() -> None:
     assert torch.allclose(logits, torch.tensor([[1.0, -2.0, 0.0]]), atol=1e-6)
 
 
-def test_saved_run_is_predicted_with_the_normalisation_it_was_trained_with() -> None:
-    root, run_id, _ = tiny_runs()
+def test_saved_run_is_predicted_with_the_normalisation_it_was_trained_with(tiny_runs) -> None:
+    root, run_id, _ = tiny_runs
     run = RunStore(root).load_run(run_id)
     logits = predict_tensor(run.model, run.validation.images, run.normalization)
     assert torch.allclose(logits, run.validation.logits, atol=1e-4)
 
 
-def test_mnist_images_uploaded_as_png_read_like_the_originals() -> None:
-    root, run_id, _ = tiny_runs()
+def test_mnist_images_uploaded_as_png_read_like_the_originals(tiny_runs) -> None:
+    root, run_id, _ = tiny_runs
     run = RunStore(root).load_run(run_id)
     images = run.validation.images[:100]
     uploads = [(f"{i}.png", encode_gray(image[0].numpy())) for i, image in enumerate(images)]

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import engine
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_exported_name_resolves() -> None:
@@ -18,18 +23,29 @@ def test_every_exported_name_resolves() -> None:
 def test_importing_engine_loads_neither_streamlit_nor_torch() -> None:
     probe = "import sys, engine; print('streamlit' in sys.modules, 'torch' in sys.modules)"
     result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert result.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_the_whole_engine_imports_without_streamlit() -> None:
     probe = (
         "import sys, engine; [getattr(engine, name) for name in engine.__all__]; "
         "import engine.cli, engine.jobs; print('streamlit' in sys.modules)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     assert result.stdout.strip() == "False"
 
@@ -41,3 +57,36 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         assert "no_such_thing" in str(error)
     else:
         raise AssertionError("expected AttributeError")
+
+
+# Every `--help`, the parse of a training's options, and the configs built from them: the
+# command line answers these without loading torch (which alone takes seconds to import).
+PARSER_PROBE = """
+import argparse, contextlib, io, sys
+from engine.cli import build_parser, main
+from engine.config import RunConfig
+parser = build_parser()
+[commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+helps = 0
+for argv in (["--help"], *([name, "--help"] for name in commands.choices)):
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+        main(argv)
+    helps += "usage:" in out.getvalue()
+args = parser.parse_args(["train", "--mode", "multi-class", "--epochs", "2", "--device", "cpu"])
+config = RunConfig().with_changes(mode=args.mode, epochs=args.epochs, device=args.device)
+print(helps, len(commands.choices), config.train.mode, "torch" in sys.modules)
+"""
+
+
+def test_the_command_lines_help_parser_and_configs_load_without_torch() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PARSER_PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    helps, commands, mode, torch_loaded = result.stdout.split()
+    assert int(commands) >= 7 and int(helps) == int(commands) + 1
+    assert (mode, torch_loaded) == ("multi-class", "False")

@@ -8,7 +8,6 @@ import os
 import pickle
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from engine.config import RunConfig
 from engine.data import DatasetSplit, ImageDataset
 from engine.errors import RunError
 from engine.runs import RunStore, atomic_open, atomic_write_json, load_state_dict
+from engine.training import FitResult
 
 CLASSES = ("zero", "one", "two")
 
@@ -31,14 +31,12 @@ def tiny_model(num_classes: int, image_shape: tuple[int, int, int]) -> nn.Module
 
 
 @pytest.fixture
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """The store only needs build_model(config, K, shape); keep these tests off the real nets."""
-    module = types.ModuleType("engine.models")
-    module.build_model = lambda config, num_classes, image_shape: tiny_model(  # type: ignore[attr-defined]
-        num_classes, image_shape
+    monkeypatch.setattr(
+        "engine.models.build_model",
+        lambda config, num_classes, image_shape: tiny_model(num_classes, image_shape),
     )
-    monkeypatch.setitem(sys.modules, "engine.models", module)
-    return module
 
 
 def make_split(multi_hot: bool = False) -> DatasetSplit:
@@ -54,11 +52,11 @@ def make_split(multi_hot: bool = False) -> DatasetSplit:
     )
 
 
-def fake_result(split: DatasetSplit, stopped: bool = False) -> types.SimpleNamespace:
-    """Everything RunWriter.finish reads from a FitResult."""
+def fake_result(split: DatasetSplit, stopped: bool = False) -> FitResult:
+    """A FitResult as fit() returns it, from a tiny model instead of a training."""
     torch.manual_seed(1)
     model = tiny_model(3, split.image_shape)
-    return types.SimpleNamespace(
+    return FitResult(
         model=model,
         history=[
             {"epoch": 1, "train_loss": 0.9, "val_loss": 0.8, "val_accuracy": 0.5},
@@ -72,7 +70,7 @@ def fake_result(split: DatasetSplit, stopped: bool = False) -> types.SimpleNames
     )
 
 
-def saved_run(store: RunStore, multi_hot: bool = False) -> tuple[str, types.SimpleNamespace]:
+def saved_run(store: RunStore, multi_hot: bool = False) -> tuple[str, FitResult]:
     split = make_split(multi_hot)
     config = RunConfig().with_changes(dataset="tiny", mode="multi-label", epochs=2)
     writer = store.create_run(config, split)
@@ -90,7 +88,7 @@ def leftovers(folder: Path) -> list[str]:
 # round trip
 
 
-def test_saved_run_loads_back_exactly(tmp_path: Path, fake_models: types.ModuleType) -> None:
+def test_saved_run_loads_back_exactly(tmp_path: Path, fake_models: None) -> None:
     store = RunStore(tmp_path, include_demo=False)
     run_id, result = saved_run(store, multi_hot=True)
 
@@ -445,9 +443,7 @@ def test_runs_dir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def fake_training(monkeypatch: pytest.MonkeyPatch, fit) -> None:
-    module = types.ModuleType("engine.training")
-    module.fit = fit  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "engine.training", module)
+    monkeypatch.setattr("engine.training.fit", fit)
 
 
 def test_train_run_saves_metrics_after_every_epoch(

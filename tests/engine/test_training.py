@@ -22,9 +22,7 @@ from engine.training import (
     normalize_images,
     random_shift,
 )
-from tests.engine.synthetic import blocks_split, one_thread  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("one_thread")
+from tests.engine.synthetic import blocks_split
 
 MULTI_LABEL_KEYS = {
     "epoch",

@@ -1,8 +1,8 @@
 """How runs read the held-out user-style uploads of tests/data/user_digits.npz.
 
-    python tools/check_user_digits.py                 # the shipped demo pair
-    python tools/check_user_digits.py RUN_ID ...      # runs of ./runs (or --runs-dir)
-    python tools/check_user_digits.py path/to/run     # a run folder
+    python -m tools.check_user_digits                 # the shipped demo pair
+    python -m tools.check_user_digits RUN_ID ...      # runs of ./runs (or --runs-dir)
+    python -m tools.check_user_digits path/to/run     # a run folder
 
 Every file goes the user's way: engine.prediction.predict_images (decode, the run's own
 preprocessing, the model, the verdict at the run's threshold). A digit is "right" when the
@@ -15,17 +15,15 @@ The set is built by tools/make_user_digits.py; no run ever trains on it.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from engine.prediction import predict_images
+from engine.runs import RunStore, load_run_folder
 
-from engine.prediction import predict_images  # noqa: E402
-from engine.runs import RunStore, load_run_folder  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 USER_DIGITS = REPO_ROOT / "tests" / "data" / "user_digits.npz"
 DIGIT_KINDS = ("font", "photo")

@@ -1,6 +1,6 @@
 """Build the held-out set of user-style uploads that no model here trains on.
 
-    python tools/make_user_digits.py     # writes tests/data/user_digits.npz (about 0.5 MB)
+    python -m tools.make_user_digits     # writes tests/data/user_digits.npz (about 0.3 MB)
 
 What a new user uploads is not an MNIST image: a digit written on paper and photographed, or
 typed in some font, dark ink on light paper, unevenly lit, at low resolution, as a JPEG. This

@@ -204,7 +204,7 @@ def test_two_digits_dataset_is_multi_label_and_does_not_leak():
     split = load_dataset(DataConfig(dataset="two-digits"))
     assert (len(split.train), len(split.valid)) == (4000, 1000)
     assert split.image_shape == (1, 28, 28) and split.class_names == DIGIT_CLASSES
-    assert split.preprocess == "digit"
+    assert split.preprocess == "digit-pair"  # uploads are laid out as the pairs were built
     assert torch.equal(split.train.targets.sum(dim=1), torch.full((4000,), 2.0))
     assert int(split.valid.targets.sum(dim=0).min()) > 50  # every digit appears often
     # every validation half is a validation digit of mnist-5k, never a training one

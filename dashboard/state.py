@@ -76,6 +76,11 @@ _HANDED_OVER = "lme_handed_over"
 _PREFERRED_RUN = "lme_preferred_run"
 _TWIN_FOR = "lme_twin_for"
 
+# Predict reads at most this many uploads, and bytes, per page run (each upload is at most
+# engine.images.MAX_UPLOAD_BYTES); the rest wait, with a message, until some are removed.
+PREDICT_MAX_FILES = 40
+PREDICT_MAX_BYTES = 40 * 1024 * 1024
+
 TRAIN_FORM = "lme_train_form"
 UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploader
 
@@ -124,15 +129,54 @@ def open_page(page: str, **values: Any) -> None:
 
 
 def _link_value(param: str) -> str | None:
+    values = st.query_params.get_all(param)
+    if len(values) > 1:  # Streamlit then falls back to the default: say so, like any bad value
+        _notice(param, " and ".join(values), "give it once")
+        return None
     value = st.query_params.get(param)
     return None if value is None or value == "" else str(value)
+
+
+# What Markdown (as Streamlit renders it) could read as syntax in a line of text: emphasis,
+# code, links and images, HTML, headings, tables, strikethrough, $formulas$, :colour[...]
+# directives; plus what GitHub-flavoured Markdown turns into links by itself.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]<>#|~$&@])")
+_AUTOLINKS = ((re.compile(r"://"), r":\/\/"), (re.compile(r"(www)\.", re.IGNORECASE), r"\1\."))
+_LINE_START = (  # a list item or a setext underline where the text begins
+    (re.compile(r"^(\s*)([-+=])"), r"\1\\\2"),
+    (re.compile(r"^(\s*\d+)([.)])"), r"\1\\\2"),
+)
+
+
+def plain(text: Any) -> str:
+    """`text` as Markdown that shows it exactly as it is, never as a link, emphasis, heading,
+    coloured text or formula: the marks Markdown reads as syntax are backslash-escaped (the
+    rest, like the full stops and colons of a sentence, need not be), "http://" and "www."
+    lose the power to become links, and line breaks become spaces.
+
+    Every string that comes from a user (class and file names, run ids, link values, and the
+    engine's messages, which quote them) goes through this before an element that renders
+    Markdown (markdown, write, caption, title, subheader, info/warning/error, labels).
+    """
+    text = _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(text).splitlines()))
+    for pattern, replacement in (*_AUTOLINKS, *_LINE_START):
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def show_error(error: Any) -> None:
+    """An engine error (or any message quoting user input) as plain text in an error box;
+    an error that has words for a visitor (no server folders) shows those."""
+    st.error(plain(getattr(error, "for_visitor", None) or error))
 
 
 def _notice(param: str, raw: str, expected: str) -> None:
     """Say once per page view that a link's value was not usable."""
     st.warning(
-        f"The link asked for {param}={raw!r}, which is not valid here ({expected}); "
-        "showing the default instead.",
+        plain(
+            f"The link asked for {param}={raw!r}, which is not valid here ({expected}); "
+            "showing the default instead."
+        ),
         icon="⚠️",
     )
 
@@ -371,7 +415,7 @@ def analysis_run_picker(page: str = "explore") -> Any:
     try:
         return load_run(run_id)
     except EngineError as error:
-        st.error(str(error))
+        show_error(error)
         return None
 
 

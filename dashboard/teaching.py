@@ -95,16 +95,16 @@ def poll_experiment() -> None:
     if progress.finished:
         st.rerun()
     st.progress(progress.fraction, text=f"{progress.message} · {progress.elapsed:.0f} s")
-    st.caption(f"Running: {description}")
+    st.caption(f"Running: {state.plain(description)}")
 
 
 def show_outcome(progress: TaskProgress, description: str) -> None:
     """The finished experiment: the engine's sentence, the table, the chart; or its error."""
     if progress.state != "done":
-        st.error(progress.error or "The experiment did not finish.")
+        state.show_error(progress.error or "The experiment did not finish.")
         return
     result = progress.result
-    st.caption(f"Last experiment: {description} · {progress.elapsed:.0f} s")
+    st.caption(f"Last experiment: {state.plain(description)} · {progress.elapsed:.0f} s")
     st.info(result.explanation)
     st.dataframe(
         charts_teaching.results_table(result.results, result.none_examples), width="stretch"
@@ -177,7 +177,7 @@ def show_teaching_none(runs: Sequence) -> None:
                 name=TASK_NAME,
             )
         except EngineError as error:
-            st.error(str(error))
+            state.show_error(error)
         else:
             state.remember_teaching_task(task, description)
             running = state.teaching_task()

@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "ArchiveError": "engine.errors",
     "RunError": "engine.errors",
     "ModelError": "engine.errors",
+    "TrainingError": "engine.errors",
     # label modes
     "LABEL_MODES": "engine.modes",
     "to_multi_label": "engine.labels",

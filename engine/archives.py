@@ -88,7 +88,7 @@ def _source(archive: Path | str | bytes) -> tuple[str, Path | io.BytesIO]:
         return "the archive", io.BytesIO(bytes(archive))
     path = Path(archive)
     if not path.is_file():
-        raise ArchiveError(f"archive {path} does not exist: check the path.")
+        raise ArchiveError(f"archive {path.name} does not exist: check its name and folder.")
     return path.name, path
 
 

@@ -9,6 +9,7 @@ still raise, so they are seen.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import signal
@@ -171,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except OSError as error:  # missing files, unwritable folders: the user's environment
         where = f": {error.filename}" if error.filename else ""
+        if error.errno == errno.ENOSPC:
+            return _fail(f"the disk is full{where}: free some space and try again")
         return _fail(f"{error.strerror or error}{where}")
     except KeyboardInterrupt:
         print("stopped by Ctrl-C", file=sys.stderr)
@@ -178,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
+    _end_progress_line()
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
     return USER_ERROR
 
@@ -189,7 +193,20 @@ def _store(args: argparse.Namespace) -> Any:
 
 
 def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=_jsonable))
+    """Always valid JSON: NaN and infinities (which JSON lacks) are written as null."""
+    print(json.dumps(_finite(value), indent=2, default=_jsonable, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return _finite(value.tolist())
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -210,7 +227,9 @@ def _config_from(args: argparse.Namespace) -> Any:
     if args.config is not None:
         try:
             return RunConfig.from_dict(json.loads(args.config.read_text(encoding="utf-8")))
-        except (ValueError, TypeError, AttributeError) as error:
+        except EngineError as error:
+            raise EngineError(f"{args.config}: {error}") from None
+        except (ValueError, TypeError, AttributeError, RecursionError) as error:
             raise EngineError(f"{args.config} does not hold a run config ({error})") from None
     return RunConfig().with_changes(
         dataset=args.dataset,
@@ -278,10 +297,23 @@ def _stop_callback(ctrl_c: _CtrlC) -> Any:
     return StopOnCtrlC()
 
 
+_progress_line_open = False  # a progress line is drawn on stderr without its newline yet
+
+
 def _data_progress(message: str, fraction: float) -> None:
     """Slow data steps (download, decoding) as a line on stderr, redrawn in place."""
+    global _progress_line_open
     end = "\n" if fraction >= 1.0 else ""
     print(f"\r{message} {100 * fraction:3.0f}%", end=end, file=sys.stderr, flush=True)
+    _progress_line_open = not end
+
+
+def _end_progress_line() -> None:
+    """End a progress line left open, so the next message starts a line of its own."""
+    global _progress_line_open
+    if _progress_line_open:
+        print(file=sys.stderr, flush=True)
+        _progress_line_open = False
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -294,7 +326,10 @@ def train_command(args: argparse.Namespace) -> int:
     store = _store(args)
     main_process = is_main_process()  # under torchrun, rank 0 alone prints and saves
     quiet = args.quiet or not main_process
-    split = load_dataset(config.data, progress=None if quiet else _data_progress)
+    try:
+        split = load_dataset(config.data, progress=None if quiet else _data_progress)
+    finally:
+        _end_progress_line()
     if main_process:
         for warning in split.warnings:  # e.g. files of a folder that were skipped
             print(f"warning: {warning}", file=sys.stderr, flush=True)

@@ -5,11 +5,74 @@ config beside its weights so it reloads exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from engine.errors import EngineError
 from engine.modes import check_mode
+
+# Bounds on every setting (stated in the README): far beyond any sensible run, near enough
+# that a typo or a hostile value is refused in words instead of failing deep in PyTorch.
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 65_536
+MAX_LR = 10.0
+MAX_WEIGHT_DECAY = 1.0
+MAX_SEED = 2**32 - 1
+MAX_LIMIT = 10_000_000
+MAX_NONE_EXAMPLES = 100_000
+MAX_CPU_THREADS = 1024
+MAX_TEXT_CHARS = 4096
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _whole(name: str, value: Any, minimum: int, maximum: int) -> None:
+    if not _is_whole(value) or not minimum <= value <= maximum:
+        raise EngineError(
+            f"{name} must be a whole number from {minimum:,} to {maximum:,}, got {_shown(value)}"
+        )
+
+
+def _number(
+    name: str,
+    value: Any,
+    minimum: float,
+    maximum: float,
+    open_interval: bool = False,
+    upper_inclusive: bool = False,
+) -> None:
+    valid = isinstance(value, int | float) and not isinstance(value, bool)
+    valid = valid and math.isfinite(value)
+    if valid and open_interval:
+        valid = minimum < value and (value <= maximum if upper_inclusive else value < maximum)
+    elif valid:
+        valid = minimum <= value <= maximum
+    if not valid:
+        if open_interval and not upper_inclusive:
+            span = f"strictly between {minimum:g} and {maximum:g}"
+        elif open_interval:
+            span = f"above {minimum:g} and at most {maximum:g}"
+        else:
+            span = f"from {minimum:g} to {maximum:g}"
+        raise EngineError(f"{name} must be a finite number {span}, got {_shown(value)}")
+
+
+def _text(name: str, value: Any) -> None:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise EngineError(f"{name} must be text of at most {MAX_TEXT_CHARS} characters")
+
+
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise EngineError(f"{name} must be true or false, got {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -22,12 +85,28 @@ class DataConfig:
     limit: int | None = None  # use at most this many images (quick looks at big sets)
     none_examples: int = 0  # generated non-digits with all-zero targets (multi-label only)
 
+    def __post_init__(self) -> None:
+        _text("dataset", self.dataset)
+        if self.root is not None:
+            _text("root", self.root)
+        _flag("download", self.download)
+        _number("valid_fraction", self.valid_fraction, 0.0, 1.0, open_interval=True)
+        _whole("split_seed", self.split_seed, 0, MAX_SEED)
+        if self.limit is not None:
+            _whole("limit", self.limit, 1, MAX_LIMIT)  # load_dataset says why 1 is too few
+        _whole("none_examples", self.none_examples, 0, MAX_NONE_EXAMPLES)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "cnn"  # a name from engine.available_models()
     pretrained: bool = False  # torchvision weights, only when present locally
     freeze_body: bool = False  # train the head alone
+
+    def __post_init__(self) -> None:
+        _text("model name", self.name)
+        _flag("pretrained", self.pretrained)
+        _flag("freeze_body", self.freeze_body)
 
 
 @dataclass(frozen=True)
@@ -52,17 +131,22 @@ class TrainConfig:
     augment: bool = False
 
     def __post_init__(self) -> None:
+        _text("mode", self.mode)
         check_mode(self.mode)
-        if self.epochs < 1:
-            raise EngineError("epochs must be at least 1")
-        if self.batch_size < 1:
-            raise EngineError("batch size must be at least 1")
-        if not self.lr > 0:
-            raise EngineError("learning rate must be positive")
-        if self.cpu_threads < 0:
-            raise EngineError("cpu_threads must be 0 (PyTorch's default) or more")
-        if not 0.0 < self.threshold < 1.0:
-            raise EngineError("threshold must lie strictly between 0 and 1")
+        _whole("epochs", self.epochs, 1, MAX_EPOCHS)
+        if _is_whole(self.batch_size) and self.batch_size == 1:
+            raise EngineError(
+                "batch size must be at least 2: batch norm cannot learn from one image at a "
+                "time (with batches of 1, nothing would be trained)"
+            )
+        _whole("batch size", self.batch_size, 2, MAX_BATCH_SIZE)
+        _number("learning rate", self.lr, 0.0, MAX_LR, open_interval=True, upper_inclusive=True)
+        _number("weight decay", self.weight_decay, 0.0, MAX_WEIGHT_DECAY)
+        _text("device", self.device)
+        _whole("seed", self.seed, 0, MAX_SEED)
+        _number("threshold", self.threshold, 0.0, 1.0, open_interval=True)
+        _flag("mixed_precision", self.mixed_precision)
+        _whole("cpu_threads", self.cpu_threads, 0, MAX_CPU_THREADS)
 
 
 @dataclass(frozen=True)

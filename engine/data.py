@@ -74,6 +74,12 @@ TWO_DIGITS_SEED = 2  # fixed: the pairs must be the same in every run
 # another seed (make_non_digits' default 0 is fine): the images then differ.
 NON_DIGIT_TRAIN_SEED = 1_000_003
 DIGIT_CLASSES: tuple[str, ...] = tuple("0123456789")
+FIXED_SPLITS = {  # datasets whose split ships with them: valid_fraction does not apply
+    "mnist-5k": "4,000 training and 1,000 validation images",
+    "two-digits": "4,000 training and 1,000 validation images",
+}
+MAX_DATASET_PIXELS = 1_000_000_000  # decoded pixels of all images of a folder or zip
+MAX_CLASSES = 100  # classes in a dataset (and a run): more make every pair analysis crawl
 SMALL_IMAGE_SIDE = 32  # folder images up to this size become 28x28, larger ones 64x64
 
 
@@ -238,6 +244,12 @@ def load_dataset(config: DataConfig, progress: Progress | None = None) -> Datase
         )
     if config.limit is not None and len(split.train) + len(split.valid) > config.limit:
         split = _limit(split, config.limit, config.split_seed)
+    if name in FIXED_SPLITS and config.valid_fraction != DataConfig.valid_fraction:
+        ignored = (
+            f"{name} has a fixed split ({FIXED_SPLITS[name]}): the validation fraction "
+            f"{config.valid_fraction:g} was ignored"
+        )
+        split = replace(split, warnings=(*split.warnings, ignored))
     if config.none_examples:
         split = add_non_digits(split, config.none_examples)
     report("dataset ready", 1.0)
@@ -412,7 +424,14 @@ def _load_torchvision(name: str, config: DataConfig, report: Progress) -> Datase
         dataset = dataset_class(root=str(root), train=True, download=config.download)
     except (RuntimeError, OSError) as error:
         raise DatasetError(
-            _missing_files_message(name, source, root, config.download, error)
+            _missing_files_message(name, source, root, config.download, error),
+            for_visitor=(
+                f"{name} could not be downloaded here: try again later, or choose mnist-5k, "
+                "which ships with the app"
+                if config.download
+                else f"{name} is not on this server yet: turn on download (it needs the "
+                "internet), or choose mnist-5k, which ships with the app"
+            ),
         ) from None
     report(f"converting {source.class_name}", 0.5)
     images, targets = _as_tensors(dataset.data, dataset.targets)
@@ -538,8 +557,8 @@ def _load_zip(path: Path, name: str, config: DataConfig, report: Progress) -> Da
 
     if not path.is_file():
         raise DatasetError(
-            f"zip file {path} not found: give the path of a .zip holding one folder per class, "
-            "or images with a CSV of their labels"
+            f"zip file {path.name} not found: give the path of a .zip holding one folder per "
+            "class, or images with a CSV of their labels"
         )
     report(f"extracting {path.name}", 0.0)
     with tempfile.TemporaryDirectory(prefix="lme-zip-") as scratch:
@@ -553,6 +572,7 @@ def _load_folder(
 ) -> DatasetSplit:
     from engine.images import decode_image, preprocess
 
+    shown = shown or str(path)  # how messages name the data
     table = find_label_table(path)
     if table is not None:
         return _load_labelled(read_label_table(table), name, config, report)
@@ -561,6 +581,7 @@ def _load_folder(
         chosen = _stratified_pick(torch.tensor(labels), config.limit, config.split_seed)
         files = [files[i] for i in chosen.tolist()]
         labels = [labels[i] for i in chosen.tolist()]
+    _check_decode_budget(files, shown)
     pictures: list[Image.Image] = []
     kept: list[int] = []
     skipped: list[str] = []
@@ -579,7 +600,7 @@ def _load_folder(
             picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
         pictures.append(picture)
         kept.append(label)
-    _check_classes(kept, class_names, skipped, shown or str(path))
+    _check_classes(kept, class_names, skipped, shown)
     side = 28 if largest <= SMALL_IMAGE_SIDE else 64
     channels = 1 if all(_is_grayscale(picture) for picture in pictures) else 3
     images = torch.stack([preprocess(p, "resize", (channels, side, side)) for p in pictures])
@@ -598,6 +619,23 @@ def _load_folder(
     )
 
 
+def _check_decode_budget(files: Sequence[Path], shown: str) -> None:
+    """Refuse, before decoding any image, a dataset whose images add up to more than
+    MAX_DATASET_PIXELS as decoded (a small zip of huge transparent PNGs would otherwise keep
+    the server decoding for an hour); the headers are read, nothing else."""
+    from engine.images import header_pixels
+
+    total = 0
+    for file in files:
+        total += header_pixels(file)
+        if total > MAX_DATASET_PIXELS:
+            raise DatasetError(
+                f"the images of {shown} add up to more than {MAX_DATASET_PIXELS / 1e6:,.0f} "
+                "megapixels as decoded: use fewer or smaller images (a few hundred pixels a "
+                "side is plenty; they are shrunk to 64 x 64 anyway)"
+            )
+
+
 def _load_labelled(
     table: LabelTable, name: str, config: DataConfig, report: Progress
 ) -> DatasetSplit:
@@ -608,6 +646,12 @@ def _load_labelled(
     order = torch.arange(len(table.files))
     if config.limit is not None and len(order) > config.limit:
         order = _stratified_pick(table.targets, config.limit, config.split_seed)
+    if len(table.class_names) > MAX_CLASSES:
+        raise DatasetError(
+            f"{table.name} names {len(table.class_names):,} labels; the limit is {MAX_CLASSES}: "
+            "merge or remove labels"
+        )
+    _check_decode_budget([table.files[row] for row in order.tolist()], table.name)
     pictures: list[Image.Image] = []
     kept: list[int] = []
     skipped: list[str] = []
@@ -678,6 +722,11 @@ def _list_class_files(
             f"{shown or path} has {len(folders)} class sub-folder(s): put the images of each "
             "class in a sub-folder named after the class, at least 2 classes (e.g. cats/ and "
             "dogs/), or add a CSV with the columns fname,labels that names each image's labels"
+        )
+    if len(folders) > MAX_CLASSES:
+        raise DatasetError(
+            f"{shown or path} has {len(folders):,} class sub-folders; the limit is "
+            f"{MAX_CLASSES}: merge or remove classes (each sub-folder is one class)"
         )
     files: list[Path] = []
     labels: list[int] = []

@@ -17,7 +17,14 @@ class LabelShapeError(EngineError, ValueError):
 
 
 class DatasetError(EngineError):
-    """A dataset cannot be found, downloaded or read."""
+    """A dataset cannot be found, downloaded or read.
+
+    `for_visitor`, when set, says the same without the server's folders, for a page that a
+    stranger sees and who cannot put files on the server."""
+
+    def __init__(self, message: str, for_visitor: str | None = None) -> None:
+        super().__init__(message)
+        self.for_visitor = for_visitor
 
 
 class ImageError(EngineError):
@@ -34,3 +41,7 @@ class RunError(EngineError):
 
 class ModelError(EngineError):
     """An unknown architecture, or a head that cannot be found or replaced."""
+
+
+class TrainingError(EngineError):
+    """Training cannot go on: its loss diverged, or the data is too small for the model."""

@@ -11,12 +11,20 @@ Limits (stated in the README; the dashboard's `server.maxUploadSize` matches MAX
   50,000 x 50,000 "decompression bomb" is refused without allocating it. JPEGs are first asked
   to decode at a reduced scale (`draft`), so a big photo is shrunk, not refused.
 - MAX_WORKING_SIDE: every accepted image is downscaled so its longest side is at most this.
+- Decoding memory: a decoded image is box-averaged down at once (`reduce`), before any
+  conversion, so one decode peaks near twice its decoded size (a 6300 x 6300 transparent PNG
+  of 154 KB: about +310 MB, not +2.1 GB); images above LARGE_DECODE_PIXELS decode
+  MAX_LARGE_DECODES (one) at a time, whatever the number of visitors, and the freed pixels
+  are handed back to the system at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import re
+import threading
 import warnings
 from contextlib import suppress
 
@@ -29,6 +37,9 @@ from engine.errors import ImageError
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MB; .streamlit/config.toml maxUploadSize = 10
 MAX_PIXELS = 40_000_000  # 40 megapixels as decoded (a 12 MP phone photo needs 12)
 MAX_WORKING_SIDE = 1024  # plenty for a 28x28 digit or a 224x224 photo model
+LARGE_DECODE_PIXELS = 4_000_000  # images above this decode at most MAX_LARGE_DECODES at a time
+MAX_LARGE_DECODES = 1
+_LARGE_DECODES = threading.BoundedSemaphore(MAX_LARGE_DECODES)
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 PREPROCESS_STYLES = ("digit", "digit-pair", "resize")
 
@@ -69,8 +80,16 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
             f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB. Save it smaller (for example as JPEG) and retry."
         )
     image = _open(data, name)
+    large = image.width * image.height > LARGE_DECODE_PIXELS
     try:
-        image = _load_first_frame(image, name)
+        # Full-size pixels exist only inside this block, for at most a few images at once.
+        with _LARGE_DECODES if large else contextlib.nullcontext():
+            try:
+                image = _load_first_frame(image, name)
+                image = _shrink_decoded(image)
+            finally:
+                if large:
+                    _return_freed_memory()
         image = _apply_orientation(image)
         image = _to_l_or_rgb(image)
     except ImageError:
@@ -123,6 +142,76 @@ def _open(data: bytes, name: str) -> Image.Image:
             f"limit is {MAX_PIXELS / 1e6:.0f} megapixels. Scale it down and retry."
         )
     return image
+
+
+def header_pixels(path: str | os.PathLike[str]) -> int:
+    """The pixels decode_image would decode from this file (JPEGs at their draft scale),
+    read from its header alone; 0 for a file that is no image (decoding will say why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as image:
+                width, height = image.size
+                if image.format in ("JPEG", "MPO"):
+                    scale = MAX_WORKING_SIDE / max(width, height, 1)
+                    if scale < 1:
+                        image.draft(None, (max(1, int(width * scale)), max(1, int(height * scale))))
+                return image.width * image.height
+    except Image.DecompressionBombError:
+        return 0  # refused by decode_image without decoding
+    except Exception:  # unreadable: decode_image gives the message
+        return 0
+
+
+def _return_freed_memory() -> None:
+    """Hand the full-size pixels just freed back to the system. Pillow allocates them in
+    16 MB blocks, which glibc keeps in the decoding thread's heap, so three sessions
+    decoding one after another held three copies (seen: +650 MB instead of +320 MB)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> object | None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only; elsewhere nothing to do
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
+
+
+# Modes whose pixels cannot be box-averaged as they are, and what to average them as; alpha
+# is averaged premultiplied, so the hidden colour of transparent pixels does not bleed in.
+_REDUCE_AS = {"1": "L", "P": None, "PA": "RGBa", "RGBA": "RGBa", "LA": "La"}
+
+
+def _shrink_decoded(image: Image.Image) -> Image.Image:
+    """Box-average a decoded image down towards MAX_WORKING_SIDE at once, before any
+    conversion makes full-size copies (a float copy of a 40 MP RGBA image is 640 MB): at
+    most one full-size converted copy exists beside the decoded pixels."""
+    factor = max(image.size) // MAX_WORKING_SIDE
+    if factor < 2:
+        return image
+    info = dict(image.info)
+    mode = image.mode
+    if mode == "P":
+        target = "RGBa" if "transparency" in image.info else "RGB"
+    elif mode.startswith("I;16"):
+        target = "I"
+    else:
+        target = _REDUCE_AS.get(mode, mode)
+    working = image.convert(target) if target != mode else image
+    del image  # the decoded pixels can go as soon as the converted copy exists
+    shrunk = working.reduce(factor)
+    if shrunk.mode in ("RGBa", "La"):
+        shrunk = shrunk.convert("RGBA" if shrunk.mode == "RGBa" else "LA")
+    shrunk.info.update(info)  # the EXIF orientation, a palette's transparency
+    return shrunk
 
 
 def _unknown_format_message(data: bytes, name: str) -> str:

@@ -159,6 +159,11 @@ def predict_images(
     if not prepared:
         return predictions
     logits = predict_tensor(run.model, torch.stack(prepared), run.normalization)
+    if not bool(torch.isfinite(logits).all()):
+        raise EngineError(
+            f"run {run.id!r} gives NaN or infinite outputs (its weights or normalization are "
+            "damaged): no verdict can be read from them; train the run again"
+        )
     sigmoid = torch.sigmoid(logits).tolist()
     softmax = torch.softmax(logits, dim=1).tolist()
     for row, slot in enumerate(slots):

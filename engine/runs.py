@@ -14,6 +14,7 @@ loads what they produce.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -36,6 +37,17 @@ from torch import nn
 from engine import __version__
 from engine.config import RunConfig
 from engine.errors import EngineError, RunError
+from engine.run_validation import (
+    MAX_METRICS_BYTES,
+    MAX_RUN_FILE_BYTES,
+    MAX_WEIGHTS_BYTES,
+    history_problem,
+    open_regular,
+    read_json,
+    read_validation_arrays,
+    record_problem,
+    validation_problem,
+)
 
 if TYPE_CHECKING:
     from engine.callbacks import Callback
@@ -226,15 +238,18 @@ class RunWriter:
         run.json is written last: until it says "complete", the run lists as incomplete.
         """
         status = status or ("stopped" if result.stopped_early else "complete")
-        with atomic_open(self.path / WEIGHTS_FILE) as handle:
-            torch.save(result.model.state_dict(), handle)
-        with atomic_open(self.path / VALIDATION_FILE) as handle:
-            np.savez_compressed(
-                handle,
-                logits=_numpy(result.valid_logits, np.float32),
-                targets=_numpy(result.valid_targets),
-                images=_numpy(split.valid.images, np.uint8),
-            )
+        try:
+            with atomic_open(self.path / WEIGHTS_FILE) as handle:
+                torch.save(result.model.state_dict(), handle)
+            with atomic_open(self.path / VALIDATION_FILE) as handle:
+                np.savez_compressed(
+                    handle,
+                    logits=_numpy(result.valid_logits, np.float32),
+                    targets=_numpy(result.valid_targets),
+                    images=_numpy(split.valid.images, np.uint8),
+                )
+        except (OSError, RuntimeError) as error:
+            raise _save_error(self.path, error) from None
         self.save_epoch(result.history)
         mean, std = result.normalization
         self._record.update(
@@ -254,6 +269,28 @@ class RunWriter:
         """Mark the run as failed or stopped without weights; it then lists as incomplete."""
         self._record.update(status=status, finished=_now(), problem=message)
         atomic_write_json(self.path / RUN_FILE, self._record)
+
+
+DISK_FULL_BYTES = 16 * 1024 * 1024  # less free space than this after a failed write: full
+
+
+def _save_error(folder: Path, error: BaseException) -> BaseException:
+    """A failed write as a message a user can act on: a full disk says so (torch reports
+    it as a RuntimeError "file write failed", numpy and Python as ENOSPC)."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    full = getattr(error, "errno", None) == errno.ENOSPC or (
+        free is not None and free < DISK_FULL_BYTES
+    )
+    if full:
+        left = f" ({free / 2**20:.0f} MB left)" if free is not None else ""
+        return RunError(
+            f"the disk is full{left}: the run's weights could not be saved; free some space "
+            "(or delete old runs) and train again"
+        )
+    return error  # another failure: the caller's usual handling (the CLI names an OSError)
 
 
 def _numpy(tensor: torch.Tensor, dtype: Any = None) -> np.ndarray:
@@ -334,7 +371,7 @@ class RunStore:
         if not (path / RUN_FILE).is_file():
             if path.is_dir():
                 raise RunError(
-                    f"run {run_id!r} has no {RUN_FILE}: the folder {path} is damaged; delete it"
+                    f"run {run_id!r} has no readable {RUN_FILE}: its folder is damaged; delete it"
                 )
             raise RunError(
                 f"unknown run {run_id!r} in {self.root}: list the runs with "
@@ -406,13 +443,9 @@ class RunStore:
 # Reading run folders
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path.name} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"{path.name} is unreadable ({error})") from None
+def _read_json(path: Path, limit: int = MAX_RUN_FILE_BYTES) -> Any:
+    """A regular file's JSON, at most `limit` bytes (see engine.run_validation)."""
+    return read_json(path, limit)
 
 
 def _read_record(folder: Path) -> dict[str, Any]:
@@ -425,9 +458,10 @@ def _read_record(folder: Path) -> dict[str, Any]:
 def _read_history(folder: Path) -> list[dict[str, float]]:
     if not (folder / METRICS_FILE).exists():
         return []
-    history = _read_json(folder / METRICS_FILE)
-    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
-        raise RunError(f"{METRICS_FILE} is not a list of per-epoch metrics")
+    history = _read_json(folder / METRICS_FILE, MAX_METRICS_BYTES)
+    problem = history_problem(history)
+    if problem:
+        raise RunError(problem)
     return history
 
 
@@ -462,34 +496,7 @@ def _process_alive(record: Mapping[str, Any]) -> bool:
 
 def _record_problem(record: Mapping[str, Any]) -> str | None:
     """What in a finished run's run.json cannot be used to rebuild it, if anything."""
-    names, shape = record.get("class_names"), record.get("image_shape")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        return f"{RUN_FILE} lacks the class names"
-    if not isinstance(shape, list) or len(shape) != 3 or not all(_is_int(v) for v in shape):
-        return f"{RUN_FILE} lacks a (channels, height, width) image shape"
-    normalization = record.get("normalization")
-    if normalization is not None:
-        parts = [normalization.get(k) for k in ("mean", "std")] if _is_dict(normalization) else []
-        if len(parts) != 2 or not all(
-            isinstance(p, list) and len(p) == shape[0] and all(_is_number(v) for v in p)
-            for p in parts
-        ):
-            return f"{RUN_FILE} has an unusable normalization (mean and std per channel)"
-    if record.get("weights") is not None and not _is_dict(record.get("weights")):
-        return f"{RUN_FILE} has an unusable weights entry"
-    return None
-
-
-def _is_dict(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return record_problem(record)
 
 
 def _missing_file(folder: Path) -> str | None:
@@ -500,7 +507,8 @@ def _missing_file(folder: Path) -> str | None:
 
 
 def _damage(folder: Path, record: Mapping[str, Any]) -> str | None:
-    """A cheap check (run.json's values, weights.pt's size) that the run can be rebuilt."""
+    """A check that the run can be rebuilt: run.json's values, weights.pt's size, and
+    validation.npz's arrays (their headers, finite logits; remembered per file version)."""
     problem = _record_problem(record)
     if problem:
         return problem
@@ -511,7 +519,11 @@ def _damage(folder: Path, record: Mapping[str, Any]) -> str | None:
             f"{WEIGHTS_FILE} has {actual} bytes but the run wrote {expected}: "
             "it was cut short or replaced"
         )
-    return None
+    if actual > MAX_WEIGHTS_BYTES:
+        return f"{WEIGHTS_FILE} is {actual:,} bytes, over the {MAX_WEIGHTS_BYTES:,}-byte limit"
+    return validation_problem(
+        folder / VALIDATION_FILE, len(record["class_names"]), record["image_shape"]
+    )
 
 
 def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = False) -> RunSummary:
@@ -589,10 +601,13 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
 def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     """Read a weights file with `weights_only=True`: tensors only, never arbitrary code."""
     path = Path(path)
+    if not path.exists():
+        raise RunError(f"{path} is missing: train the run again")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise RunError(f"{path} is missing: train the run again") from None
+        with open_regular(path, MAX_WEIGHTS_BYTES) as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
+    except RunError as error:
+        raise RunError(f"{path.name} was refused: {error}") from None
     except Exception as error:  # torch raises many kinds for bad files
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise RunError(
@@ -607,19 +622,14 @@ def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _read_validation(path: Path) -> ValidationOutputs:
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            logits = torch.from_numpy(np.array(arrays["logits"], dtype=np.float32))
-            targets = torch.from_numpy(np.array(arrays["targets"]))
-            images = torch.from_numpy(np.array(arrays["images"], dtype=np.uint8))
-    except FileNotFoundError:
-        raise RunError(f"{path.name} is missing") from None
-    except Exception as error:
-        raise RunError(f"{path.name} is unreadable ({type(error).__name__}: {error})") from None
-    if logits.ndim != 2 or len(logits) != len(targets) or len(images) != len(logits):
-        raise RunError(f"{path.name} holds arrays of mismatched sizes")
-    return ValidationOutputs(logits=logits, targets=targets, images=images)
+def _read_validation(path: Path, classes: int, image_shape: Sequence[int]) -> ValidationOutputs:
+    """The validation arrays, checked and bounded by engine.run_validation."""
+    arrays = read_validation_arrays(path, classes, image_shape)
+    return ValidationOutputs(
+        logits=torch.from_numpy(np.array(arrays["logits"], dtype=np.float32)),
+        targets=torch.from_numpy(np.array(arrays["targets"])),
+        images=torch.from_numpy(np.array(arrays["images"], dtype=np.uint8)),
+    )
 
 
 def load_run_folder(path: Path | str, run_id: str | None = None) -> LoadedRun:
@@ -664,7 +674,11 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
     class_names = tuple(record["class_names"])  # checked by _damage
     image_shape = tuple(record["image_shape"])
     model_config = replace(config.model, pretrained=False)  # the weights come from the run
-    model = build_model(model_config, len(class_names), image_shape)  # type: ignore[arg-type]
+    try:
+        model = build_model(model_config, len(class_names), image_shape)  # type: ignore[arg-type]
+        validation = _read_validation(path / VALIDATION_FILE, len(class_names), image_shape)
+    except EngineError as error:
+        raise RunError(f"run {run_id!r} is damaged: {error}; delete it") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -687,7 +701,7 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
         normalization=(mean, std),
         history=history,
         model=model,
-        validation=_read_validation(path / VALIDATION_FILE),
+        validation=validation,
         status=str(status),
         device=record.get("device"),
         created=record.get("created"),
@@ -747,10 +761,10 @@ def read_tuned_thresholds(run: LoadedRun) -> TunedThresholds | None:
     if not path.is_file():
         return None
     try:
-        record = json.loads(path.read_text())
+        record = _read_json(path)  # a regular file of bounded size
         values = tuple(float(value) for value in record["thresholds"])
         names = tuple(str(name) for name in record["class_names"])
-    except (OSError, ValueError, TypeError, KeyError) as error:
+    except (RunError, OSError, ValueError, TypeError, KeyError) as error:
         raise RunError(
             f"run {run.id!r}'s {THRESHOLDS_FILE} is damaged ({type(error).__name__}): tune and "
             "save the thresholds again"
@@ -812,9 +826,18 @@ def train_run(
         result = fit(config, split, [*callbacks, metrics_saver(writer)])
         writer.finish(result, split)
     except KeyboardInterrupt:
-        writer.fail("stopped by Ctrl-C before the weights were saved", status="stopped")
+        try:
+            writer.fail("stopped by Ctrl-C before the weights were saved", status="stopped")
+        except OSError:
+            pass
         raise
     except BaseException as error:
-        writer.fail(f"training failed: {type(error).__name__}: {error}"[:500])
+        described = (
+            str(error) if isinstance(error, EngineError) else f"{type(error).__name__}: {error}"
+        )
+        try:
+            writer.fail(f"training failed: {described}"[:500])
+        except OSError:  # a full disk cannot take run.json either; the error says why
+            pass
         raise
     return writer.id

@@ -47,6 +47,7 @@ from engine.distributed import (
     distributed_session,
     shard_loss,
 )
+from engine.errors import TrainingError
 from engine.labels import check_targets, loss_function, targets_for_mode
 from engine.models import build_model
 
@@ -114,6 +115,11 @@ def _fit(
     generator = torch.Generator().manual_seed(train.seed)
     callbacks = callbacks if context.is_main_process else ()
 
+    if len(split.train) < 2:
+        raise TrainingError(
+            f"training needs at least 2 training images, this split has {len(split.train)}: "
+            "batch norm learns from batches of 2 or more (raise the limit)"
+        )
     train_targets = targets_for_mode(split.train.targets, mode, num_classes)
     valid_targets = targets_for_mode(split.valid.targets, mode, num_classes)
     if model is None:
@@ -180,6 +186,7 @@ def _fit(
                 context=context,
             )
             logits = validation_logits()
+            _check_finite(epoch, train_loss, logits, train.lr)
             metrics = epoch_metrics(logits, split.valid.targets, mode, train.threshold)
             row = {"epoch": float(epoch), "train_loss": train_loss, **metrics}
             row["seconds"] = time.perf_counter() - epoch_start
@@ -206,6 +213,17 @@ def _fit(
         normalization=(mean.tolist(), std.tolist()),
         world_size=context.world_size,
         backend=context.backend,
+    )
+
+
+def _check_finite(epoch: int, train_loss: float, logits: torch.Tensor, lr: float) -> None:
+    """Stop with a message, rather than save a diverged model, when the loss or the
+    validation outputs are no longer finite numbers (the same in every process)."""
+    if math.isfinite(train_loss) and bool(torch.isfinite(logits).all()):
+        return
+    raise TrainingError(
+        f"training diverged in epoch {epoch}: the loss or the model's outputs became NaN or "
+        f"infinite (learning rate {lr:g}); lower the learning rate and train again"
     )
 
 

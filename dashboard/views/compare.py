@@ -37,7 +37,7 @@ def load_runs(run_ids: list[str]) -> list:
             try:
                 loaded.append(state.load_run(run_id))
             except EngineError as error:
-                st.error(f"{run_id}: {error}")
+                state.show_error(f"{run_id}: {error}")
     return loaded
 
 
@@ -61,12 +61,15 @@ def show_metrics(loaded: list, by_id: dict) -> None:
 
 def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
     """The three readings, their sentence and reliability, then the non-digit check."""
-    st.caption(f"Softmax-trained: {softmax_run.id} · sigmoid-trained: {sigmoid_run.id}")
+    st.caption(
+        f"Softmax-trained: {state.plain(softmax_run.id)} · "
+        f"sigmoid-trained: {state.plain(sigmoid_run.id)}"
+    )
     try:
         with st.spinner("Reading the validation outputs three ways…"):
             readings = compare_runs(softmax_run, sigmoid_run, threshold)
     except EngineError as error:
-        st.error(str(error))
+        state.show_error(error)
         return
     st.info(explain_readings(readings))
     frame = readings_frame(readings)
@@ -97,7 +100,7 @@ def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
         with st.spinner(f"Showing {NON_DIGIT_COUNT} generated non-digits to both models…"):
             check = check_non_digits([softmax_run, sigmoid_run], threshold, count=NON_DIGIT_COUNT)
     except EngineError as error:
-        st.error(str(error))
+        state.show_error(error)
         return
     st.info(check.explanation)
     st.dataframe(charts_analysis.neither_table(check.readings), hide_index=True, width="stretch")
@@ -117,11 +120,14 @@ def take_finished_twin() -> None:
     progress = job.progress()
     if progress.state == "done" and progress.run_id:
         state.finish_twin([*chosen_before, progress.run_id])
-        st.success(f"The {job.config.train.mode} twin is trained and chosen: {progress.run_id}.")
+        st.success(
+            f"The {job.config.train.mode} twin is trained and chosen: "
+            f"{state.plain(progress.run_id)}."
+        )
     else:
         state.finish_twin(None)
         reason = progress.error or f"stopped after {progress.epoch} of {progress.epochs} epochs"
-        st.error(f"The {job.config.train.mode} twin was not trained: {reason}.")
+        state.show_error(f"The {job.config.train.mode} twin was not trained: {reason}.")
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -178,7 +184,7 @@ def offer_twin(run, chosen_ids: list[str], summaries: list) -> None:
             config = run.config.with_changes(mode=missing)
             job = start_training(config, state.run_store(), split=state.load_dataset(config.data))
         except EngineError as error:
-            st.error(str(error))
+            state.show_error(error)
             return
         state.start_twin(job, chosen_ids)
         st.rerun()

@@ -38,7 +38,7 @@ if name == state.UPLOAD_CHOICE:
             with st.spinner("Reading the upload…"):
                 state.load_dataset(DataConfig(dataset=candidate))
         except EngineError as error:
-            st.error(f"{upload.name} cannot be used: {error}")
+            state.show_error(f"{upload.name} cannot be used: {error}")
             if remembered is None:
                 state.end_page()
             st.info("Still using the earlier upload, shown below.")
@@ -64,10 +64,7 @@ else:
             **state.bind_flag(state.DOWNLOAD),
         )
         if not download:
-            st.caption(
-                "Offline: the files must already be in the data folder "
-                "(set LME_DATA_DIR to use another one)."
-            )
+            st.caption("Offline: only the datasets already on this server can be used.")
 
 config = DataConfig(dataset=dataset, download=download)
 try:
@@ -80,7 +77,7 @@ try:
         )
         bar.empty()
 except EngineError as error:
-    st.error(str(error))
+    state.show_error(error)
     state.end_page()
 for warning in split.warnings:  # e.g. files of an upload that were skipped
     st.warning(warning)

@@ -85,7 +85,7 @@ try:
         matrices = coactivation(probabilities, targets, class_names, threshold)
         confusion = confusion_matrix(run.validation.logits, targets, class_names)
 except EngineError as error:
-    st.error(f"This run's saved outputs cannot be analysed: {error}. Train it again.")
+    state.show_error(f"This run's saved outputs cannot be analysed: {error}. Train it again.")
     state.end_page()
 if pairs.empty:
     st.info("This run has a single class, so there are no pairs to confuse.")
@@ -95,7 +95,8 @@ if per_class:
     st.caption(
         "Tuned thresholds: "
         + ", ".join(
-            f"{name}: {value:.2f}" for name, value in zip(class_names, threshold, strict=True)
+            f"{state.plain(name)}: {value:.2f}"
+            for name, value in zip(class_names, threshold, strict=True)
         )
     )
 
@@ -148,12 +149,13 @@ st.dataframe(
     selection_mode="single-row",
 )
 
-st.subheader(f"{pair[0]} or {pair[1]}?")
+shown_a, shown_b = state.plain(pair[0]), state.plain(pair[1])  # class names are user text
+st.subheader(f"{shown_a} or {shown_b}?")
 st.write(
-    f"{int(chosen['both_count'])} images fire both {pair[0]} and {pair[1]} at this threshold "
-    f"({int(chosen['true_a'])} truly {pair[0]}, {int(chosen['true_b'])} truly {pair[1]}); "
-    f"argmax took {int(chosen['confused_a_as_b'])} {pair[0]}s for {pair[1]} and "
-    f"{int(chosen['confused_b_as_a'])} {pair[1]}s for {pair[0]}."
+    f"{int(chosen['both_count'])} images fire both {shown_a} and {shown_b} at this threshold "
+    f"({int(chosen['true_a'])} truly {shown_a}, {int(chosen['true_b'])} truly {shown_b}); "
+    f"argmax took {int(chosen['confused_a_as_b'])} {shown_a}s for {shown_b} and "
+    f"{int(chosen['confused_b_as_a'])} {shown_b}s for {shown_a}."
 )
 points = charts_analysis.pair_points(
     probabilities, targets, class_names, int(chosen["a_index"]), int(chosen["b_index"])

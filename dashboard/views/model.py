@@ -52,7 +52,7 @@ try:
         ModelConfig(name=name, freeze_body=frozen), split.num_classes, split.image_shape
     )
 except EngineError as error:
-    st.error(str(error))
+    state.show_error(error)
     state.end_page()
 
 before, after = st.columns(2)

@@ -24,16 +24,17 @@ from engine.runs import read_tuned_thresholds
 # No `type=` filter on the uploader: the engine names what is wrong with any file (a .heic
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
+MAX_FILES, MAX_TOTAL_BYTES = state.PREDICT_MAX_FILES, state.PREDICT_MAX_BYTES
 
 
 def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) -> None:
     """One upload's card: the verdict, the image twice, both bar charts, the pairs."""
     with st.container(border=True):
-        st.markdown(f"**{name}**")
+        st.markdown(f"**{state.plain(name)}**")
         if prediction.error:
-            st.error(f"{name}: {prediction.error}")
+            state.show_error(f"{name}: {prediction.error}")
             return
-        st.subheader(f"Verdict: {verdict_text(prediction)}")
+        st.subheader(f"Verdict: {state.plain(verdict_text(prediction))}")
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
         try:
             original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
@@ -58,7 +59,10 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
         )
         between = charts_analysis.pairs_between(prediction.classes, prediction.sigmoid, run_pairs)
         if between:
-            st.write("Falls between these confused pairs of the run: " + ", ".join(between))
+            st.write(
+                "Falls between these confused pairs of the run: "
+                + ", ".join(state.plain(pair) for pair in between)
+            )
         else:
             st.caption("Not between any of the run's most confused pairs.")
 
@@ -132,8 +136,23 @@ with st.expander("Draw a digit", expanded=True):
     drawing = draw_pad()
 
 files = [(examples[chosen].name, examples[chosen].data)] if chosen in examples else []
+uploads = list(uploads or [])
+read, total = 0, 0  # how many uploads fit the limits, in the order chosen
+for upload in uploads[:MAX_FILES]:
+    total += upload.size
+    if total > MAX_TOTAL_BYTES:
+        break
+    read += 1
+if read < len(uploads):
+    st.warning(
+        f"{len(uploads)} files were chosen; one reading takes at most {MAX_FILES} files and "
+        f"{MAX_TOTAL_BYTES / 2**20:.0f} MB, so only the first {read} are read. Remove some "
+        "(the × beside each) to read the others.",
+        icon="⚠️",
+    )
 files += [("your drawing", drawing)] if drawing else []
-files += [(upload.name, upload.getvalue()) for upload in uploads or []]
+files += [(upload.name, upload.getvalue()) for upload in uploads[:read]]
+del uploads  # only the files read are kept, and only for this page run
 if not files:
     st.info(
         "Upload one or more images, draw a digit, or try an example, to see the model's "
@@ -145,7 +164,7 @@ else:
         try:
             predictions = predict_images(run, files, threshold=threshold)
         except EngineError as error:
-            st.error(str(error))
+            state.show_error(error)
     ranked = confused_pairs(
         activation(run.validation.logits, "multi-label"),
         run.validation.targets,

@@ -88,10 +88,10 @@ with st.form(state.TRAIN_FORM):
         )
         batch_size = st.number_input(
             "Batch size",
-            1,
+            2,  # batch norm learns nothing from batches of one image
             4096,
             defaults.train.batch_size,
-            **state.bind_number(state.BATCH_SIZE, 1, 4096),
+            **state.bind_number(state.BATCH_SIZE, 2, 4096),
         )
         lr = st.number_input(
             "Learning rate (peak)",
@@ -152,7 +152,7 @@ if submitted and not busy:
         )
         state.remember_job(job)
     except EngineError as error:
-        st.error(str(error))
+        state.show_error(error)
         state.end_page()
     st.rerun()  # redraw with the form disabled and the status polling
 
@@ -160,7 +160,7 @@ if submitted and not busy:
 def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
     if progress.state == "failed":
-        st.error(f"Training failed: {progress.error}")
+        state.show_error(f"Training failed: {progress.error}")
         return
     if progress.state == "stopped":
         st.warning(f"Stopped after {progress.epoch} of {progress.epochs} epochs.")

@@ -73,8 +73,13 @@ def teach_none(
     every kind, so the per-kind table shows the taught kinds and the never-taught ones apart.
     `split` skips loading `config.data` (tests pass a tiny one); the threshold is the config's.
     """
-    if none_examples < 1:
-        raise EngineError("teaching 'none' needs at least one all-zero example")
+    from engine.config import MAX_NONE_EXAMPLES
+
+    if not isinstance(none_examples, int) or not 1 <= none_examples <= MAX_NONE_EXAMPLES:
+        raise EngineError(
+            f"teaching 'none' needs 1 to {MAX_NONE_EXAMPLES:,} all-zero examples, "
+            f"got {none_examples}"
+        )
     held_out = tuple(dict.fromkeys(held_out_kinds))
     unknown = [kind for kind in held_out if kind not in NON_DIGIT_KINDS]
     taught_kinds = [kind for kind in NON_DIGIT_KINDS if kind not in held_out]

@@ -143,7 +143,9 @@ def confused_pairs(
     matrices = coactivation(scores, truth, class_names, threshold)
     confusion = confusion_matrix(scores, truth, class_names).to_numpy()
     rows, columns = torch.triu_indices(size, size, offset=1)
-    order = torch.as_tensor(matrices.strength[rows, columns]).argsort(descending=True, stable=True)
+    # numpy arrays are indexed with numpy indices: a one-element tensor would index as a scalar
+    strengths = matrices.strength[rows.numpy(), columns.numpy()]
+    order = torch.as_tensor(strengths).argsort(descending=True, stable=True)
     if top is not None:
         order = order[:top]
     rows, columns = rows[order], columns[order]

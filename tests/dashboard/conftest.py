@@ -6,6 +6,7 @@ Caches (st.cache_resource) live for the whole pytest process, so mnist-5k is dec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,6 +47,11 @@ def open_page(runs_dir: Path) -> Iterator[Callable[..., AppTest]]:
         job.wait(30)
     for task in jobs.running_tasks():  # nor an experiment (tasks cannot be stopped)
         task.wait(60)
+
+
+def as_displayed(markdown: str) -> str:
+    """The text a reader sees of Markdown whose punctuation was escaped (state.plain)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 
 def texts(app: AppTest, kind: str) -> list[str]:

@@ -17,7 +17,7 @@ from engine.analysis import confused_pairs
 from engine.labels import activation
 from engine.prediction import predict_images, verdict_text
 from engine.runs import RunStore
-from tests.dashboard.conftest import texts
+from tests.dashboard.conftest import as_displayed, texts
 from tests.engine.bad_inputs import IMAGE_CASES
 
 PAGE = "views/predict.py"
@@ -95,7 +95,7 @@ def test_every_bad_upload_gets_the_engines_message_and_the_rest_still_work(open_
     app = open_page(PAGE, run=run_id)
     app.file_uploader[0].set_value(files).run()
     assert not app.exception
-    errors = texts(app, "error")
+    errors = [as_displayed(message) for message in texts(app, "error")]
     refused = [case for case in IMAGE_CASES if case.error is not None]
     accepted = [case for case in IMAGE_CASES if case.error is None]
     assert len(refused) >= 10 and len(errors) == len(refused)

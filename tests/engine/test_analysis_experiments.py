@@ -55,7 +55,7 @@ def test_teaching_none_makes_unseen_non_digits_neither_and_keeps_digits():
 
 
 def test_teaching_none_needs_examples():
-    with pytest.raises(EngineError, match="at least one"):
+    with pytest.raises(EngineError, match="needs 1 to 100,000 all-zero examples"):
         teach_none(RunConfig(), none_examples=0)
 
 

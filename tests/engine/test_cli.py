@@ -308,7 +308,9 @@ def test_missing_and_unreadable_images_are_one_error_line(
 
 def test_usage_errors_are_one_error_line(trained: tuple[Path, str, str]) -> None:
     assert_one_error_line(*cli("train", "--mode", "both")[::2], "--mode")
-    assert_one_error_line(*cli("train", "--epochs", "0")[::2], "epochs must be at least 1")
+    assert_one_error_line(
+        *cli("train", "--epochs", "0")[::2], "epochs must be a whole number from 1"
+    )
     assert_one_error_line(*cli("train", "--lr", "fast")[::2], "--lr")
     assert_one_error_line(*cli("frobnicate")[::2], "frobnicate")
     assert_one_error_line(*cli("predict", "some-run")[::2], "IMAGE")
@@ -337,4 +339,6 @@ def test_cpu_threads_reach_the_training_config() -> None:
     assert default.train.cpu_threads == 0  # all cores unless asked
     shared = _config_from(build_parser().parse_args(["train", "--cpu-threads", "1"]))
     assert shared.train.cpu_threads == 1
-    assert_one_error_line(*cli("train", "--cpu-threads", "-1")[::2], "cpu_threads must be 0")
+    assert_one_error_line(
+        *cli("train", "--cpu-threads", "-1")[::2], "cpu_threads must be a whole number from 0"
+    )

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from engine.analysis.outputs import truth_matrix
+from engine.labels import fires
 
 PAIR_SELECTION = "pair"  # name of the click selection on the co-activation heatmap
 # Width follows the container, height is the plot's own: the legend below adds to it instead
@@ -77,7 +78,7 @@ def coactivation_chart(
                 "a:N",
                 "b:N",
                 alt.Tooltip("strength:Q", format=".4f"),
-                alt.Tooltip("count:Q", title="both above threshold"),
+                alt.Tooltip("count:Q", title="both fire (at or above the threshold)"),
             ],
         )
         .add_params(click)
@@ -340,6 +341,13 @@ def per_class_counts(per_class: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
+def per_class_table(per_class: pd.DataFrame) -> pd.DataFrame:
+    """ThresholdMetrics.per_class as shown: precision, recall, F1, labels and firings."""
+    table = per_class[["precision", "recall", "f1", "support", "predicted"]].copy()
+    table[["precision", "recall", "f1"]] = table[["precision", "recall", "f1"]].round(3)
+    return table.rename(columns={"f1": "F1", "support": "labels", "predicted": "fired"})
+
+
 @dataclass(frozen=True)
 class Gallery:
     """Images ready for `st.image(images, caption=captions)`."""
@@ -367,7 +375,7 @@ def gallery(
             top = np.argsort(-row)[:2]
             read = " ".join(f"{class_names[k]}:{row[k]:.2f}" for k in top)
         else:
-            fired = np.flatnonzero(row > np.asarray(threshold))
+            fired = np.flatnonzero(fires(torch.as_tensor(row), torch.as_tensor(threshold)))
             read = "+".join(str(class_names[k]) for k in fired) or "none"
         captions.append(f"true {true_name} → {read}")
     shown = [display_image(images[index].numpy()) for index in chosen]
@@ -385,25 +393,6 @@ def most_striking(
     ordered = np.sort(np.asarray(probabilities)[chosen], axis=1)
     key = ordered[:, -2] if kind == "both" and ordered.shape[1] > 1 else ordered[:, -1]
     return chosen[np.argsort(-key, kind="stable")]
-
-
-def pairs_between(
-    class_names: Sequence[str],
-    sigmoid: Sequence[float],
-    pairs: Sequence[tuple[str, str]],
-    floor: float = 0.1,
-) -> list[str]:
-    """The run's confused pairs an upload sits between: both sigmoids at least `floor`.
-
-    min(sigmoid a, sigmoid b) is the same measure the pair ranking averages.
-    """
-    by_name = {str(name): float(value) for name, value in zip(class_names, sigmoid, strict=True)}
-    found = []
-    for a, b in pairs:
-        low = min(by_name.get(a, 0.0), by_name.get(b, 0.0))
-        if low >= floor:
-            found.append(f"{a} and {b} (min sigmoid {low:.2f})")
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,7 +527,7 @@ def neither_table(readings: pd.DataFrame) -> pd.DataFrame:
         {
             "reading": [f"({key}) {title}" for key, title in readings["title"].items()],
             'says "neither" %': (readings["neither_rate"] * 100).round(1).to_numpy(),
-            "top probability ≤ threshold %": (readings["low_confidence_rate"] * 100)
+            "top probability < threshold %": (readings["low_confidence_rate"] * 100)
             .round(1)
             .to_numpy(),
             "most named class": readings["top_class"].to_numpy(),

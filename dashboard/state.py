@@ -413,10 +413,31 @@ def analysis_run_picker(page: str = "explore") -> Any:
     index = ids.index(preferred) if preferred in ids else 0
     run_id = st.selectbox("Run", ids, index=index, **bind_choice(RUN, ids))
     try:
-        return load_run(run_id)
+        run = load_run(run_id)
     except EngineError as error:
         show_error(error)
         return None
+    show_warnings(run.warnings)
+    return run
+
+
+def run_warnings(run_id: str) -> list[str]:
+    """A saved run's warnings, read from its folder without loading its model."""
+    from engine.runs import summarize_run
+
+    store = run_store()
+    try:
+        return list(summarize_run(store.run_path(run_id)).warnings)
+    except EngineError:
+        return []
+
+
+def show_warnings(warnings: Sequence[str], run_id: str | None = None) -> None:
+    """A run's warnings (e.g. "validation accuracy is at chance: the model did not learn"),
+    one st.warning each, so nobody reads its answers without knowing."""
+    for warning in warnings:
+        text = f"{run_id}: {warning}" if run_id else warning.capitalize()
+        st.warning(plain(text), icon="⚠️")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -320,10 +320,13 @@ def train_command(args: argparse.Namespace) -> int:
     from engine.callbacks import ProgressPrinter
     from engine.data import load_dataset
     from engine.distributed import is_main_process
-    from engine.runs import atomic_write_bytes, train_run
+    from engine.models import freeze_warning
+    from engine.runs import atomic_write_bytes, summarize_run, train_run
 
     config = _config_from(args)
     store = _store(args)
+    if freeze_warning(config.model) and is_main_process():
+        print(f"warning: {freeze_warning(config.model)}", file=sys.stderr, flush=True)
     main_process = is_main_process()  # under torchrun, rank 0 alone prints and saves
     quiet = args.quiet or not main_process
     try:
@@ -359,6 +362,8 @@ def train_command(args: argparse.Namespace) -> int:
         return ctrl_c.exit_status if ctrl_c.requested else 0
     if ctrl_c.requested:
         print("stopped: the run was saved as stopped", file=sys.stderr, flush=True)
+    for warning in summarize_run(store.run_path(run_id)).warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     print(f"run: {run_id}", flush=True)
     return ctrl_c.exit_status if ctrl_c.requested else 0
 
@@ -375,7 +380,9 @@ RUN_COLUMNS = (
     "model",
     "epochs",
     "val_accuracy",
+    "val_exact_match",
     "val_accuracy_multi",
+    "warning",
 )
 
 
@@ -399,13 +406,23 @@ def runs_command(args: argparse.Namespace) -> int:
                 summary.model or "-",
                 epochs,
                 _percent(summary.metrics.get("val_accuracy")),
+                _percent(summary.metrics.get("val_exact_match")),
                 _percent(summary.metrics.get("val_accuracy_multi")),
+                "AT CHANCE (see below)" if summary.warnings else "",
             )
         )
     print(_table(RUN_COLUMNS, rows))
     notes = [s for s in summaries if s.status != "complete" and s.problem]
     for summary in notes:
         print(f"* {summary.id}: {summary.problem}")
+    for summary in summaries:
+        for warning in summary.warnings:
+            print(f"! {summary.id}: {warning}")
+    if any(summary.metrics.get("val_accuracy_multi") is not None for summary in summaries):
+        print(
+            "val_accuracy_multi counts every (image, class) decision: a model that fires "
+            "nothing scores 90% on ten classes; read val_exact_match beside it"
+        )
     return 0
 
 
@@ -489,7 +506,13 @@ def predict_command(args: argparse.Namespace) -> int:
     tuned = args.threshold == "tuned"
     threshold = _tuned_thresholds(run) if tuned else _threshold(args, run)
     images = [(str(path), _read_image(path)) for path in args.images]
-    from engine.prediction import predict_images, verdict_text
+    from engine.prediction import (
+        READING_NAMES,
+        near_miss_text,
+        other_reading_text,
+        predict_images,
+        verdict_text,
+    )
 
     predictions = predict_images(run, images, threshold=threshold)
     if args.json:
@@ -497,6 +520,12 @@ def predict_command(args: argparse.Namespace) -> int:
     else:
         for prediction in predictions:
             print(f"{prediction.file}: {verdict_text(prediction)}")
+            if prediction.error is not None:
+                continue
+            print(f"  read with {READING_NAMES[prediction.reading]}, as the model was trained")
+            print(f"  {other_reading_text(prediction)}")
+            if prediction.near_misses:
+                print(f"  {near_miss_text(prediction)}")
             ranked = sorted(
                 zip(prediction.classes, prediction.sigmoid, prediction.softmax, strict=False),
                 key=lambda item: -item[1],

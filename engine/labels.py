@@ -11,6 +11,8 @@ activation change. Pure functions on tensors, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +23,44 @@ from engine.errors import LabelShapeError
 from engine.modes import LABEL_MODES as LABEL_MODES
 from engine.modes import LabelMode as LabelMode
 from engine.modes import check_mode as check_mode
+
+
+def labels_per_image(*targets: torch.Tensor) -> str:
+    """What the data says about its images, read from the targets: "several" when it is
+    genuinely multi-label (multi-hot rows, some with two or more classes, as `two-digits` and
+    multi-label CSV sets carry), else "one" (class indices, one-hot rows, and the all-zero rows
+    of generated non-digits). This is the data's nature, apart from the label mode a run is
+    trained in: a sigmoid run on MNIST still has one digit per image."""
+    for part in targets:
+        if is_multi_hot(part) and len(part) and bool(((part > 0.5).sum(dim=1) >= 2).any()):
+            return "several"
+    return "one"
+
+
+def chance_accuracy(targets: torch.Tensor) -> float:
+    """The argmax accuracy of always answering the commonest class (1/K on balanced data)."""
+    counts = targets.sum(dim=0) if is_multi_hot(targets) else torch.bincount(targets.long())
+    labelled = int((targets > 0.5).any(dim=1).sum()) if is_multi_hot(targets) else len(targets)
+    return float(counts.max()) / labelled if labelled and len(counts) else 0.0
+
+
+CHANCE_WARNING = "validation accuracy is at chance: the model did not learn"
+CHANCE_MARGIN = 0.1  # of the way from chance to 100%: below that, the model learned nothing
+
+
+def chance_warning(metrics: Mapping[str, float], chance: float) -> str | None:
+    """CHANCE_WARNING (with the numbers) when the argmax validation accuracy is within
+    CHANCE_MARGIN of chance, else None. A dead 10-class model reads 90% accuracy_multi, so the
+    check is on argmax accuracy."""
+    accuracy = metrics.get("val_accuracy")
+    if not isinstance(accuracy, int | float) or not 0 < chance < 1:
+        return None
+    if accuracy >= chance + CHANCE_MARGIN * (1 - chance):
+        return None
+    return (
+        f"{CHANCE_WARNING} ({accuracy:.0%} argmax accuracy, where always answering the "
+        f"commonest class scores {chance:.0%})"
+    )
 
 
 def is_multi_hot(targets: torch.Tensor) -> bool:
@@ -88,6 +128,22 @@ def activation(logits: torch.Tensor, mode: str) -> torch.Tensor:
     """Probabilities as the mode reads them: softmax over classes, or a sigmoid per class."""
     check_mode(mode)
     return logits.softmax(dim=-1) if mode == "multi-class" else logits.sigmoid()
+
+
+def fires(sigmoids: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
+    """THE rule for a sigmoid reading: a class fires when its sigmoid is at or above the
+    threshold (`sigmoid >= threshold`). Training metrics, the analysis, prediction and every
+    chart decide with this one function, so a sigmoid equal to the threshold fires everywhere.
+    `threshold` is one number or one per class (broadcast over the last dimension)."""
+    return sigmoids >= threshold
+
+
+NEAR_MISS_MARGIN = 0.1  # a class this close below the threshold "nearly fired"
+
+
+def nearly_fires(sigmoids: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
+    """Classes that did not fire but came within NEAR_MISS_MARGIN of the threshold."""
+    return ~fires(sigmoids, threshold) & (sigmoids >= threshold - NEAR_MISS_MARGIN)
 
 
 def check_targets(logits: torch.Tensor, targets: torch.Tensor, mode: str) -> None:

@@ -140,23 +140,33 @@ class HeadChange:
     before: object  # engine.models.HeadDescription
     after: object  # engine.models.HeadDescription
     num_classes: int
+    before_origin: str = ""  # where the "before" head comes from, in words
 
 
 def head_change(
     config: ModelConfig, num_classes: int, image_shape: tuple[int, int, int]
 ) -> HeadChange:
-    """Build the architecture with its published 1000-class head, then reset it to
-    `num_classes` outputs and apply `config.freeze_body`, describing the head each time.
+    """Build the architecture as it comes, then reset its head to `num_classes` outputs and
+    apply `config.freeze_body`, describing the head each time. A torchvision model comes with
+    the 1000-class ImageNet head it is published with; a built-in net (cnn, mlp) has no
+    published head and is built for the dataset, so its own head already has the dataset's
+    outputs and the reset puts a fresh one of the same shape in its place.
     """
     from engine import models  # imported here: models pull in torchvision, slow to import
 
+    built_in = config.name in models.BUILT_IN_MODELS
+    classes = num_classes if built_in else PUBLISHED_CLASSES
     model = models.build_model(
-        ModelConfig(name=config.name, pretrained=False, freeze_body=False),
-        PUBLISHED_CLASSES,
-        image_shape,
+        ModelConfig(name=config.name, pretrained=False, freeze_body=False), classes, image_shape
     )
     before = models.describe_head(model)
     models.reset_classifier(model, num_classes)
     models.freeze_body(model, config.freeze_body)
     after = models.describe_head(model)
-    return HeadChange(before=before, after=after, num_classes=num_classes)
+    origin = (
+        f"As built: {config.name} is built for the dataset, with its own {num_classes}-output "
+        "head (it has no published head)."
+        if built_in
+        else f"As published, with the standard {PUBLISHED_CLASSES}-class (ImageNet) head."
+    )
+    return HeadChange(before=before, after=after, num_classes=num_classes, before_origin=origin)

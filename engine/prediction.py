@@ -5,10 +5,23 @@ preprocess (engine/images.py), normalise exactly as training did ((x / 255 - mea
 batched forward pass, and a verdict at a threshold. A file that cannot be read does not sink
 the batch: its `Prediction` carries `error` and no probabilities.
 
+The verdict follows the run's label mode, and says which reading it is (`reading`):
+- a multi-class (softmax-trained) run answers with its softmax winner, always one class ("7");
+- a multi-label (sigmoid-trained) run answers with every class whose sigmoid fires
+  (`engine.labels.fires`: sigmoid >= threshold). Two firing classes read "1 and 7" when the
+  run's images carry several labels each (two-digits, multi-hot CSV sets) and "1 or 7 —
+  ambiguous" when they carry one; no firing class reads "none of the classes".
+The other reading stays available, labelled: `fired` is always the sigmoid reading, and
+`other_reading_text` says what it gives for a softmax run ("read with sigmoids, which this
+model was not trained for: ...") or what the softmax winner is for a sigmoid run. Classes
+within NEAR_MISS_MARGIN below the threshold are near misses ("3 nearly fired: 0.49").
+
 JSON form (`Prediction.to_dict`, used by `python -m engine predict --json`): `file`, `classes`,
-`sigmoid`, `softmax`, `verdict`, `verdict_text` and `error` (null when the file was predicted;
-else the message, with `sigmoid`, `softmax` and `verdict` null, since an empty verdict means
-"none of the classes").
+`sigmoid`, `softmax`, `reading` ("softmax" or "sigmoid"), `verdict` (the class names of the
+run's own reading), `fired` (the classes whose sigmoid fires, whatever the reading),
+`near_misses`, `verdict_text` and `error` (null when the file was predicted; else the message,
+with `sigmoid`, `softmax`, `verdict`, `fired` and `near_misses` null, since an empty verdict
+means "none of the classes").
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +38,7 @@ from torch import nn
 
 from engine.errors import EngineError
 from engine.images import decode_image, preprocess
+from engine.labels import fires, nearly_fires
 
 if TYPE_CHECKING:
     from engine.runs import LoadedRun
@@ -40,9 +54,13 @@ class Prediction:
     classes: tuple[str, ...]
     sigmoid: list[float]  # one per class, in class order; empty when error is set
     softmax: list[float]
-    verdict: list[str]  # classes whose sigmoid passes the threshold, in class order
+    verdict: list[str]  # the run's own reading: its softmax winner, or the classes that fire
     model_input: np.ndarray | None  # uint8 (H, W) or (H, W, C): the image as the model sees it
     error: str | None = None
+    reading: str = "sigmoid"  # "softmax" (multi-class run) or "sigmoid" (multi-label run)
+    fired: list[str] = field(default_factory=list)  # classes whose sigmoid fires, class order
+    near_misses: list[str] = field(default_factory=list)  # within the margin below threshold
+    several_labels: bool = False  # the run's images carry several labels each
 
     def to_dict(self) -> dict[str, Any]:
         failed = self.error is not None
@@ -51,24 +69,86 @@ class Prediction:
             "classes": list(self.classes),
             "sigmoid": None if failed else [float(value) for value in self.sigmoid],
             "softmax": None if failed else [float(value) for value in self.softmax],
+            "reading": self.reading,
             "verdict": None if failed else list(self.verdict),
+            "fired": None if failed else list(self.fired),
+            "near_misses": None if failed else list(self.near_misses),
             "verdict_text": verdict_text(self),
             "error": self.error,
         }
 
 
+READING_NAMES = {"softmax": "softmax (its winner)", "sigmoid": "sigmoids (each class that fires)"}
+
+
 def verdict_text(prediction: Prediction) -> str:
-    """ "7", "1 or 7 — ambiguous", "1, 7 or 9 — ambiguous" (most probable first), or
-    "none of the classes"; for an unreadable file, "error: <message>"."""
+    """The run's own reading in words: the softmax winner ("7") for a softmax run; for a
+    sigmoid run the classes that fire: "7", "1 and 7" on data with several labels per image,
+    "1 or 7 — ambiguous" (most probable first) on data with one, or "none of the classes".
+    For an unreadable file, "error: <message>"."""
     if prediction.error is not None:
         return f"error: {prediction.error}"
-    if not prediction.verdict:
+    if prediction.reading == "softmax":
+        return prediction.verdict[0] if prediction.verdict else "none of the classes"
+    return sigmoid_text(prediction, prediction.verdict)
+
+
+def sigmoid_text(prediction: Prediction, names: Sequence[str]) -> str:
+    """Classes read with sigmoids, in words (see verdict_text)."""
+    if not names:
         return "none of the classes"
-    probability = dict(zip(prediction.classes, prediction.sigmoid, strict=True))
-    names = sorted(prediction.verdict, key=lambda name: -probability[name])
     if len(names) == 1:
         return names[0]
-    return f"{', '.join(names[:-1])} or {names[-1]} — ambiguous"
+    if prediction.several_labels:
+        ordered = [name for name in prediction.classes if name in set(names)]
+        return f"{', '.join(ordered[:-1])} and {ordered[-1]}"
+    probability = dict(zip(prediction.classes, prediction.sigmoid, strict=True))
+    ordered = sorted(names, key=lambda name: -probability[name])
+    return f"{', '.join(ordered[:-1])} or {ordered[-1]} — ambiguous"
+
+
+def other_reading_text(prediction: Prediction) -> str:
+    """The reading the run was not trained for, labelled as such."""
+    if prediction.error is not None:
+        return ""
+    if prediction.reading == "softmax":
+        return (
+            "read with sigmoids, which this model was not trained for: "
+            f"{sigmoid_text(prediction, prediction.fired)}"
+        )
+    winner = max(zip(prediction.softmax, prediction.classes, strict=True))[1]
+    return f"read with softmax, which this model was not trained for: {winner}"
+
+
+def near_miss_text(prediction: Prediction) -> str:
+    """ "3 nearly fired: 0.49" for each class just below the threshold, or ""."""
+    probability = dict(zip(prediction.classes, prediction.sigmoid, strict=True))
+    return "; ".join(
+        f"{name} nearly fired: {probability[name]:.2f}" for name in prediction.near_misses
+    )
+
+
+def pairs_between(
+    prediction: Prediction,
+    pairs: Sequence[tuple[str, str]],
+    threshold: float | Sequence[float],
+):
+    """The confused pairs (a, b) an image falls between: both sigmoids fire or nearly fire
+    (each at least its threshold - NEAR_MISS_MARGIN; one threshold, or one per class), with
+    min(sigmoid a, sigmoid b), strongest first. A blank page, whose sigmoids are all low,
+    falls between none."""
+    names = [str(name) for name in prediction.classes]
+    cutoffs = _per_class(threshold, len(names))
+    close = nearly_fires(torch.tensor(prediction.sigmoid), torch.tensor(cutoffs))
+    high = fires(torch.tensor(prediction.sigmoid), torch.tensor(cutoffs)) | close
+    meaningful = {name for name, on in zip(names, high.tolist(), strict=True) if on}
+    probability = dict(zip(names, prediction.sigmoid, strict=True))
+    found = [
+        (a, b, min(probability[a], probability[b]))
+        for a, b in pairs
+        if a in meaningful and b in meaningful
+    ]
+    return sorted(found, key=lambda item: -item[2])
 
 
 def predict_tensor(
@@ -158,23 +238,58 @@ def predict_images(
         predictions.append(Prediction(name, classes, [], [], [], model_input))
     if not prepared:
         return predictions
-    logits = predict_tensor(run.model, torch.stack(prepared), run.normalization)
+    read = predict_prepared(run, torch.stack(prepared), torch.tensor(cutoffs))
+    for row, slot in enumerate(slots):
+        read[row].file, read[row].model_input = (
+            predictions[slot].file,
+            predictions[slot].model_input,
+        )
+        predictions[slot] = read[row]
+    return predictions
+
+
+def predict_prepared(
+    run: LoadedRun, images: torch.Tensor, threshold: float | torch.Tensor = 0.5
+) -> list[Prediction]:
+    """Predictions for images already prepared as the run's training images were (uint8
+    (N, C, H, W)), read the run's way; `file` is the row number, `model_input` None."""
+    return read_logits(run, predict_tensor(run.model, images, run.normalization), threshold)
+
+
+def read_logits(
+    run: LoadedRun, logits: torch.Tensor, threshold: float | torch.Tensor = 0.5
+) -> list[Prediction]:
+    """The run's model's logits (N, K) read the run's way at `threshold` (one number, or one
+    per class as a (K,) tensor): every verdict, firing set and near miss Predict shows comes
+    from here."""
     if not bool(torch.isfinite(logits).all()):
         raise EngineError(
-            f"run {run.id!r} gives NaN or infinite outputs (its weights or normalization are "
-            "damaged): no verdict can be read from them; train the run again"
+            f"run {getattr(run, 'id', '')!r} gives NaN or infinite outputs (its weights or "
+            "normalization are damaged): no verdict can be read from them; train the run again"
         )
-    sigmoid = torch.sigmoid(logits).tolist()
-    softmax = torch.softmax(logits, dim=1).tolist()
-    for row, slot in enumerate(slots):
-        prediction = predictions[slot]
-        prediction.sigmoid = sigmoid[row]
-        prediction.softmax = softmax[row]
-        prediction.verdict = [
-            name
-            for name, value, cutoff in zip(classes, sigmoid[row], cutoffs, strict=True)
-            if value >= cutoff
-        ]
+    classes = tuple(run.class_names)
+    reading = getattr(run, "reading", "sigmoid")  # LoadedRun.reading: from its label mode
+    several = getattr(run, "labels_per_image", "one") == "several"
+    sigmoid, softmax = torch.sigmoid(logits), torch.softmax(logits, dim=1)
+    fired, near = fires(sigmoid, threshold), nearly_fires(sigmoid, threshold)
+    winners = softmax.argmax(dim=1).tolist()
+    predictions = []
+    for row in range(len(logits)):
+        fired_names = [name for name, on in zip(classes, fired[row].tolist(), strict=True) if on]
+        predictions.append(
+            Prediction(
+                file=str(row),
+                classes=classes,
+                sigmoid=sigmoid[row].tolist(),
+                softmax=softmax[row].tolist(),
+                verdict=[classes[winners[row]]] if reading == "softmax" else fired_names,
+                model_input=None,
+                reading=reading,
+                fired=fired_names,
+                near_misses=[n for n, on in zip(classes, near[row].tolist(), strict=True) if on],
+                several_labels=several,
+            )
+        )
     return predictions
 
 

@@ -37,6 +37,7 @@ from torch import nn
 from engine import __version__
 from engine.config import RunConfig
 from engine.errors import EngineError, RunError
+from engine.labels import chance_accuracy, chance_warning, labels_per_image
 from engine.run_validation import (
     MAX_METRICS_BYTES,
     MAX_RUN_FILE_BYTES,
@@ -153,6 +154,7 @@ class RunSummary:
     epochs_done: int = 0
     read_only: bool = False  # the shipped demo run
     class_names: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. the model did not learn (run_warnings)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form used by `python -m engine runs --json`."""
@@ -171,6 +173,7 @@ class RunSummary:
             "problem": self.problem,
             "read_only": self.read_only,
             "classes": list(self.class_names),
+            "warnings": list(self.warnings),
         }
 
 
@@ -201,15 +204,46 @@ class LoadedRun:
     device: str | None = None  # where it was trained
     created: str | None = None
     read_only: bool = False
+    labels_per_image: str = "one"  # the data's: "one", or "several" (two-digits, multi-hot CSV)
+    chance: float | None = None  # argmax accuracy of always answering the commonest class
 
     @property
     def mode(self) -> str:
         return self.config.train.mode
 
     @property
+    def reading(self) -> str:
+        """How the run's own verdicts are read: "softmax" (its winner) for a multi-class run,
+        "sigmoid" (every class that fires) for a multi-label one."""
+        return "softmax" if self.mode == "multi-class" else "sigmoid"
+
+    @property
+    def multi_label_data(self) -> bool:
+        """The images carry several labels each (not just: trained with sigmoids)."""
+        return self.labels_per_image == "several"
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user must know before trusting this run's answers."""
+        return run_warnings(self.metrics, self.chance, len(self.class_names))
+
+    @property
     def metrics(self) -> dict[str, float]:
         """The last finished epoch's metrics."""
         return dict(self.history[-1]) if self.history else {}
+
+
+def _is_chance(value: Any) -> bool:
+    """A usable recorded chance level: a number strictly between 0 and 1."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
+
+
+def run_warnings(metrics: Mapping[str, Any], chance: float | None, num_classes: int) -> list[str]:
+    """Warnings about a run's last metrics: at chance (engine.training.chance_warning).
+    Without the recorded chance level (runs saved before it was), 1/K is used."""
+    level = float(chance) if _is_chance(chance) else 1 / num_classes if num_classes else 0.0
+    warning = chance_warning(metrics, level)
+    return [warning] if warning else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +295,11 @@ class RunWriter:
             backend=result.backend,
             normalization={"mean": [float(v) for v in mean], "std": [float(v) for v in std]},
             weights=_file_fingerprint(self.path / WEIGHTS_FILE),
+            warnings=run_warnings(
+                result.history[-1] if result.history else {},
+                self._record.get("chance_accuracy"),
+                len(split.class_names),
+            ),
         )
         self._record.pop("problem", None)
         atomic_write_json(self.path / RUN_FILE, self._record)
@@ -410,6 +449,8 @@ class RunStore:
                 "class_names": list(split.class_names),
                 "image_shape": list(split.image_shape),
                 "preprocess": split.preprocess,
+                "labels_per_image": labels_per_image(split.train.targets, split.valid.targets),
+                "chance_accuracy": chance_accuracy(split.valid.targets),
                 "normalization": None,
                 "device": None,
                 "engine_version": __version__,
@@ -571,7 +612,9 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
         return replace(base, problem=str(error), state="damaged")
     last = history[-1] if history else {}
     metrics = {k: v for k, v in last.items() if isinstance(v, int | float) and k != "epoch"}
-    base = replace(base, metrics=metrics, epochs_done=len(history))
+    chance = record.get("chance_accuracy")
+    warnings = run_warnings(metrics, chance, len(base.class_names))
+    base = replace(base, metrics=metrics, epochs_done=len(history), warnings=tuple(warnings))
     state = str(record.get("status"))
     if state == "running":
         if _process_alive(record):
@@ -687,6 +730,12 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
             f"({str(error).splitlines()[0][:200]}); it was saved by another version - train again"
         ) from None
     model.eval()
+    data_labels = record.get("labels_per_image")
+    if data_labels not in ("one", "several"):  # runs saved before it was recorded
+        data_labels = labels_per_image(validation.targets)
+    chance = record.get("chance_accuracy")
+    if not _is_chance(chance):
+        chance = chance_accuracy(validation.targets)
     normalization = record.get("normalization") or {}
     channels = image_shape[0]
     mean = [float(v) for v in normalization.get("mean") or [0.0] * channels]
@@ -705,6 +754,8 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
         status=str(status),
         device=record.get("device"),
         created=record.get("created"),
+        labels_per_image=data_labels,
+        chance=float(chance),
     )
 
 

@@ -48,11 +48,12 @@ from engine.distributed import (
     shard_loss,
 )
 from engine.errors import TrainingError
-from engine.labels import check_targets, loss_function, targets_for_mode
-from engine.models import build_model
+from engine.labels import check_targets, fires, loss_function, targets_for_mode
+from engine.models import build_model, check_offered
 
 MAX_SHIFT = 2  # pixels: random translations of up to this much help digits at no real cost
 EVAL_BATCH_SIZE = 1000
+RECALIBRATION_IMAGES = 2048  # training images that re-estimate batch-norm statistics
 
 
 @dataclass
@@ -123,6 +124,7 @@ def _fit(
     train_targets = targets_for_mode(split.train.targets, mode, num_classes)
     valid_targets = targets_for_mode(split.valid.targets, mode, num_classes)
     if model is None:
+        check_offered(config.model.name)
         model = build_model(config.model, num_classes, split.image_shape)
     _check_outputs(model, split, train_targets, valid_targets, mode)
 
@@ -160,6 +162,8 @@ def _fit(
     def validation_logits() -> torch.Tensor:
         """Every process predicts its shard; all get the logits of the whole set, in order."""
         dtype = optimization.autocast_dtype
+        if context.world_size == 1:
+            recalibrate_batch_norm(model, train_images, train.batch_size, dtype)
         logits = predict_logits(model, valid_images, dtype).reshape(-1, num_classes)
         return context.gather_rows(logits, valid_shard)
 
@@ -295,6 +299,50 @@ def train_one_epoch(
 
 
 @torch.no_grad()
+def recalibrate_batch_norm(
+    model: nn.Module,
+    images: torch.Tensor,
+    batch_size: int,
+    autocast_dtype: torch.dtype | None = None,
+    max_images: int = RECALIBRATION_IMAGES,
+) -> None:
+    """Re-estimate every batch norm's running statistics from training images.
+
+    Batch norm layers keep an exponential average of the batch statistics for evaluation. With
+    torchvision's MobileNets' momentum of 0.01 a short run (a few hundred steps) leaves that
+    average far from the weights' real statistics, and the model sits at chance in eval mode
+    while it learns fine in train mode. So the running statistics are reset and measured again
+    as a plain average (momentum None) over up to `max_images` training images, with no
+    gradient and no weight change: the technique known as BN recalibration (timm, SWA's
+    update_bn). Models without batch norm are left untouched.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in norms if m.track_running_stats]
+    if not norms or len(images) < 2:
+        return
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    was_training = model.training
+    model.train()
+    # A fixed random sample: image folders come sorted by class, and a batch of one class
+    # would skew the statistics.
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    chosen = chosen[:max_images].to(images.device)
+    size = max(batch_size, 2)
+    for begin in range(0, len(chosen), size):
+        batch = images[chosen[begin : begin + size]]
+        if len(batch) < 2:
+            break
+        with _autocast(images.device, autocast_dtype):
+            model(batch)
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    model.train(was_training)
+
+
+@torch.no_grad()
 def predict_logits(
     model: nn.Module,
     images: torch.Tensor,
@@ -333,8 +381,9 @@ def epoch_metrics(
     `val_accuracy` is argmax accuracy in both modes (with several true labels, the top logit
     must be one of them; rows with no label are left to the multi-label metrics).
     Multi-label mode adds `val_accuracy_multi` (fastai's accuracy_multi: the share of all N*K
-    sigmoid-vs-threshold decisions that are right, which reads 0.9 for a dead 10-class model,
-    so it is never shown alone), `val_exact_match` (rows with every class right) and
+    sigmoid-vs-threshold decisions that are right, a class firing at sigmoid >= threshold;
+    it reads 0.9 for a dead 10-class model, so it is never shown alone), `val_exact_match`
+    (rows with every class right) and
     `val_macro_f1` (mean F1 over the classes that occur in targets or predictions).
     """
     logits = logits.float()
@@ -351,7 +400,7 @@ def epoch_metrics(
     labelled = truth.any(dim=1)
     hits = truth.gather(1, predicted[:, None]).squeeze(1)
     metrics["val_accuracy"] = float(hits[labelled].float().mean()) if labelled.any() else 0.0
-    decided = logits.sigmoid() > threshold
+    decided = fires(logits.sigmoid(), threshold)
     metrics["val_accuracy_multi"] = float((decided == truth).float().mean())
     metrics["val_exact_match"] = float((decided == truth).all(dim=1).float().mean())
     true_positive = (decided & truth).sum(dim=0).float()

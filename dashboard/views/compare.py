@@ -38,6 +38,8 @@ def load_runs(run_ids: list[str]) -> list:
                 loaded.append(state.load_run(run_id))
             except EngineError as error:
                 state.show_error(f"{run_id}: {error}")
+    for run in loaded:
+        state.show_warnings(run.warnings, run.id)
     return loaded
 
 
@@ -73,6 +75,10 @@ def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
         return
     st.info(explain_readings(readings))
     frame = readings_frame(readings)
+    st.caption(
+        "Each row is one metric for all three readings: exact match asks whether the set of "
+        "classes decided is exactly the truth, argmax accuracy whether the top class is right."
+    )
     st.caption(" · ".join(f"**({key})** {title}" for key, title in frame.loc["title"].items()))
     st.dataframe(
         charts_analysis.readings_table(frame.drop(index="title")),

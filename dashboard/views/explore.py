@@ -8,6 +8,11 @@ pair can be chosen, from the heatmap, the table or the chooser. Then the thresho
 accuracy_multi, exact match and macro F1 against the threshold, and per-class thresholds tuned
 on one half of the validation images and scored on the other, which can be saved with the run
 for Predict and `predict --threshold tuned`. All numbers come from `engine.analysis`.
+
+When the run's images carry several labels each (two-digits, multi-hot CSV sets), two firing
+classes are often right, so the page reads like a multi-label task: exact match and macro F1
+as the headline, a per-class precision / recall / F1 table, galleries of wrong label sets (a
+missed label, an extra label) instead of "both" and "neither", and no argmax confusion matrix.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from engine.analysis import (
     threshold_curve,
     threshold_metrics,
     tune_thresholds,
+    wrong_label_sets,
 )
 from engine.errors import EngineError
 from engine.labels import activation
@@ -54,6 +60,7 @@ if run.mode == "multi-class":
         "the second of the three readings compared on the Compare page."
     )
 
+several = run.multi_label_data  # images with several labels each: "both" can be right
 class_names = list(run.class_names)
 probabilities = activation(run.validation.logits, "multi-label")
 targets = run.validation.targets
@@ -70,7 +77,7 @@ global_threshold = state.threshold_slider(
     "Threshold",
     container=threshold_column,
     disabled=per_class,
-    help="A class fires when its sigmoid is above this.",
+    help="A class fires when its sigmoid is at or above this line.",
 )
 
 try:
@@ -83,7 +90,10 @@ try:
         sets = firing_sets(probabilities, targets, class_names, threshold)
         pairs = confused_pairs(probabilities, targets, class_names, threshold, top=PAIR_ROWS)
         matrices = coactivation(probabilities, targets, class_names, threshold)
-        confusion = confusion_matrix(run.validation.logits, targets, class_names)
+        if several:
+            wrong = wrong_label_sets(probabilities, targets, class_names, threshold)
+        else:
+            confusion = confusion_matrix(run.validation.logits, targets, class_names)
 except EngineError as error:
     state.show_error(f"This run's saved outputs cannot be analysed: {error}. Train it again.")
     state.end_page()
@@ -103,9 +113,27 @@ if per_class:
 images = len(probabilities)
 counts = st.columns(4)
 counts[0].metric("Validation images", f"{images:,}")
-counts[1].metric("Both (2+ fire)", f"{sets.both_count:,}")
-counts[2].metric("Neither (none fires)", f"{sets.neither_count:,}")
-counts[3].metric("Macro F1", f"{metrics.macro_f1:.3f}")
+if several:
+    counts[1].metric(
+        "Exact match",
+        f"{metrics.exact_match:.3f}",
+        help="Share of images whose set of firing classes is exactly their set of labels.",
+    )
+    counts[2].metric("Macro F1", f"{metrics.macro_f1:.3f}")
+    counts[3].metric("Wrong label sets", f"{wrong.wrong_count:,}")
+    st.caption(
+        "These images carry several labels each, so two classes firing together is often "
+        "right: the headline is exact match and macro F1, not argmax accuracy."
+    )
+    st.dataframe(
+        charts_analysis.per_class_table(metrics.per_class),
+        width="stretch",
+        key="explore_per_class",
+    )
+else:
+    counts[1].metric("Both (2+ fire)", f"{sets.both_count:,}")
+    counts[2].metric("Neither (none fires)", f"{sets.neither_count:,}")
+    counts[3].metric("Macro F1", f"{metrics.macro_f1:.3f}")
 
 pair_labels = [
     charts_analysis.pair_label(a, b) for a, b in zip(pairs["a"], pairs["b"], strict=True)
@@ -120,7 +148,7 @@ chosen_label = st.selectbox(
 chosen = pairs.iloc[pair_labels.index(chosen_label)]
 pair = (str(chosen["a"]), str(chosen["b"]))
 
-heatmap_column, confusion_column = st.columns(2)
+heatmap_column, confusion_column = st.columns(2) if not several else (st.container(), None)
 heatmap_column.altair_chart(
     charts_analysis.coactivation_chart(matrices.to_frame(), selected=pair),
     key=COACTIVATION_CHART,
@@ -132,7 +160,10 @@ heatmap_column.altair_chart(
     selection_mode=charts_analysis.PAIR_SELECTION,
     width="stretch",
 )
-confusion_column.altair_chart(charts_analysis.confusion_matrix_chart(confusion), width="stretch")
+if confusion_column is not None:  # an argmax matrix means nothing for images of two labels
+    confusion_column.altair_chart(
+        charts_analysis.confusion_matrix_chart(confusion), width="stretch"
+    )
 
 st.subheader("Confused pairs, strongest first")
 st.markdown(STRENGTH_DEFINITION)
@@ -180,25 +211,48 @@ with examples_column:
     else:
         st.caption("No images of these two classes.")
 
-st.subheader("Both and neither")
-both_column, neither_column = st.columns(2)
-for column, title, indices, count_name in (
-    (both_column, "Both: two or more sigmoids fire", sets.both, "both"),
-    (neither_column, "Neither: no sigmoid fires", sets.neither, "neither"),
+if several:
+    st.subheader("Wrong label sets")
+    galleries = (
+        (
+            "Missed a label: a true label did not fire",
+            wrong.missed,
+            "missed",
+            "neither",
+            "labels missed, per class",
+        ),
+        (
+            "Extra label: a class fired that is not there",
+            wrong.extra,
+            "extra",
+            "both",
+            "extra labels, per class",
+        ),
+    )
+    per_class = wrong.per_class
+else:
+    st.subheader("Both and neither")
+    galleries = (
+        ("Both: two or more sigmoids fire", sets.both, "both", "both", "both per true class"),
+        ("Neither: no sigmoid fires", sets.neither, "neither", "neither", "neither per true class"),
+    )
+    per_class = sets.per_class
+for column, (title, indices, count_name, order, chart_title) in zip(
+    st.columns(2), galleries, strict=True
 ):
     with column:
         st.markdown(f"**{title}** — {len(indices):,} images")
         column.altair_chart(
             charts_analysis.class_counts_chart(
-                charts_analysis.per_class_counts(sets.per_class, count_name),
-                f"{count_name} per true class",
+                charts_analysis.per_class_counts(per_class, count_name),
+                chart_title,
             ),
             width="stretch",
         )
         if len(indices):
             shown = charts_analysis.gallery(
                 run.validation.images,
-                charts_analysis.most_striking(indices, probabilities, count_name)[:GALLERY_SIZE],
+                charts_analysis.most_striking(indices, probabilities, order)[:GALLERY_SIZE],
                 probabilities,
                 targets,
                 class_names,
@@ -214,9 +268,9 @@ def show_threshold_lesson(current: float) -> None:
     on one half of the validation images and scored on the other, with a button to save them."""
     st.subheader("Choosing the threshold")
     st.write(
-        "A class fires when its sigmoid is above the threshold. fastbook chooses the threshold "
-        "by plotting the metrics against it on the validation set; the dashed line is the "
-        "threshold set above."
+        "A class fires when its sigmoid is at or above the threshold. fastbook chooses the "
+        "threshold by plotting the metrics against it on the validation set; the dashed line "
+        "is the threshold set above."
     )
     curve = threshold_curve(probabilities, targets)
     st.altair_chart(charts_analysis.threshold_curve_chart(curve, current), width="stretch")

@@ -156,7 +156,7 @@ except EngineError as error:
     state.end_page()
 before, after = st.columns(2)
 with before:
-    st.markdown("**Before**: as the architecture is published")
+    st.markdown(f"**Before**: {change.before_origin}")
     st.code(change.before.text, language=None, wrap_lines=True)
 with after:
     st.markdown(f"**After**: this run's head, {trained_head.out_features} outputs")

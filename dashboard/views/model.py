@@ -8,8 +8,7 @@ import streamlit as st
 from dashboard import glossary, state
 from engine.config import DataConfig, ModelConfig
 from engine.errors import EngineError
-from engine.models import available_models
-from engine.overview import PUBLISHED_CLASSES
+from engine.models import available_models, freeze_warning
 
 st.title("Model")
 st.write(
@@ -42,7 +41,8 @@ with middle:
 with right:
     frozen = st.toggle(
         "Freeze the body",
-        help="Train the new head alone: everything else keeps its weights.",
+        help="Train the new head alone: everything else keeps its weights. Only useful with "
+        "pretrained weights: a random body gives the head random features.",
         **state.bind_flag(state.FREEZE),
     )
 
@@ -55,10 +55,14 @@ except EngineError as error:
     state.show_error(error)
     state.end_page()
 
+warning = freeze_warning(ModelConfig(name=name, freeze_body=frozen))
+if warning:  # the Train page trains without pretrained weights
+    st.warning(warning, icon="⚠️")
+
 before, after = st.columns(2)
 with before:
     st.subheader("Before")
-    st.caption(f"As built with the standard {PUBLISHED_CLASSES}-class (ImageNet) head.")
+    st.caption(change.before_origin)
     st.code(change.before.text, language=None, wrap_lines=True)
     st.metric("Outputs", change.before.out_features)
     st.metric("Trainable parameters", f"{change.before.trainable_params:,}")
@@ -73,7 +77,7 @@ with after:
     st.metric(
         "Outputs",
         change.after.out_features,
-        delta=change.after.out_features - change.before.out_features,
+        delta=change.after.out_features - change.before.out_features or None,
         delta_color="off",  # fewer outputs is neither good nor bad
     )
     st.metric("Trainable parameters", f"{change.after.trainable_params:,}")

@@ -1,8 +1,10 @@
 """Predict page: upload images and see how a saved run reads each one.
 
-For every upload: the image as uploaded, the image as the model sees it after preprocessing,
-the sigmoid probabilities with the threshold as a line, the softmax probabilities beside
-them, the plain verdict and the confused pairs it falls between. A bad file shows the
+For every upload: the verdict in the run's own reading (a softmax run: its winner; a sigmoid
+run: every class that fires) and which reading that is, the other reading labelled as the one
+the model was not trained for, classes that nearly fired, the image as uploaded and as the
+model sees it, the sigmoid probabilities with the threshold as a line, the softmax
+probabilities beside them, and the confused pairs it falls between. A bad file shows the
 engine's message and the other files still get their predictions. Without an image of one's
 own, an example (dashboard.examples) goes through the same cards; its choice is in the URL.
 """
@@ -18,7 +20,14 @@ from engine.analysis import confused_pairs
 from engine.errors import EngineError
 from engine.images import decode_image
 from engine.labels import activation
-from engine.prediction import predict_images, verdict_text
+from engine.prediction import (
+    READING_NAMES,
+    near_miss_text,
+    other_reading_text,
+    pairs_between,
+    predict_images,
+    verdict_text,
+)
 from engine.runs import read_tuned_thresholds
 
 # No `type=` filter on the uploader: the engine names what is wrong with any file (a .heic
@@ -35,6 +44,13 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
             state.show_error(f"{name}: {prediction.error}")
             return
         st.subheader(f"Verdict: {state.plain(verdict_text(prediction))}")
+        st.caption(
+            f"Read with {READING_NAMES[prediction.reading]}, as this model was trained · "
+            + state.plain(other_reading_text(prediction))
+        )
+        near = near_miss_text(prediction)
+        if near:
+            st.caption(state.plain(near))
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
         try:
             original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
@@ -57,11 +73,14 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
             charts_analysis.probability_chart(prediction.classes, prediction.softmax, "softmax"),
             width="stretch",
         )
-        between = charts_analysis.pairs_between(prediction.classes, prediction.sigmoid, run_pairs)
+        between = pairs_between(prediction, run_pairs, threshold)
         if between:
             st.write(
-                "Falls between these confused pairs of the run: "
-                + ", ".join(state.plain(pair) for pair in between)
+                "Falls between these confused pairs of the run (both sigmoids fire or nearly "
+                "fire): "
+                + ", ".join(
+                    state.plain(f"{a} and {b} (min sigmoid {low:.2f})") for a, b, low in between
+                )
             )
         else:
             st.caption("Not between any of the run's most confused pairs.")
@@ -71,7 +90,9 @@ st.title("Predict")
 st.write(
     "Upload photos or scans of single digits (or images of the run's classes). Each one is "
     "prepared the way the run's training data was, then read two ways: one sigmoid per "
-    "class (several may fire, or none) and the softmax (always one winner)."
+    "class (several may fire, or none) and the softmax (always one winner). The verdict is the "
+    "reading the run was trained for: the softmax winner for a multi-class run, the classes "
+    "that fire for a multi-label run."
 )
 
 run = state.analysis_run_picker(page="predict")
@@ -96,7 +117,8 @@ threshold = state.threshold_slider(
     maximum=0.95,
     step=0.05,
     disabled=use_tuned,
-    help="A class counts as present when its sigmoid is at or above this line.",
+    help="A class fires when its sigmoid is at or above this line (the sigmoid reading; a "
+    "softmax run's verdict is its winner whatever the line).",
 )
 if use_tuned:
     threshold = list(saved.values)

@@ -14,7 +14,7 @@ from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes, start_training
 from engine.labels import LABEL_MODES
-from engine.models import available_models
+from engine.models import available_models, freeze_warning
 
 POLL_SECONDS = 1.0
 METRIC_LABELS = {
@@ -72,6 +72,8 @@ with st.form(state.TRAIN_FORM):
         frozen = st.toggle(
             "Freeze the body (train the head only)",
             value=defaults.model.freeze_body,
+            help="Only useful with pretrained weights, which this page does not load: a "
+            "random body gives the head random features to learn from.",
             **state.bind_flag(state.FREEZE),
         )
         augment = st.toggle(
@@ -121,6 +123,9 @@ with st.form(state.TRAIN_FORM):
             "learn to say 'none of the classes'.",
             **state.bind_number(state.NONE_EXAMPLES, 0, 5000),
         )
+    freezing = freeze_warning(ModelConfig(name=name, freeze_body=frozen))
+    if freezing:
+        st.warning(freezing, icon="⚠️")
     st.caption(f"Device: {state.training_device_description(defaults.train)}")
     gpus = default_processes(RunConfig())  # several GPUs: train on all of them with torchrun
     all_gpus = gpus > 1 and st.toggle(f"Use all {gpus} GPUs (one torchrun process each)", True)
@@ -174,6 +179,7 @@ def show_finished(progress: JobProgress) -> None:
             column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
         st.caption(glossary.FASTAI["metrics"])
     if progress.run_id:
+        state.show_warnings(state.run_warnings(progress.run_id))
         st.caption(f"Saved in the run store as `{progress.run_id}`.")
         explore, compare = st.columns([1, 3])
         if explore.button("Explore this run", icon="🔍"):

@@ -29,10 +29,12 @@ from engine.analysis.neither import (
 from engine.analysis.pairs import (
     CoActivation,
     FiringSets,
+    WrongLabelSets,
     coactivation,
     confused_pairs,
     confusion_matrix,
     firing_sets,
+    wrong_label_sets,
 )
 from engine.analysis.readings import (
     READINGS,
@@ -81,6 +83,8 @@ __all__ = [
     "top_label_reliability",
     "CoActivation",
     "FiringSets",
+    "WrongLabelSets",
+    "wrong_label_sets",
     "ThresholdMetrics",
     "accuracy_multi",
     "average_precision",

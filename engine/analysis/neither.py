@@ -23,6 +23,7 @@ from torch import nn
 
 from engine.analysis.outputs import Thresholds, check_scores, fired, threshold_for_json
 from engine.analysis.readings import READINGS
+from engine.labels import fires
 
 if TYPE_CHECKING:
     from engine.runs import LoadedRun
@@ -104,8 +105,9 @@ def neither_rates(
     """Score readings ("a", "b", "c" of READINGS -> that model's logits on the non-digits).
 
     neither_rate: share of images the reading's decision leaves with no class (always 0 for
-    softmax argmax). low_confidence_rate: share whose highest probability is at most the
-    threshold (what a softmax reading could refuse with a confidence cut-off).
+    softmax argmax). low_confidence_rate: share whose highest probability stays below the
+    threshold, i.e. would not fire by the engine's one rule (what a softmax reading could
+    refuse with a confidence cut-off).
     top_class / top_class_share: the class it names most often, and how often.
     """
     rows: dict[str, dict[str, Any]] = {}
@@ -128,7 +130,7 @@ def neither_rates(
             top_class, top_share = str(class_names[most]), float((named == most).sum() / count)
         else:
             top_class, top_share = None, 0.0
-        low = confidence <= torch.as_tensor(threshold, dtype=torch.float32).min()
+        low = ~fires(confidence, torch.as_tensor(threshold, dtype=torch.float32).min())
         rows[key] = {
             "title": title,
             "neither_rate": float(neither.float().mean()) if count else 0.0,
@@ -185,7 +187,7 @@ def _explain(readings: pd.DataFrame, count: int) -> str:
         if READINGS[str(key)][1] == "softmax":
             parts.append(
                 f"softmax argmax ({key}) names a class for all {count} by construction, its top "
-                f"probability staying at or below the threshold on "
+                f"probability staying below the threshold on "
                 f"{row.low_confidence_rate * 100:.0f}%"
             )
             continue

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from engine.errors import LabelShapeError
+from engine.labels import fires
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float]
 Thresholds = float | Sequence[float] | np.ndarray | torch.Tensor
@@ -94,11 +95,9 @@ def threshold_vector(threshold: Thresholds, num_classes: int) -> torch.Tensor:
 
 
 def fired(probabilities: torch.Tensor, threshold: Thresholds) -> torch.Tensor:
-    """Bool (N, K): which classes a sigmoid reading says are in each image (p > threshold).
-
-    Strictly greater, as fastai's accuracy_multi compares.
-    """
-    return probabilities > threshold_vector(threshold, probabilities.shape[1])
+    """Bool (N, K): which classes a sigmoid reading says are in each image, by the engine's
+    one rule `engine.labels.fires` (sigmoid >= threshold)."""
+    return fires(probabilities, threshold_vector(threshold, probabilities.shape[1]))
 
 
 def threshold_for_json(threshold: Thresholds) -> float | list[float]:

@@ -1,12 +1,13 @@
 """Where sigmoids fire together: the co-activation matrix, the classic confusion matrix, the
 ranked confused pairs with their most ambiguous images, and the "both" / "neither" sets.
 
-A pair (i, j) co-activates on an image when sigmoid(i) and sigmoid(j) both exceed the
-threshold. Its threshold-free strength is the mean of min(sigmoid(i), sigmoid(j)) over the
-images whose true class is i or j: "how ambiguous between these two are the images of these two
-classes", from 0 to 1. Averaging over all images instead lets one class whose sigmoid is high
-everywhere head every pair it is in: on mnist-5k read through a softmax-trained model's sigmoids,
-the all-images mean ranks 8/9, 2/8, 3/8 first, the pair-images mean 7/9, 2/3, 3/5, 0/6.
+A pair (i, j) co-activates on an image when sigmoid(i) and sigmoid(j) both fire (reach the
+threshold, `engine.labels.fires`). Its threshold-free strength is the mean of
+min(sigmoid(i), sigmoid(j)) over the images whose true class is i or j: "how ambiguous between
+these two are the images of these two classes", from 0 to 1. Averaging over all images instead
+lets one class whose sigmoid is high everywhere head every pair it is in: on mnist-5k read
+through a softmax-trained model's sigmoids, the all-images mean ranks 8/9, 2/8, 3/8 first,
+the pair-images mean 7/9, 2/3, 3/5, 0/6.
 Images that truly hold both (multi-label data such as two-digits) are left out of the strength
 and the examples: both sigmoids firing there is right, not a confusion; `true_both` counts them.
 
@@ -34,7 +35,7 @@ class CoActivation:
     """Pairwise co-activation of one reading at one threshold; matrices are (K, K), symmetric."""
 
     class_names: tuple[str, ...]
-    counts: np.ndarray  # int: images where both classes exceed the threshold (diagonal: one)
+    counts: np.ndarray  # int: images where both classes fire (diagonal: one)
     strength: np.ndarray  # float: mean min(p_i, p_j) over images truly i or j, not both
     mean_minimum: np.ndarray  # float: mean of min(p_i, p_j) over all images (diagonal: 0)
 
@@ -214,6 +215,46 @@ def firing_sets(
         neither=torch.nonzero(neither).flatten().numpy(),
         fired_count=fired_count.numpy(),
         per_class=per_class,
+    )
+
+
+@dataclass(frozen=True)
+class WrongLabelSets:
+    """Where a sigmoid reading of multi-label data gets an image's set of labels wrong: the
+    galleries multi-label data needs instead of "both" (two labels firing is right there)."""
+
+    missed: np.ndarray  # int64 indices of images where a true label did not fire
+    extra: np.ndarray  # int64 indices of images where a label fired that is not there
+    per_class: pd.DataFrame  # index class: images (support), missed, extra
+
+    @property
+    def wrong_count(self) -> int:
+        return int(len(np.union1d(self.missed, self.extra)))
+
+
+def wrong_label_sets(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    class_names: Sequence[str],
+    threshold: Thresholds = 0.5,
+) -> WrongLabelSets:
+    """Images with a missed label and images with an extra label, and per class how often
+    it was missed (a true label that did not fire) or extra (fired where it is not)."""
+    scores, truth = checked_pair(probabilities, targets)
+    decided = fired(scores, threshold)
+    missed = truth & ~decided
+    extra = decided & ~truth
+    return WrongLabelSets(
+        missed=torch.nonzero(missed.any(dim=1)).flatten().numpy(),
+        extra=torch.nonzero(extra.any(dim=1)).flatten().numpy(),
+        per_class=pd.DataFrame(
+            {
+                "images": truth.sum(dim=0).numpy(),
+                "missed": missed.sum(dim=0).numpy(),
+                "extra": extra.sum(dim=0).numpy(),
+            },
+            index=pd.Index([str(name) for name in class_names], name="class"),
+        ),
     )
 
 

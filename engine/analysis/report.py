@@ -156,8 +156,8 @@ def format_report(report: dict[str, Any]) -> str:
     if report.get("readings"):
         lines += ["", "The three readings of the same validation images"]
         rows = {
-            "accuracy": "accuracy",
-            "argmax_accuracy": "argmax accuracy",
+            "exact_match": "exact match (set of classes right)",
+            "argmax_accuracy": "argmax accuracy (top class right)",
             "both_count": "both (2+ classes)",
             "neither_count": "neither (no class)",
             "error_auroc": "AUROC of max prob. as error detector",

@@ -62,7 +62,8 @@ class ThresholdMetrics:
 def accuracy_multi(
     probabilities: ArrayLike, targets: ArrayLike, threshold: Thresholds = 0.5
 ) -> float:
-    """fastai's accuracy_multi: `((sigmoid > threshold) == target).float().mean()`.
+    """fastai's accuracy_multi, `((sigmoid >= threshold) == target).float().mean()`, with
+    the engine's one rule for firing (fastai itself compares with `>`).
 
     Over every (image, class) cell, so with 10 classes a model that fires nothing still
     scores 90%: read it beside exact_match and F1.
@@ -182,7 +183,7 @@ def threshold_curve(
         raise ValueError("thresholds must lie strictly between 0 and 1")
     rows = []
     for threshold in grid.tolist():  # one (N, K) decision at a time: memory stays bounded
-        summary = _decision_summary(scores > threshold, truth)
+        summary = _decision_summary(fired(scores, threshold), truth)
         rows.append({"threshold": round(threshold, 4), **summary})
     return pd.DataFrame(rows, columns=["threshold", "accuracy_multi", "exact_match", "macro_f1"])
 

@@ -85,12 +85,14 @@ def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(
     assert f"its argmax is right on {accuracy:.1%}" in page
     assert f"accuracy_multi {run.metrics['val_accuracy_multi']:.1%}" in page
     codes = texts(app, "code")
-    assert any("out_features=1000" in code for code in codes)  # as published
+    # The cnn has no published (ImageNet) head: "before" is its own head, as built.
+    assert "As built: cnn is built for the dataset" in page
+    assert not any("out_features=1000" in code for code in codes)
     assert any("out_features=10" in code and "1000" not in code for code in codes)  # this run
     assert "The forum's error was the targets, not the head." in page
     table = app.dataframe[0].value
     assert set(table["run"]) == {multi_label, multi_class}
-    assert "softmax-trained model is right on" in app.info[-1].value
+    assert "Argmax accuracy (the top class is right)" in app.info[-1].value
 
 
 def test_without_a_twin_the_page_offers_to_train_it_on_compare(open_page, runs_dir, tiny_runs):

@@ -21,14 +21,15 @@ def test_the_head_is_shown_before_and_after_reconfiguration(open_page) -> None:
     assert not app.exception
     assert app.selectbox(key=state.MODEL).value == "cnn"
     before_text, after_text = texts(app, "code")[:2]
-    assert before_text == "(head): Linear(in_features=576, out_features=1000, bias=True)"
+    # The cnn is built for the dataset: its own head, not an invented ImageNet one.
+    assert before_text == "(head): Linear(in_features=576, out_features=10, bias=True)"
     assert after_text == "(head): Linear(in_features=576, out_features=10, bias=True)"
+    assert not any("ImageNet" in caption for caption in texts(app, "caption"))
     before, after = _columns(app)
-    assert (before["Outputs"], after["Outputs"]) == ("1000", "10")
+    assert (before["Outputs"], after["Outputs"]) == ("10", "10")
     assert after["Frozen parameters"] == "0"
-    before_total = int(before["Trainable parameters"].replace(",", ""))
-    after_total = int(after["Trainable parameters"].replace(",", ""))
-    assert before_total - after_total == 576 * 990 + 990  # 990 fewer outputs
+    assert before["Trainable parameters"] == after["Trainable parameters"]
+    assert not app.warning  # nothing frozen, nothing to warn about
 
 
 def test_freezing_the_body_leaves_only_the_head_trainable(open_page) -> None:
@@ -39,6 +40,8 @@ def test_freezing_the_body_leaves_only_the_head_trainable(open_page) -> None:
     assert after["Trainable parameters"] == f"{CNN_HEAD_PARAMS:,}"
     assert int(after["Frozen parameters"].replace(",", "")) == unfrozen - CNN_HEAD_PARAMS
     assert "freeze_body(model)" in "".join(texts(app, "caption"))
+    # No pretrained weights on this page: freezing is allowed, with the plain warning.
+    assert any("random features" in warning.value for warning in app.warning)
 
 
 def test_a_link_opens_a_torchvision_model_with_a_frozen_body(open_page) -> None:
@@ -48,6 +51,7 @@ def test_a_link_opens_a_torchvision_model_with_a_frozen_body(open_page) -> None:
     before_text, after_text = texts(app, "code")[:2]
     assert before_text == "(fc): Linear(in_features=512, out_features=1000, bias=True)"
     assert after_text == "(fc): Linear(in_features=512, out_features=10, bias=True)"
+    assert any("ImageNet" in caption for caption in texts(app, "caption"))
     assert _columns(app)[1]["Trainable parameters"] == f"{512 * 10 + 10:,}"
     share = texts(app.sidebar, "code")[0]
     assert "/model?" in share and "model=resnet18" in share and "freeze=true" in share

@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 
 from dashboard import state
-from dashboard.charts_analysis import pairs_between
 from dashboard.examples import AMBIGUOUS, CLEAR, NON_DIGIT, clearest_index, run_examples
 from engine.analysis import confused_pairs
 from engine.labels import activation
@@ -145,14 +144,3 @@ def test_the_clearest_image_has_the_widest_margin():
     assert clearest_index(probabilities, targets, 2) == 1  # 0.8 - 0.1 beats 0.7 - 0.2
     multi_hot = torch.tensor([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
     assert clearest_index(probabilities, multi_hot, 2) is None  # no image of one class
-
-
-def test_pairs_between_uses_the_minimum_of_the_two_sigmoids():
-    classes = ("1", "4", "7", "9")
-    sigmoid = (0.62, 0.05, 0.31, 0.12)
-    pairs = [("4", "9"), ("1", "7"), ("7", "9"), ("1", "4")]
-    assert pairs_between(classes, sigmoid, pairs) == [
-        "1 and 7 (min sigmoid 0.31)",
-        "7 and 9 (min sigmoid 0.12)",
-    ]
-    assert pairs_between(classes, sigmoid, pairs, floor=0.5) == []

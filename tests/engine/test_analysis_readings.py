@@ -67,21 +67,38 @@ def test_three_readings_and_side_by_side_frame():
     frame = readings_frame(readings)
     assert list(frame.columns) == ["a", "b", "c"]
     assert frame.loc["both_count", "b"] == 1
-    assert frame.loc["accuracy", "a"] == pytest.approx(0.75)
+    assert frame.loc["exact_match", "a"] == pytest.approx(0.75)
+    # one metric per row: no row that means argmax in one column and exact match in another
+    assert "accuracy" not in frame.index and "argmax_accuracy" in frame.index
 
 
 def test_explanation_is_built_from_the_numbers():
     readings = three_readings(LOGITS, LOGITS, TARGETS)
     sentence = explain_readings(readings)
-    assert "75.0%" in sentence and "25.0%" in sentence
-    assert "drops it to 25.0%" in sentence
-    assert "1 image with two or more classes, 1 with none" in sentence
-    assert "50.0 points below" in sentence
-    assert sentence.count(".") >= 1 and sentence.endswith(".")
+    assert "Argmax accuracy (the top class is right): the softmax-trained model 75.0%" in sentence
+    assert "the sigmoid-trained model 75.0%, the same." in sentence
+    assert "(a) softmax argmax 75.0%" in sentence
+    assert "read with sigmoids 25.0% (1 image with two or more classes, 1 with none)" in sentence
+    assert "50.0 points below the better of (a) and (b)" in sentence
+    assert sentence.endswith(".")
     better = torch.tensor([[3.0, -3, -3], [-3, 3, -3], [-3, -3, 3], [-3, 3, -3]])
     improved = explain_readings(three_readings(LOGITS, better, TARGETS))
-    assert "reaches 100.0%" in improved and "25.0 points above" in improved
+    assert "(c) the sigmoid-trained model 100.0%" in improved
+    assert "25.0 points above the better of (a) and (b)" in improved
+    assert "25.0 points higher for the sigmoid-trained model" in improved  # argmax: 100 vs 75
     assert improved != sentence
+
+
+def test_the_explanation_never_sets_exact_match_against_argmax_accuracy():
+    """Both models' argmax accuracy is the same here, while the sigmoid model's exact match is
+    lower: the sentence must not say the sigmoid model is worse at what softmax is scored on."""
+    sigmoid_logits = torch.tensor([[3.0, 2, -3], [-3, 3, -3], [-3, -3, 3], [3, -3, -3]])
+    readings = three_readings(LOGITS, sigmoid_logits, TARGETS)
+    by_key = {r.key: r for r in readings}
+    assert by_key["a"].argmax_accuracy == by_key["c"].argmax_accuracy
+    assert by_key["c"].accuracy < by_key["a"].accuracy
+    sentence = explain_readings(readings)
+    assert "the same." in sentence.split("Exact match")[0]
 
 
 def _fake_run(run_id, mode, logits, targets):

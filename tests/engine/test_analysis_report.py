@@ -75,8 +75,11 @@ def test_neither_rates_per_reading_and_kind():
     check = neither_rates({"a": logits, "c": logits}, kinds, ("x", "y"), threshold=0.5)
     assert check.readings.loc["c", "neither_rate"] == 0.5
     assert check.readings.loc["a", "neither_rate"] == 0.0  # argmax always names a class
-    # softmax of (-3, -3) is 0.5 each: at most the threshold on images 0 and 2
-    assert check.readings.loc["a", "low_confidence_rate"] == 0.5
+    # softmax of (-3, -3) is 0.5 each: exactly the threshold, which fires by the one rule
+    # (sigmoid >= threshold), so no image is below it
+    assert check.readings.loc["a", "low_confidence_rate"] == 0.0
+    raised = neither_rates({"a": logits}, kinds, ("x", "y"), threshold=0.6)
+    assert raised.readings.loc["a", "low_confidence_rate"] == 0.5  # images 0 and 2
     assert check.per_kind.loc["blank", "c"] == 1.0 and check.per_kind.loc["noise", "c"] == 0.0
     assert check.readings.loc["c", "top_class"] == "x"
     assert check.readings.loc["c", "top_class_share"] == 0.25
@@ -123,7 +126,9 @@ def test_report_compares_three_readings_in_either_order():
     assert [r["key"] for r in report["readings"]] == ["a", "b", "c"]
     assert report["readings"][0]["accuracy"] == pytest.approx(0.75)
     assert report["readings"][1]["both_count"] == 1
-    assert report["explanation"].startswith("The softmax-trained model is right on 75.0%")
+    assert report["explanation"].startswith(
+        "Argmax accuracy (the top class is right): the softmax-trained model 75.0%"
+    )
     assert report["non_digits"] is None
     json.dumps(report, allow_nan=False)
     text = format_report(report)

@@ -26,10 +26,10 @@ from tests.engine.synthetic import blocks_split
 MNIST_SHAPE = (1, 28, 28)
 
 
-def test_available_models_lists_built_ins_first_and_the_torchvision_pair():
-    names = available_models()
-    assert names[:2] == ["cnn", "mlp"]
-    assert {"resnet18", "mobilenet_v3_small"} <= set(names)
+def test_available_models_lists_built_ins_first_and_only_models_that_learn():
+    # The list is short on purpose: every name is trained on real digits in both modes by
+    # tests/engine/test_models_learn.py.
+    assert available_models() == ["cnn", "mlp", "resnet18"]
 
 
 @pytest.mark.parametrize("name", ["cnn", "mlp"])

@@ -61,11 +61,20 @@ def test_sample_images_take_a_few_per_class() -> None:
     assert all(image.shape == (4, 4, 3) for image, _ in samples)
 
 
-def test_head_change_resets_the_published_head_and_freezes_the_body() -> None:
+def test_head_change_of_a_built_in_net_starts_from_its_own_head() -> None:
+    # cnn and mlp have no published ImageNet head: "before" is the head they are built with.
     change = overview.head_change(ModelConfig(name="mlp", freeze_body=True), 3, (1, 28, 28))
-    assert change.before.out_features == overview.PUBLISHED_CLASSES
+    assert change.before.out_features == 3
+    assert "ImageNet" not in change.before_origin and "own 3-output head" in change.before_origin
     assert change.after.out_features == 3
     assert "out_features=3" in change.after.text
     assert change.after.trainable_params == change.after.head_params
     assert change.after.frozen_params > 0
     assert change.before.frozen_params == 0
+
+
+def test_head_change_of_a_torchvision_model_starts_from_its_published_head() -> None:
+    change = overview.head_change(ModelConfig(name="resnet18"), 3, (1, 28, 28))
+    assert change.before.out_features == overview.PUBLISHED_CLASSES
+    assert "ImageNet" in change.before_origin
+    assert change.after.out_features == 3

@@ -112,12 +112,12 @@ def test_clicking_a_heatmap_cell_chooses_that_pair(page, server_url):
     for x_share, y_share in cells:
         page.mouse.click(box["x"] + box["width"] * x_share, box["y"] + box["height"] * y_share)
         try:
-            page.wait_for_url(re.compile(r"pair="), timeout=5_000)
+            page.wait_for_url(re.compile(r"pair="), timeout=8_000)
             page.wait_for_function(
                 "first => [...document.querySelectorAll('h3')].some("
                 "h => / or .+\\?$/.test(h.innerText) && h.innerText !== first)",
                 arg=first,
-                timeout=5_000,
+                timeout=8_000,
             )
             break
         except Exception:  # a Playwright timeout: that click hit a diagonal or unlisted cell

@@ -74,7 +74,7 @@ _EXPORTS: dict[str, str] = {
     "LoadedRun": "engine.runs",
     "ValidationOutputs": "engine.runs",
     "default_runs_dir": "engine.runs",
-    "train_run": "engine.runs",
+    "train_run": "engine.pipeline",
     # prediction and analysis
     "decode_image": "engine.images",
     "preprocess": "engine.images",

@@ -194,27 +194,9 @@ def _store(args: argparse.Namespace) -> Any:
 
 def _print_json(value: Any) -> None:
     """Always valid JSON: NaN and infinities (which JSON lacks) are written as null."""
-    print(json.dumps(_finite(value), indent=2, default=_jsonable, allow_nan=False))
+    from engine.json_values import json_text
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        return _finite(value.tolist())
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    print(json_text(value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,11 +299,13 @@ def _end_progress_line() -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
+    from engine.atomic_files import atomic_write_bytes
     from engine.callbacks import ProgressPrinter
     from engine.data import load_dataset
     from engine.distributed import is_main_process
     from engine.models import freeze_warning
-    from engine.runs import atomic_write_bytes, summarize_run, train_run
+    from engine.pipeline import train_run
+    from engine.runs import summarize_run
 
     config = _config_from(args)
     store = _store(args)

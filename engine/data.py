@@ -561,7 +561,7 @@ def _load_zip(path: Path, name: str, config: DataConfig, report: Progress) -> Da
             "class, or images with a CSV of their labels"
         )
     report(f"extracting {path.name}", 0.0)
-    from engine.runs import scratch_prefix  # names this process, for the clean-up after a crash
+    from engine.atomic_files import scratch_prefix  # names this process, for crash clean-up
 
     with tempfile.TemporaryDirectory(prefix=scratch_prefix("lme-zip-")) as scratch:
         folder = extract_zip(path, Path(scratch))

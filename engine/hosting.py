@@ -319,7 +319,7 @@ def save_upload(
                 f"are removed after {limits.max_age_hours:g} hours"
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    from engine.runs import atomic_write_bytes
+    from engine.atomic_files import atomic_write_bytes
 
     atomic_write_bytes(path, data)
     return path

@@ -1,7 +1,7 @@
 """Background training for the dashboard: one worker thread per job, progress snapshots, stop.
 
 A Streamlit script is rerun on every click and must never block on a long training, so the
-engine runs `engine.runs.train_run` in a worker thread and the page polls
+engine runs `engine.pipeline.train_run` in a worker thread and the page polls
 `TrainingJob.progress()`, an immutable snapshot. Jobs live in a module-level registry keyed
 by job id, so a job outlives the script run, a page switch or a rerun that started it; each
 job trains into its own run folder, so two browser tabs never share state. Stopping goes
@@ -50,7 +50,8 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
-from engine import distributed, hosting, runs
+from engine import distributed, hosting, pipeline, runs
+from engine.atomic_files import scratch_prefix
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
 from engine.data import DatasetSplit
@@ -447,7 +448,7 @@ def _work(job: TrainingJob, store: runs.RunStore, split: DatasetSplit | None) ->
             if not acquired:
                 job._update(state="stopped")
                 return
-            run_id = runs.train_run(
+            run_id = pipeline.train_run(
                 _threads_for(job.config),
                 store,
                 callbacks=[_JobCallback(job)],
@@ -495,7 +496,7 @@ def _work_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
 
 def _train_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
     """Run torchrun in child processes while holding a slot (see _work_in_processes)."""
-    with tempfile.TemporaryDirectory(prefix=runs.scratch_prefix("lme-job-")) as folder:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("lme-job-")) as folder:
         config_file, run_id_file, log_file = (
             Path(folder) / name for name in ("config.json", "run-id", "output.log")
         )

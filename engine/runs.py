@@ -4,19 +4,17 @@ breaks the listing.
 A run is `RUNS_DIR/<run_id>/` holding `run.json` (config, classes, status), `metrics.json`
 (one dict per finished epoch), `weights.pt` (a state_dict, loaded with `weights_only=True`) and
 `validation.npz` (validation logits, targets and images, for analysis). Every file is written
-to a temporary file in the same folder, flushed to disk, then renamed over the old one, so a
-reader sees the previous version or the new one, never half of one. `run.json` turns
-"complete" only after everything else is on disk.
+atomically (engine.atomic_files), so a reader sees the previous version or the new one, never
+half of one. `run.json` turns "complete" only after everything else is on disk.
 
-Training itself lives in engine.training, models in engine.models; this module only saves and
-loads what they produce.
+Training itself lives in engine.training, models in engine.models, and the load-fit-save
+pipeline in engine.pipeline; this module only saves and loads what they produce.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -24,17 +22,17 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from engine import __version__
+from engine.atomic_files import HOST_TAG, WRITER_TAG, atomic_open, atomic_write_json
 from engine.config import RunConfig
 from engine.errors import EngineError, RunError
 from engine.labels import chance_accuracy, chance_warning, labels_per_image
@@ -51,7 +49,6 @@ from engine.run_validation import (
 )
 
 if TYPE_CHECKING:
-    from engine.callbacks import Callback
     from engine.data import DatasetSplit
     from engine.training import FitResult
 
@@ -70,70 +67,12 @@ DEMO_RUNS: dict[str, Path] = {
     DEMO_RUN_ID: DEMO_RUN_DIR,
     "demo-softmax": DEMO_RUN_DIR.with_name("demo_run_softmax"),
 }
-_UMASK = os.umask(0o022)  # read once (the only portable way), then put back at once
-os.umask(_UMASK)
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
-# Temporary files and staging folders carry their writer (a tag of the host, and the pid), so a
-# store opening later can tell a crash's leftovers from another process's write in progress.
-_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-_WRITER_TAG = f"{_HOST_TAG}-{os.getpid()}"
 
 
 def default_runs_dir() -> Path:
     """`$LME_RUNS_DIR` when set, else `./runs` (git-ignored)."""
     return Path(os.environ.get(RUNS_DIR_VARIABLE) or "runs")
-
-
-# ---------------------------------------------------------------------------------------------
-# Atomic writes
-
-
-@contextmanager
-def atomic_open(path: Path | str) -> Iterator[IO[bytes]]:
-    """Open a temporary file beside `path`; on success it replaces `path` in one rename.
-
-    The data is fsynced before the rename, so after a crash (even a power cut) `path` holds
-    either the old content or the new, complete one. On an exception the temporary file is
-    removed and `path` is untouched.
-    """
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.{_WRITER_TAG}-", suffix=".tmp", dir=path.parent
-    )
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; runs are as readable as any file
-            os.fchmod(descriptor, 0o666 & ~_UMASK)
-        with os.fdopen(descriptor, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    with atomic_open(path) as handle:
-        handle.write(data)
-
-
-def atomic_write_json(path: Path | str, value: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, allow_nan=True) + "\n").encode())
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Persist the rename itself; not possible (nor needed) on every platform."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with suppress(OSError):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,7 +384,7 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
         for _attempt in range(20):
             run_id = new_run_id(config)
-            staging = self.root / f".{run_id}.{_WRITER_TAG}.staging"
+            staging = self.root / f".{run_id}.{WRITER_TAG}.staging"
             try:
                 staging.mkdir(exist_ok=False)
             except FileExistsError:
@@ -495,7 +434,7 @@ class RunStore:
             raise RunError(f"unknown run {run_id!r} in {self.root}")
         # Out of the listing in one rename, then removed; a crash in between leaves a hidden
         # folder that the next store to open cleans up.
-        doomed = self.root / f".{run_id}.{_WRITER_TAG}.deleting"
+        doomed = self.root / f".{run_id}.{WRITER_TAG}.deleting"
         os.rename(path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
 
@@ -798,14 +737,8 @@ _SCRATCH = re.compile(r"^lme-(?:zip|job)-([0-9a-f]{6})-(\d+)-")
 _FOREIGN_LEFTOVER_SECONDS = 24 * 3600  # another host's (a shared NFS folder): only when old
 
 
-def scratch_prefix(kind: str) -> str:
-    """The prefix of a scratch folder in the system temp (`kind` from SCRATCH_PREFIXES),
-    naming this process so a later clean-up knows whether it still runs."""
-    return f"{kind}{_WRITER_TAG}-"
-
-
 def _writer_gone(host_tag: str, pid: str, path: Path) -> bool:
-    if host_tag != _HOST_TAG:
+    if host_tag != HOST_TAG:
         try:
             return time.time() - path.lstat().st_mtime > _FOREIGN_LEFTOVER_SECONDS
         except OSError:
@@ -948,68 +881,3 @@ def read_tuned_thresholds(run: LoadedRun) -> TunedThresholds | None:
     return TunedThresholds(
         values, names, record.get("created"), scores if isinstance(scores, dict) else {}
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Training into the store
-
-
-def metrics_saver(writer: RunWriter) -> Callback:
-    """A callback that rewrites metrics.json after every epoch."""
-    from engine.callbacks import Callback
-
-    class SaveMetrics(Callback):
-        def after_epoch(self, state: Any) -> None:
-            writer.save_epoch(state.history)
-
-    return SaveMetrics()
-
-
-def train_run(
-    config: RunConfig,
-    store: RunStore,
-    callbacks: Sequence[Callback] = (),
-    split: DatasetSplit | None = None,
-    on_created: Callable[[str], None] | None = None,
-    owner: str | None = None,
-) -> str | None:
-    """Load the data, train, and save a run; return its id.
-
-    A run stopped by a callback (StopTraining) keeps its weights and lists as "stopped".
-    Any exception (Ctrl-C included) marks the run failed or stopped before it propagates.
-    `on_created` gets the id as soon as the folder exists, before training starts; `owner`
-    is recorded in run.json (a hosted server's visitor, engine.hosting).
-    Under torchrun only rank 0 writes the run; the other processes train beside it, leave
-    the store alone and return None.
-    """
-    from engine.data import load_dataset
-    from engine.distributed import is_main_process
-    from engine.training import fit
-
-    if split is None:
-        split = load_dataset(config.data)
-    if not is_main_process():
-        fit(config, split, callbacks)
-        return None
-    writer = store.create_run(config, split, owner=owner)
-    try:
-        if on_created is not None:  # inside: a failing announcement marks the run failed
-            on_created(writer.id)
-        result = fit(config, split, [*callbacks, metrics_saver(writer)])
-        writer.finish(result, split)
-    except KeyboardInterrupt:
-        try:
-            writer.fail("stopped by Ctrl-C before the weights were saved", status="stopped")
-        except OSError:
-            pass
-        raise
-    except BaseException as error:
-        described = (
-            str(error) if isinstance(error, EngineError) else f"{type(error).__name__}: {error}"
-        )
-        try:
-            writer.fail(f"training failed: {described}"[:500])
-        except OSError:  # a full disk cannot take run.json either; the error says why
-            pass
-        raise
-    return writer.id

@@ -47,7 +47,8 @@ def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> TinyRuns:
     tests recompute with the engine and compare to what the pages show.
     """
     from engine.config import RunConfig
-    from engine.runs import RunStore, train_run
+    from engine.pipeline import train_run
+    from engine.runs import RunStore
 
     root = tmp_path_factory.mktemp("tiny-runs")
     store = RunStore(root)

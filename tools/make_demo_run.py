@@ -28,7 +28,8 @@ from pathlib import Path
 from engine.callbacks import ProgressPrinter
 from engine.config import RunConfig
 from engine.data import NON_DIGIT_TRAIN_SEED, add_non_digits, load_dataset
-from engine.runs import DEMO_RUNS, RUN_FILE, RunStore, train_run
+from engine.pipeline import train_run
+from engine.runs import DEMO_RUNS, RUN_FILE, RunStore
 
 DEMO_MODES = {"demo": "multi-label", "demo-softmax": "multi-class"}
 DEMO_EPOCHS = 10

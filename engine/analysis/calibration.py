@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from engine.analysis.outputs import ArrayLike, as_float_tensor, checked_pair
+from engine.json_values import plain_json
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,7 @@ class Reliability:
         return {
             "expected_calibration_error": self.expected_calibration_error,
             "count": self.count,
-            "bins": [
-                {key: (None if pd.isna(value) else value) for key, value in row.items()}
-                for row in self.bins.to_dict(orient="records")
-            ],
+            "bins": [plain_json(row) for row in self.bins.to_dict(orient="records")],
         }
 
 

@@ -24,6 +24,7 @@ import torch
 from engine.analysis.calibration import Reliability, classwise_reliability, top_label_reliability
 from engine.analysis.outputs import ArrayLike, Thresholds, as_float_tensor, checked_pair, fired
 from engine.errors import RunError
+from engine.json_values import plain_json
 
 if TYPE_CHECKING:
     from engine.runs import LoadedRun
@@ -65,7 +66,7 @@ class Reading:
             "argmax_accuracy": self.argmax_accuracy,
             "both_count": self.both_count,
             "neither_count": self.neither_count,
-            "error_auroc": None if np.isnan(self.error_auroc) else self.error_auroc,
+            "error_auroc": plain_json(self.error_auroc),
             "expected_calibration_error": self.calibration.expected_calibration_error,
             "classwise_calibration_error": self.classwise_calibration.expected_calibration_error,
         }

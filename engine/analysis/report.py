@@ -9,10 +9,8 @@ softmax instead. Everything in it comes from the pure functions of this package.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from engine.analysis.calibration import classwise_reliability, top_label_reliability
@@ -21,6 +19,7 @@ from engine.analysis.outputs import checked_pair
 from engine.analysis.pairs import confused_pairs, firing_sets
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.analysis.thresholds import threshold_metrics, tune_thresholds
+from engine.json_values import plain_json
 
 if TYPE_CHECKING:
     from engine.runs import LoadedRun
@@ -187,19 +186,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as strict-JSON dicts (numpy scalars to Python, NaN to None)."""
-    return [{key: _plain(value) for key, value in row.items()} for row in frame.to_dict("records")]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.ndarray):
-        return [_plain(item) for item in value.tolist()]
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
+    return [plain_json(row) for row in frame.to_dict("records")]
 
 
 def _cell(value: Any) -> str:

@@ -31,6 +31,7 @@ from engine.analysis.outputs import (
     threshold_for_json,
     threshold_vector,
 )
+from engine.json_values import plain_json
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class ThresholdMetrics:
             "macro_f1": self.macro_f1,
             "mean_average_precision": self.mean_average_precision,
             "per_class": [
-                {"class": str(name), **{k: _plain(v) for k, v in row.items()}}
+                {"class": str(name), **plain_json(row.to_dict())}
                 for name, row in self.per_class.iterrows()
             ],
         }
@@ -292,12 +293,3 @@ def _ranked(scores: torch.Tensor, truth: torch.Tensor) -> _Ranking:
 
 def _safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     return torch.where(denominator > 0, numerator / denominator.clamp(min=1), 0.0)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python numbers; NaN -> None so the result is strict JSON."""
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return None if not np.isfinite(value) else float(value)
-    return value

@@ -116,7 +116,7 @@ def test_an_unknown_dataset_in_the_link_falls_back_with_a_notice(open_page):
 
 def test_a_run_on_an_uploaded_csv_set_is_answered_and_explored(open_page, runs_dir, tmp_path):
     from engine.config import RunConfig
-    from engine.runs import train_run
+    from engine.pipeline import train_run
     from tests.engine.labelled_data import CLASSES, zip_bytes
 
     archive = tmp_path / "pascal.zip"

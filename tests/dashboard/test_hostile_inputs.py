@@ -20,7 +20,8 @@ from dashboard import state
 from engine.cli import main
 from engine.config import RunConfig
 from engine.data import MAX_CLASSES, DatasetSplit, ImageDataset
-from engine.runs import RunStore, train_run
+from engine.pipeline import train_run
+from engine.runs import RunStore
 from tests.dashboard.conftest import texts
 
 HOSTILE_NAMES = ("[Log in again here](http://evil.example)", "**bold** :red[alarm]", "plain")

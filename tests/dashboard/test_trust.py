@@ -17,7 +17,8 @@ from engine import jobs
 from engine.analysis import threshold_metrics, wrong_label_sets
 from engine.config import RunConfig
 from engine.labels import CHANCE_WARNING, activation
-from engine.runs import DEMO_RUN_DIR, RunStore, train_run
+from engine.pipeline import train_run
+from engine.runs import DEMO_RUN_DIR, RunStore
 from tests.dashboard.conftest import metrics, texts
 
 DEAD_RUN = "20261202-000000-mnist-5k-multi-label-dead00"

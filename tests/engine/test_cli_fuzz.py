@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 
+import engine.pipeline
 import engine.runs
 from engine.cli import build_parser
 from engine.config import RunConfig
@@ -111,7 +112,7 @@ def test_every_teach_none_option_survives_hostile_values(
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     store = RunStore(tmp_path_factory.mktemp("runs"), include_demo=False)
     config = RunConfig().with_changes(epochs=1, batch_size=8, device="cpu", cpu_threads=1)
-    return store.root, engine.runs.train_run(config, store, split=blocks_split())
+    return store.root, engine.pipeline.train_run(config, store, split=blocks_split())
 
 
 @pytest.mark.parametrize("command", ["predict", "analyze", "runs"])

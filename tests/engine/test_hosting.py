@@ -13,7 +13,8 @@ import pytest
 from engine import hosting
 from engine.config import RunConfig
 from engine.errors import EngineError
-from engine.runs import RunStore, RunSummary, train_run
+from engine.pipeline import train_run
+from engine.runs import RunStore, RunSummary
 from tests.engine.synthetic import blocks_split
 
 TINY = RunConfig().with_changes(name="mlp", epochs=1, batch_size=16, device="cpu")

@@ -1,6 +1,6 @@
 """Background training jobs: progress snapshots, stop, failures, isolation between jobs.
 
-Most tests replace engine.runs.train_run with a scripted fake that fires the callback events
+Most tests replace engine.pipeline.train_run with a scripted fake that fires the callback events
 one at a time, so every state the dashboard can see is checked without timing races; one test
 trains for real on a tiny synthetic dataset.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import pytest
 import torch
 
-from engine import jobs, runs
+from engine import jobs, pipeline, runs
 from engine.callbacks import StopTraining, TrainState
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.data import DatasetSplit, ImageDataset
@@ -77,7 +77,7 @@ class ScriptedTraining:
 def scripted(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ScriptedTraining]:
     def install(**options: object) -> ScriptedTraining:
         fake = ScriptedTraining(**options)  # type: ignore[arg-type]
-        monkeypatch.setattr(runs, "train_run", fake)
+        monkeypatch.setattr(pipeline, "train_run", fake)
         return fake
 
     return install

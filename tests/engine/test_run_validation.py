@@ -25,7 +25,8 @@ from PIL import Image
 
 from engine.cli import main
 from engine.config import RunConfig
-from engine.runs import RunStore, train_run
+from engine.pipeline import train_run
+from engine.runs import RunStore
 from tests.engine.synthetic import blocks_split
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -15,11 +15,13 @@ import pytest
 import torch
 from torch import nn
 
+import engine.pipeline as pipeline
 import engine.runs as runs
+from engine.atomic_files import atomic_open, atomic_write_json
 from engine.config import RunConfig
 from engine.data import DatasetSplit, ImageDataset
 from engine.errors import RunError
-from engine.runs import RunStore, atomic_open, atomic_write_json, load_state_dict
+from engine.runs import RunStore, load_state_dict
 from engine.training import FitResult
 
 CLASSES = ("zero", "one", "two")
@@ -469,7 +471,7 @@ def test_train_run_saves_metrics_after_every_epoch(
 
     fake_training(monkeypatch, fit)
     created = []
-    run_id = runs.train_run(RunConfig(), store, split=split, on_created=created.append)
+    run_id = pipeline.train_run(RunConfig(), store, split=split, on_created=created.append)
 
     assert created == [run_id]
     assert [len(history) for history in seen_on_disk] == [1, 2]
@@ -489,7 +491,7 @@ def test_train_run_marks_a_run_that_raised(
     fake_training(monkeypatch, fit)
     store = RunStore(tmp_path, include_demo=False)
     with pytest.raises(type(error)):
-        runs.train_run(RunConfig(), store, split=make_split())
+        pipeline.train_run(RunConfig(), store, split=make_split())
     [summary] = store.list_runs()
     assert (summary.status, summary.state) == ("incomplete", state)
 

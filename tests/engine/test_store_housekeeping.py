@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import runs
+from engine import atomic_files, runs
 from engine.cli import main
 from engine.config import RunConfig
 from engine.errors import RunError
-from engine.runs import RunStore, train_run
+from engine.pipeline import train_run
+from engine.runs import RunStore
 from tests.engine.synthetic import blocks_split
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ TINY = RunConfig().with_changes(name="mlp", epochs=1, batch_size=16, device="cpu
 KILLED_MID_WRITE = textwrap.dedent(
     """
     import os, sys, tempfile, threading, time
-    from engine import runs
+    from engine import atomic_files, runs
     from engine.config import RunConfig
     from tests.engine.synthetic import blocks_split
 
@@ -42,7 +43,7 @@ KILLED_MID_WRITE = textwrap.dedent(
     writing = threading.Event()
 
     def write_weights():
-        with runs.atomic_open(writer.path / runs.WEIGHTS_FILE) as handle:
+        with atomic_files.atomic_open(writer.path / runs.WEIGHTS_FILE) as handle:
             handle.write(b"half a file")
             handle.flush()
             writing.set()
@@ -50,7 +51,7 @@ KILLED_MID_WRITE = textwrap.dedent(
 
     threading.Thread(target=write_weights, daemon=True).start()
     writing.wait()
-    tempfile.mkdtemp(prefix=runs.scratch_prefix("lme-zip-"))
+    tempfile.mkdtemp(prefix=atomic_files.scratch_prefix("lme-zip-"))
     os.rename = lambda *a: (print("ready", flush=True), time.sleep(600))
     store.create_run(config, split)
     """
@@ -97,7 +98,7 @@ def test_files_a_live_writer_is_writing_are_left_alone(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     run = root / "20260101-000000-run"
     run.mkdir(parents=True)
-    with runs.atomic_open(run / "metrics.json") as handle:
+    with atomic_files.atomic_open(run / "metrics.json") as handle:
         handle.write(b"[]")
         RunStore(root)  # another store opens while this process writes
         assert len(_leftovers(root)) == 1

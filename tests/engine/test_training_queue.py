@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import pytest
 from PIL import Image
 
-from engine import jobs, runs
+from engine import jobs, pipeline, runs
 from engine.callbacks import StopTraining, TrainState
 from engine.config import RunConfig
 from engine.errors import EngineError
@@ -69,7 +69,7 @@ class GatedTraining:
 def gated(monkeypatch: pytest.MonkeyPatch) -> GatedTraining:
     monkeypatch.setenv("LME_MAX_TRAININGS", "1")
     fake = GatedTraining()
-    monkeypatch.setattr(runs, "train_run", fake)
+    monkeypatch.setattr(pipeline, "train_run", fake)
     yield fake
     fake.release.set()
     for job in jobs.running_jobs():

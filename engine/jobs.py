@@ -10,8 +10,7 @@ line's Ctrl-C does, so a stopped run is still saved.
 
 On a machine with several CUDA GPUs a job can use them all: it then runs
 `torchrun -m engine train` as a child process (one process per GPU, engine/distributed.py),
-follows the run folder's metrics.json for progress, and stops it with SIGTERM, on which the
-command line saves the run as stopped.
+supervised by engine/torchrun_jobs.py from the job's worker thread.
 
 One queue per server holds them all: at most `max_trainings` (engine.hosting; 1 on a 2-core
 machine) train at once, each with its share of the CPU cores, and the others wait in order,
@@ -33,10 +32,6 @@ from __future__ import annotations
 
 import ctypes
 import itertools
-import json
-import signal
-import subprocess
-import tempfile
 import threading
 import time
 import traceback
@@ -44,25 +39,23 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import torch
 
-from engine import distributed, hosting, pipeline, runs
-from engine.atomic_files import scratch_prefix
+from engine import hosting, pipeline, runs
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
 from engine.data import DatasetSplit
 from engine.device import resolve_device
 from engine.errors import EngineError
+from engine.torchrun_jobs import train_in_processes
 
 FINISHED_STATES = ("done", "stopped", "failed")
 MAX_RUNNING_JOBS = 16  # unfinished trainings kept at once, waiting ones included
 MAX_KEPT_JOBS = 64  # finished jobs kept for late pollers; older ones are forgotten
 MAX_RUNNING_TASKS = 2  # tasks such as teach_none train models too: a few at most at once
-PROCESS_POLL_SECONDS = 0.25  # how often a job in child processes reads its run folder
 
 
 @dataclass(frozen=True)
@@ -482,7 +475,7 @@ def _work_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
         resolve_device(job.config.train.device)  # a device this machine lacks fails here
         with _queued(job) as acquired:
             if acquired:
-                _train_in_processes(job, store)
+                train_in_processes(job, store)
             else:
                 job._update(state="stopped")
     except EngineError as error:
@@ -492,77 +485,6 @@ def _work_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
         job._update(state="failed", error=f"training could not start ({error})")
     finally:
         job._finished.set()
-
-
-def _train_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
-    """Run torchrun in child processes while holding a slot (see _work_in_processes)."""
-    with tempfile.TemporaryDirectory(prefix=scratch_prefix("lme-job-")) as folder:
-        config_file, run_id_file, log_file = (
-            Path(folder) / name for name in ("config.json", "run-id", "output.log")
-        )
-        config_file.write_text(json.dumps(job.config.to_dict()), encoding="utf-8")
-        arguments = ["train", "--quiet", "--config", str(config_file)]
-        arguments += ["--run-id-file", str(run_id_file), "--runs-dir", str(store.root)]
-        with log_file.open("wb") as log:
-            process = subprocess.Popen(
-                distributed.torchrun_command(job.processes, arguments),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=distributed.engine_environment(),
-            )
-        job._update(state="running", device=resolve_device(job.config.train.device).type)
-        signalled = False
-        while process.poll() is None:
-            if job.should_stop() and not signalled:
-                process.send_signal(signal.SIGTERM)  # torchrun passes it to each process
-                signalled = True
-            _follow_run(job, store, run_id_file)
-            time.sleep(PROCESS_POLL_SECONDS)
-        _follow_run(job, store, run_id_file)
-        _finish_from_run(job, store, log_file.read_text(errors="replace"))
-
-
-def _follow_run(job: TrainingJob, store: runs.RunStore, run_id_file: Path) -> None:
-    """Copy the run id and the finished epochs' metrics into the job's snapshot."""
-    run_id = job.progress().run_id
-    if run_id is None and run_id_file.is_file():
-        run_id = run_id_file.read_text(encoding="utf-8").strip() or None
-        job._update(run_id=run_id)
-    if run_id is None:
-        return
-    try:
-        history = json.loads((store.root / run_id / runs.METRICS_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return  # not written yet, or being replaced: read it next time
-    if isinstance(history, list) and len(history) > job.progress().epoch:
-        frozen = tuple(MappingProxyType(dict(row)) for row in history if isinstance(row, dict))
-        job._update(epoch=len(frozen), history=frozen)
-
-
-def _finish_from_run(job: TrainingJob, store: runs.RunStore, output: str) -> None:
-    """The job's end state from its run.json; the command's error line when it failed."""
-    run_id = job.progress().run_id
-    status = None
-    if run_id is not None:
-        try:
-            record = json.loads((store.root / run_id / runs.RUN_FILE).read_text("utf-8"))
-            status = record.get("status")
-        except (OSError, ValueError, AttributeError):
-            status = None
-    if status == "complete":
-        job._update(state="done", step_fraction=0.0)
-    elif status == "stopped" or (job.stop_requested and status != "failed"):
-        job._update(state="stopped", step_fraction=0.0)
-    else:
-        errors = [
-            line[len("error: ") :] for line in output.splitlines() if line.startswith("error: ")
-        ]
-        last = output.strip().splitlines()[-1:] or ["no output"]
-        job._update(
-            state="failed",
-            error=errors[-1] if errors else f"training failed in torchrun (last output: {last[0]})",
-        )
 
 
 def _release_free_memory() -> None:

@@ -50,9 +50,9 @@ from engine.config import RunConfig
 from engine.data import DatasetSplit
 from engine.device import resolve_device
 from engine.errors import EngineError
+from engine.states import FINISHED_JOB_STATES, JobState
 from engine.torchrun_jobs import train_in_processes
 
-FINISHED_STATES = ("done", "stopped", "failed")
 MAX_RUNNING_JOBS = 16  # unfinished trainings kept at once, waiting ones included
 MAX_KEPT_JOBS = 64  # finished jobs kept for late pollers; older ones are forgotten
 MAX_RUNNING_TASKS = 2  # tasks such as teach_none train models too: a few at most at once
@@ -76,7 +76,7 @@ class JobProgress:
 
     @property
     def finished(self) -> bool:
-        return self.state in FINISHED_STATES
+        return self.state in FINISHED_JOB_STATES
 
     @property
     def waiting(self) -> bool:
@@ -86,7 +86,7 @@ class JobProgress:
     @property
     def fraction(self) -> float:
         """Overall progress 0..1, for a progress bar."""
-        if self.state == "done":
+        if self.state == JobState.DONE:
             return 1.0
         if self.epochs < 1:
             return 0.0
@@ -141,7 +141,7 @@ class TrainingJob(_Worker[JobProgress]):
     def __post_init__(self) -> None:
         self._snapshot = JobProgress(
             job_id=self.id,
-            state="queued",
+            state=JobState.QUEUED,
             epoch=0,
             epochs=self.config.train.epochs,
             step_fraction=0.0,
@@ -189,7 +189,7 @@ class _JobCallback(Callback):
             raise StopTraining("stopped from the dashboard")
 
     def before_fit(self, state: TrainState) -> None:
-        self.job._update(state="running", epochs=state.epochs, device=state.device)
+        self.job._update(state=JobState.RUNNING, epochs=state.epochs, device=state.device)
         self._check_stop()
 
     def before_epoch(self, state: TrainState) -> None:
@@ -439,7 +439,7 @@ def _work(job: TrainingJob, store: runs.RunStore, split: DatasetSplit | None) ->
     try:
         with _queued(job) as acquired:
             if not acquired:
-                job._update(state="stopped")
+                job._update(state=JobState.STOPPED)
                 return
             run_id = pipeline.train_run(
                 _threads_for(job.config),
@@ -450,16 +450,16 @@ def _work(job: TrainingJob, store: runs.RunStore, split: DatasetSplit | None) ->
                 owner=job.owner,
             )
         finished_all = job.progress().epoch >= job.config.train.epochs
-        ended = "stopped" if job.stop_requested and not finished_all else "done"
+        ended = JobState.STOPPED if job.stop_requested and not finished_all else JobState.DONE
         job._update(state=ended, run_id=run_id, step_fraction=0.0)
     except EngineError as error:
-        job._update(state="failed", error=str(error))
+        job._update(state=JobState.FAILED, error=str(error))
     except StopTraining:  # stopped before fit() was there to catch it (e.g. while loading)
-        job._update(state="stopped")
+        job._update(state=JobState.STOPPED)
     except Exception as error:  # a bug: keep the worker alive, keep the details for the log
         traceback.print_exc()
         job._update(
-            state="failed",
+            state=JobState.FAILED,
             error=f"training failed unexpectedly ({type(error).__name__}: {error}); "
             "see the server log for details",
         )
@@ -477,12 +477,12 @@ def _work_in_processes(job: TrainingJob, store: runs.RunStore) -> None:
             if acquired:
                 train_in_processes(job, store)
             else:
-                job._update(state="stopped")
+                job._update(state=JobState.STOPPED)
     except EngineError as error:
-        job._update(state="failed", error=str(error))
+        job._update(state=JobState.FAILED, error=str(error))
     except Exception as error:  # a bug or an unusable machine: keep the details for the log
         traceback.print_exc()
-        job._update(state="failed", error=f"training could not start ({error})")
+        job._update(state=JobState.FAILED, error=f"training could not start ({error})")
     finally:
         job._finished.set()
 
@@ -529,7 +529,7 @@ class TaskProgress:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "failed")
+        return self.state in (JobState.DONE, JobState.FAILED)
 
 
 @dataclass(eq=False)
@@ -541,7 +541,7 @@ class TaskJob(_Worker[TaskProgress]):
 
     def __post_init__(self) -> None:
         self._snapshot = TaskProgress(
-            self.id, self.name, "queued", "Waiting to start", 0.0, None, None, 0.0
+            self.id, self.name, JobState.QUEUED, "Waiting to start", 0.0, None, None, 0.0
         )
 
     def report(self, message: str, fraction: float) -> None:
@@ -553,7 +553,7 @@ class TaskJob(_Worker[TaskProgress]):
                 return
             fraction = min(1.0, max(self._snapshot.fraction, float(fraction)))
             self._snapshot = replace(
-                self._snapshot, state="running", message=str(message), fraction=fraction
+                self._snapshot, state=JobState.RUNNING, message=str(message), fraction=fraction
             )
 
     def report_waiting(self, place: int) -> None:
@@ -607,13 +607,13 @@ def _run_task(
         with _QUEUE.slot(task, on_wait=task.report_waiting):
             task.report("Starting", 0.0)
             result = function(*args, progress=task.report, **kwargs)
-        task._end(state="done", fraction=1.0, result=result)
+        task._end(state=JobState.DONE, fraction=1.0, result=result)
     except EngineError as error:
-        task._end(state="failed", error=str(error))
+        task._end(state=JobState.FAILED, error=str(error))
     except Exception as error:  # a bug: keep the worker alive, keep the details for the log
         traceback.print_exc()
         task._end(
-            state="failed",
+            state=JobState.FAILED,
             error=f"{task.name} failed unexpectedly ({type(error).__name__}: {error}); "
             "see the server log for details",
         )

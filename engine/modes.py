@@ -5,12 +5,20 @@ means for targets, losses and activations lives in engine/labels.py.
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from engine.errors import LabelShapeError
 
-LabelMode = Literal["multi-class", "multi-label"]
-LABEL_MODES: tuple[str, ...] = ("multi-class", "multi-label")
+
+class LabelMode(StrEnum):
+    """The two label modes; each member is the plain string used on disk and on the command
+    line, and compares equal to it."""
+
+    MULTI_CLASS = "multi-class"  # softmax + CrossEntropyLoss: one class per image
+    MULTI_LABEL = "multi-label"  # a sigmoid per class + BCEWithLogitsLoss: any number
+
+
+LABEL_MODES: tuple[str, ...] = tuple(mode.value for mode in LabelMode)
 
 
 def check_mode(mode: str) -> str:

@@ -16,6 +16,7 @@ from engine.config import RunConfig
 from engine.data import DatasetSplit
 from engine.errors import EngineError
 from engine.runs import RunStore, RunWriter
+from engine.states import RunState
 
 
 def metrics_saver(writer: RunWriter) -> Callback:
@@ -58,7 +59,7 @@ def train_run(
         writer.finish(result, split)
     except KeyboardInterrupt:
         try:
-            writer.fail("stopped by Ctrl-C before the weights were saved", status="stopped")
+            writer.fail("stopped by Ctrl-C before the weights were saved", status=RunState.STOPPED)
         except OSError:
             pass
         raise

@@ -47,6 +47,7 @@ from engine.run_validation import (
     record_problem,
     validation_problem,
 )
+from engine.states import RunState
 
 if TYPE_CHECKING:
     from engine.data import DatasetSplit
@@ -93,7 +94,7 @@ class RunSummary:
     metrics: Mapping[str, float] = field(default_factory=dict)  # the last finished epoch
     created: str | None = None  # ISO 8601, UTC
     problem: str | None = None  # why a run is incomplete or damaged
-    state: str = "unknown"  # run.json's status, or "interrupted" when its process died
+    state: str = RunState.UNKNOWN  # run.json's status, or "interrupted" when its process died
     epochs_done: int = 0
     read_only: bool = False  # the shipped demo run
     class_names: tuple[str, ...] = ()
@@ -144,7 +145,7 @@ class LoadedRun:
     history: list[dict[str, float]]
     model: nn.Module
     validation: ValidationOutputs
-    status: str = "complete"  # run.json's status: "complete" or "stopped"
+    status: str = RunState.COMPLETE  # run.json's status: "complete" or "stopped"
     device: str | None = None  # where it was trained
     created: str | None = None
     read_only: bool = False
@@ -215,7 +216,7 @@ class RunWriter:
 
         run.json is written last: until it says "complete", the run lists as incomplete.
         """
-        status = status or ("stopped" if result.stopped_early else "complete")
+        status = status or (RunState.STOPPED if result.stopped_early else RunState.COMPLETE)
         try:
             with atomic_open(self.path / WEIGHTS_FILE) as handle:
                 torch.save(result.model.state_dict(), handle)
@@ -248,7 +249,7 @@ class RunWriter:
         self._record.pop("problem", None)
         atomic_write_json(self.path / RUN_FILE, self._record)
 
-    def fail(self, message: str, status: str = "failed") -> None:
+    def fail(self, message: str, status: str = RunState.FAILED) -> None:
         """Mark the run as failed or stopped without weights; it then lists as incomplete."""
         self._record.update(status=status, finished=_now(), problem=message)
         atomic_write_json(self.path / RUN_FILE, self._record)
@@ -397,7 +398,7 @@ class RunStore:
             record = {
                 "id": run_id,
                 "created": _now(),
-                "status": "running",
+                "status": RunState.RUNNING,
                 "config": config.to_dict(),
                 "class_names": list(split.class_names),
                 "image_shape": list(split.image_shape),
@@ -538,14 +539,14 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
         return _summarize(folder, run_id, read_only)
     except Exception as error:  # e.g. a hand-edited run.json of odd types
         problem = f"its files are inconsistent ({type(error).__name__}: {error})"
-        return RunSummary(run_id, folder, "damaged", problem=problem, state="damaged")
+        return RunSummary(run_id, folder, "damaged", problem=problem, state=RunState.DAMAGED)
 
 
 def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     try:
         record = _read_record(folder)
     except Exception as error:  # a listing must survive any damage
-        return RunSummary(run_id, folder, "damaged", problem=str(error), state="damaged")
+        return RunSummary(run_id, folder, "damaged", problem=str(error), state=RunState.DAMAGED)
     try:
         config = RunConfig.from_dict(record["config"])
         dataset, mode, model, epochs = (
@@ -556,7 +557,11 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
         )
     except Exception as error:
         return RunSummary(
-            run_id, folder, "damaged", problem=f"its config is invalid ({error})", state="damaged"
+            run_id,
+            folder,
+            "damaged",
+            problem=f"its config is invalid ({error})",
+            state=RunState.DAMAGED,
         )
     base = RunSummary(
         id=run_id,
@@ -574,36 +579,40 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     try:
         history = _read_history(folder)
     except Exception as error:
-        return replace(base, problem=str(error), state="damaged")
+        return replace(base, problem=str(error), state=RunState.DAMAGED)
     last = history[-1] if history else {}
     metrics = {k: v for k, v in last.items() if isinstance(v, int | float) and k != "epoch"}
     chance = record.get("chance_accuracy")
     warnings = run_warnings(metrics, chance, len(base.class_names))
     base = replace(base, metrics=metrics, epochs_done=len(history), warnings=tuple(warnings))
     state = str(record.get("status"))
-    if state == "running":
+    if state == RunState.RUNNING:
         if _process_alive(record):
-            return replace(base, status="incomplete", state="running", problem="still training")
+            return replace(
+                base, status="incomplete", state=RunState.RUNNING, problem="still training"
+            )
         return replace(
             base,
             status="incomplete",
-            state="interrupted",
+            state=RunState.INTERRUPTED,
             problem="training stopped without saving (the process ended)",
         )
-    if state in ("stopped", "failed"):
+    if state in (RunState.STOPPED, RunState.FAILED):
         problem = record.get("problem") or f"training {state}"
-        if state == "stopped" and not (_missing_file(folder) or _damage(folder, record)):
+        if state == RunState.STOPPED and not (_missing_file(folder) or _damage(folder, record)):
             problem = "stopped early; the weights so far were saved"
-        return replace(base, status="incomplete", state=state, problem=str(problem))
-    if state != "complete":
-        return replace(base, problem=f"unknown status {state!r} in {RUN_FILE}", state="damaged")
+        return replace(base, status="incomplete", state=RunState(state), problem=str(problem))
+    if state != RunState.COMPLETE:
+        return replace(
+            base, problem=f"unknown status {state!r} in {RUN_FILE}", state=RunState.DAMAGED
+        )
     missing = _missing_file(folder)
     if missing:
-        return replace(base, status="incomplete", state="complete", problem=missing)
+        return replace(base, status="incomplete", state=RunState.COMPLETE, problem=missing)
     damage = _damage(folder, record)
     if damage:
-        return replace(base, status="damaged", state="complete", problem=damage)
-    return replace(base, status="complete", state="complete")
+        return replace(base, status="damaged", state=RunState.COMPLETE, problem=damage)
+    return replace(base, status="complete", state=RunState.COMPLETE)
 
 
 def load_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
@@ -667,7 +676,7 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
     except Exception as error:
         raise RunError(f"run {run_id!r} has an invalid config ({error}); delete it") from None
     status = record.get("status")
-    if status not in ("complete", "stopped") or not (path / WEIGHTS_FILE).exists():
+    if status not in (RunState.COMPLETE, RunState.STOPPED) or not (path / WEIGHTS_FILE).exists():
         reason = record.get("problem") or {
             "running": "it is still training, or its process was killed"
         }.get(str(status), f"its status is {status!r}")

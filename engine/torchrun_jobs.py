@@ -23,6 +23,7 @@ from engine.atomic_files import scratch_prefix
 from engine.config import RunConfig
 from engine.device import resolve_device
 from engine.runs import METRICS_FILE, RUN_FILE, RunStore
+from engine.states import JobState, RunState
 
 PROCESS_POLL_SECONDS = 0.25  # how often a job in child processes reads its run folder
 
@@ -62,7 +63,7 @@ def train_in_processes(job: SupervisedJob, store: RunStore) -> None:
                 stdin=subprocess.DEVNULL,
                 env=distributed.engine_environment(),
             )
-        job._update(state="running", device=resolve_device(job.config.train.device).type)
+        job._update(state=JobState.RUNNING, device=resolve_device(job.config.train.device).type)
         signalled = False
         while process.poll() is None:
             if job.should_stop() and not signalled:
@@ -101,16 +102,16 @@ def _finish_from_run(job: SupervisedJob, store: RunStore, output: str) -> None:
             status = record.get("status")
         except (OSError, ValueError, AttributeError):
             status = None
-    if status == "complete":
-        job._update(state="done", step_fraction=0.0)
-    elif status == "stopped" or (job.stop_requested and status != "failed"):
-        job._update(state="stopped", step_fraction=0.0)
+    if status == RunState.COMPLETE:
+        job._update(state=JobState.DONE, step_fraction=0.0)
+    elif status == RunState.STOPPED or (job.stop_requested and status != RunState.FAILED):
+        job._update(state=JobState.STOPPED, step_fraction=0.0)
     else:
         errors = [
             line[len("error: ") :] for line in output.splitlines() if line.startswith("error: ")
         ]
         last = output.strip().splitlines()[-1:] or ["no output"]
         job._update(
-            state="failed",
+            state=JobState.FAILED,
             error=errors[-1] if errors else f"training failed in torchrun (last output: {last[0]})",
         )

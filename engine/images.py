@@ -335,6 +335,14 @@ def preprocess(image: Image.Image, style: str, image_shape: tuple[int, int, int]
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A uint8 (C, H, W) image as image widgets and PIL want it: (H, W) for one channel,
+    (H, W, C) otherwise, as a contiguous uint8 array."""
+    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
+    return np.ascontiguousarray(array, dtype=np.uint8)
+
+
 def _digit_canvas(image: Image.Image, height: int, width: int) -> np.ndarray:
     """The MNIST recipe on any image; returns uint8 (height, width), light ink on black."""
     blank = np.zeros((height, width), dtype=np.uint8)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts_analysis, links, messages, session
+from dashboard.drawpad import draw_pad
 from dashboard.examples import EXAMPLE_PREFIX, run_examples
 from engine.analysis import confused_pairs
 from engine.errors import EngineError
@@ -53,6 +54,7 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
         try:
             original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
+            original = "as drawn" if name == "your drawing" else original
             shown.image(decode_image(data, name), caption=original, width=140)
         except EngineError:
             shown.caption("(preview unavailable)")
@@ -148,6 +150,13 @@ with st.container(border=True):
         **links.bind_choice(links.EXAMPLE, list(examples)),
     )
 
+with st.expander("Draw a digit", expanded=True):
+    st.caption(
+        "Draw with the mouse or a finger; each stroke is read at once, prepared and judged "
+        "like an upload. The drawing stays until you clear it."
+    )
+    drawing = draw_pad()
+
 files = [(examples[chosen].name, examples[chosen].data)] if chosen in examples else []
 uploads = list(uploads or [])
 read, total = 0, 0  # how many uploads fit the limits, in the order chosen
@@ -163,10 +172,14 @@ if read < len(uploads):
         "(the × beside each) to read the others.",
         icon="⚠️",
     )
+files += [("your drawing", drawing)] if drawing else []
 files += [(upload.name, upload.getvalue()) for upload in uploads[:read]]
 del uploads  # only the files read are kept, and only for this page run
 if not files:
-    st.info("Upload one or more images, or try an example, to see the model's reading of each.")
+    st.info(
+        "Upload one or more images, draw a digit, or try an example, to see the model's "
+        "reading of each."
+    )
 else:
     predictions = []
     with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):

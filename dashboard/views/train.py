@@ -80,6 +80,14 @@ with st.form(session.TRAIN_FORM):
             "random body gives the head random features to learn from.",
             **links.bind_flag(links.FREEZE),
         )
+        augment = st.toggle(
+            "Augment: random rotation, scale, shear, shift and stroke width",
+            value=defaults.train.augment,
+            help="Each training image is moved, turned, zoomed and its strokes made thicker or "
+            "thinner at random, every epoch anew. Slower per epoch; on the full MNIST it makes "
+            "the model read digits written and photographed by other people.",
+            **links.bind_flag(links.AUGMENT),
+        )
     with right:
         epochs = st.number_input(
             "Epochs", 1, 100, defaults.train.epochs, **links.bind_number(links.EPOCHS, 1, 100)
@@ -135,7 +143,11 @@ if submitted and not busy:
             ),
             model=ModelConfig(name=name, freeze_body=frozen),
             train=TrainConfig(
-                mode=mode, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr)
+                mode=mode,
+                epochs=int(epochs),
+                batch_size=int(batch_size),
+                lr=float(lr),
+                augment=augment,
             ),
         )
         bar = st.progress(0.0, text="Loading the data...")

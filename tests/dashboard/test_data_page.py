@@ -190,6 +190,18 @@ def test_the_train_page_names_an_upload_by_its_file_name(open_page) -> None:
     assert not any("label-mode-explorer-uploads" in option for option in options)
 
 
+@pytest.mark.slow
+def test_the_full_mnist_shows_offline_with_the_test_digits_as_validation(open_page) -> None:
+    """Extracted from the engine's own copy into the (temporary) data root: no download."""
+    app = open_page(PAGE, dataset="mnist")
+    assert not app.exception and not app.error
+    assert not [toggle for toggle in app.toggle if toggle.key == links.DOWNLOAD]  # shipped
+    shown = metrics(app)
+    assert shown["Training images"] == "60,000"
+    assert shown["Validation images"] == "10,000"
+    assert shown["Classes"] == "10"
+
+
 def test_datasets_are_named_without_server_paths() -> None:
     from dashboard.tables import dataset_name
 

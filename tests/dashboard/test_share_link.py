@@ -40,9 +40,9 @@ def test_data_waiting_for_an_upload(open_page) -> None:
 
 
 def test_data_that_cannot_load(open_page) -> None:
-    app = open_page("views/data.py", dataset="mnist")  # offline, no files: an error
+    app = open_page("views/data.py", dataset="kmnist")  # offline, no files: an error
     assert app.error and not app.exception
-    assert share_link(app) == "http://localhost:8501/data?dataset=mnist&download=false"
+    assert share_link(app) == "http://localhost:8501/data?dataset=kmnist&download=false"
 
 
 def test_model_that_cannot_be_built(open_page, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,12 +58,12 @@ def test_model_that_cannot_be_built(open_page, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_train_with_data_that_cannot_load(open_page) -> None:
-    app = open_page("views/train.py", dataset="mnist", epochs="2", model="mlp")
-    app.button[0].click().run()  # Start training: mnist is not downloaded
+    app = open_page("views/train.py", dataset="kmnist", epochs="2", model="mlp")
+    app.button[0].click().run()  # Start training: kmnist is not downloaded
     assert app.error and not app.exception
     link = share_link(app)
     assert link.startswith("http://localhost:8501/train?")
-    assert "dataset=mnist" in link and "epochs=2" in link and "model=mlp" in link
+    assert "dataset=kmnist" in link and "epochs=2" in link and "model=mlp" in link
 
 
 @pytest.mark.parametrize("page", ["explore", "predict"])

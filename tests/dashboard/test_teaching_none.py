@@ -70,8 +70,8 @@ def test_the_section_explains_the_advice_and_defaults_to_letters_held_out(open_p
     assert any("none of the above" in text for text in texts(app, "markdown"))
     assert app.multiselect(key=session.TEACH_HELD_OUT).value == ["letters"]
     assert app.number_input(key=session.TEACH_EPOCHS).value == RunConfig().train.epochs
-    # the demo runs are mnist-5k: the experiment uses their dataset
-    assert any("Dataset: mnist-5k (the compared runs' dataset)" in t for t in texts(app, "caption"))
+    # the demo runs are on the full MNIST: the experiment uses their dataset
+    assert any("Dataset: mnist (the compared runs' dataset)" in t for t in texts(app, "caption"))
 
 
 @pytest.mark.slow
@@ -82,7 +82,7 @@ def test_the_experiment_runs_in_the_background_and_shows_the_engines_numbers(
     assert not app.exception and not app.error
     [(config, result)] = tiny_experiment
     assert (config.data.dataset, config.train.epochs, config.train.mode) == (
-        "mnist-5k",
+        "mnist",  # the demo pair's dataset
         1,
         RunConfig().train.mode,
     )

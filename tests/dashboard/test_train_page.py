@@ -36,6 +36,7 @@ def test_the_form_shows_the_engines_defaults_and_the_device(open_page) -> None:
     assert app.selectbox(key=links.DATASET).value == defaults.data.dataset == "mnist-5k"
     assert app.selectbox(key=links.MODEL).value == defaults.model.name
     assert app.toggle(key=links.FREEZE).value is defaults.model.freeze_body
+    assert app.toggle(key=links.AUGMENT).value is defaults.train.augment is False
     assert app.number_input(key=links.EPOCHS).value == defaults.train.epochs
     assert app.number_input(key=links.BATCH_SIZE).value == defaults.train.batch_size
     assert app.number_input(key=links.LEARNING_RATE).value == pytest.approx(defaults.train.lr)
@@ -145,6 +146,16 @@ def test_non_digit_examples_reach_the_saved_config(open_page, runs_dir) -> None:
     saved = json.loads((runs_dir / final.run_id / "run.json").read_text())
     assert saved["config"]["data"]["none_examples"] == 100
     assert saved["train_size"] == 240 + 100  # 300 images less the 60 held out, plus non-digits
+
+
+@pytest.mark.parametrize("augment", [True, False])
+def test_the_augment_switch_reaches_the_saved_run(open_page, runs_dir, augment) -> None:
+    app = open_page(PAGE, **TINY, augment=str(augment).lower())
+    assert app.toggle(key=links.AUGMENT).value is augment
+    final = _job_of(_start(app)).wait(60)
+    assert final.state == "done", final.error
+    saved = json.loads((runs_dir / final.run_id / "run.json").read_text())
+    assert saved["config"]["train"]["augment"] is augment
 
 
 def test_the_device_caption_follows_the_training_threads(monkeypatch) -> None:

@@ -347,6 +347,14 @@ def preprocess(image: Image.Image, style: str, image_shape: tuple[int, int, int]
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A uint8 (C, H, W) image as image widgets and PIL want it: (H, W) for one channel,
+    (H, W, C) otherwise, as a contiguous uint8 array."""
+    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
+    return np.ascontiguousarray(array, dtype=np.uint8)
+
+
 def digit_ink(image: Image.Image) -> np.ndarray | None:
     """The ink of a digit image, float (h, w) in 0..1 cropped to its box; None when blank.
 

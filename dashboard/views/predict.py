@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_analysis, state
+from dashboard import charts_analysis, links, messages, session
 from dashboard.drawpad import draw_pad
 from dashboard.examples import EXAMPLE_PREFIX, run_examples
 from engine.analysis import confused_pairs
@@ -33,24 +33,24 @@ from engine.runs import read_tuned_thresholds
 # No `type=` filter on the uploader: the engine names what is wrong with any file (a .heic
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
-MAX_FILES, MAX_TOTAL_BYTES = state.PREDICT_MAX_FILES, state.PREDICT_MAX_BYTES
+MAX_FILES, MAX_TOTAL_BYTES = session.PREDICT_MAX_FILES, session.PREDICT_MAX_BYTES
 
 
 def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) -> None:
     """One upload's card: the verdict, the image twice, both bar charts, the pairs."""
     with st.container(border=True):
-        st.markdown(f"**{state.plain(name)}**")
+        st.markdown(f"**{messages.plain(name)}**")
         if prediction.error:
-            state.show_error(f"{name}: {prediction.error}")
+            messages.show_error(f"{name}: {prediction.error}")
             return
-        st.subheader(f"Verdict: {state.plain(verdict_text(prediction))}")
+        st.subheader(f"Verdict: {messages.plain(verdict_text(prediction))}")
         st.caption(
             f"Read with {READING_NAMES[prediction.reading]}, as this model was trained · "
-            + state.plain(other_reading_text(prediction))
+            + messages.plain(other_reading_text(prediction))
         )
         near = near_miss_text(prediction)
         if near:
-            st.caption(state.plain(near))
+            st.caption(messages.plain(near))
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
         try:
             original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
@@ -59,7 +59,7 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
         except EngineError:
             shown.caption("(preview unavailable)")
         seen.image(
-            charts_analysis.display_image(prediction.model_input),
+            prediction.model_input,
             caption="as the model sees it",
             width=140,
         )
@@ -79,7 +79,7 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
                 "Falls between these confused pairs of the run (both sigmoids fire or nearly "
                 "fire): "
                 + ", ".join(
-                    state.plain(f"{a} and {b} (min sigmoid {low:.2f})") for a, b, low in between
+                    messages.plain(f"{a} and {b} (min sigmoid {low:.2f})") for a, b, low in between
                 )
             )
         else:
@@ -95,9 +95,9 @@ st.write(
     "that fire for a multi-label run."
 )
 
-run = state.analysis_run_picker(page="predict")
+run = session.analysis_run_picker(page="predict")
 if run is None:
-    state.end_page()
+    links.end_page()
 
 saved = None
 try:
@@ -109,9 +109,9 @@ use_tuned = saved is not None and st.toggle(
     value=True,
     help="Saved from Explore's 'Choosing the threshold'; "
     "`python -m engine predict RUN IMAGE --threshold tuned` uses the same.",
-    **state.bind_flag(state.TUNED),
+    **links.bind_flag(links.TUNED),
 )
-threshold = state.threshold_slider(
+threshold = links.threshold_slider(
     "Threshold",
     minimum=0.05,
     maximum=0.95,
@@ -147,7 +147,7 @@ with st.container(border=True):
         "Example",
         list(examples),
         label_visibility="collapsed",
-        **state.bind_choice(state.EXAMPLE, list(examples)),
+        **links.bind_choice(links.EXAMPLE, list(examples)),
     )
 
 with st.expander("Draw a digit", expanded=True):
@@ -186,7 +186,7 @@ else:
         try:
             predictions = predict_images(run, files, threshold=threshold)
         except EngineError as error:
-            state.show_error(error)
+            messages.show_error(error)
     ranked = confused_pairs(
         activation(run.validation.logits, "multi-label"),
         run.validation.targets,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import state
+from dashboard import caches, session, visitor
 from engine.errors import ModelError, RunError
 from tests.dashboard.conftest import texts
 
@@ -33,7 +33,7 @@ def test_home(open_page) -> None:
 
 
 def test_data_waiting_for_an_upload(open_page) -> None:
-    app = open_page("views/data.py", dataset=state.UPLOAD_CHOICE)
+    app = open_page("views/data.py", dataset=session.UPLOAD_CHOICE)
     assert not app.exception
     assert "Upload a .zip of class folders" in app.info[0].value
     assert share_link(app) == "http://localhost:8501/data?dataset=upload+a+.zip"
@@ -49,7 +49,7 @@ def test_model_that_cannot_be_built(open_page, monkeypatch: pytest.MonkeyPatch) 
     def refuse(*args, **kwargs):
         raise ModelError("cannot build it here")
 
-    monkeypatch.setattr(state, "head_change", refuse)
+    monkeypatch.setattr(caches, "head_change", refuse)
     app = open_page("views/model.py", model="mlp", freeze="true")
     assert app.error[0].value == "cannot build it here"
     link = share_link(app)
@@ -73,7 +73,7 @@ def test_analysis_page_whose_run_cannot_load(
     def refuse(run_id: str):
         raise RunError(f"run {run_id} is damaged")
 
-    monkeypatch.setattr(state, "load_run", refuse)
+    monkeypatch.setattr(visitor, "load_run", refuse)
     app = open_page(f"views/{page}.py", run="demo")
     assert app.error[0].value == "run demo is damaged"
     assert share_link(app) == f"http://localhost:8501/{page}?run=demo"

@@ -4,7 +4,9 @@ For every upload: the verdict in the run's own reading (a softmax run: its winne
 run: every class that fires) and which reading that is, the other reading labelled as the one
 the model was not trained for, classes that nearly fired, the image as uploaded and as the
 model sees it, the sigmoid probabilities with the threshold as a line, the softmax
-probabilities beside them, and the confused pairs it falls between. A bad file shows the
+probabilities beside them, and the confused pairs it falls between. Uploads are read once and
+released: the session keeps a small preview and the prepared image per file, not the file,
+and the uploader gets a new key so it lets go of them too. A bad file shows the
 engine's message and the other files still get their predictions. Without an image of one's
 own, an example (dashboard.examples) goes through the same cards; its choice is in the URL.
 """
@@ -12,19 +14,22 @@ own, an example (dashboard.examples) goes through the same cards; its choice is 
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from dashboard import charts_analysis, state
 from dashboard.examples import EXAMPLE_PREFIX, run_examples
 from engine.analysis import confused_pairs
 from engine.errors import EngineError
-from engine.images import decode_image
+from engine.images import decode_image, preprocess
 from engine.labels import activation
 from engine.prediction import (
     READING_NAMES,
+    Prediction,
     near_miss_text,
     other_reading_text,
     pairs_between,
     predict_images,
+    predict_prepared,
     verdict_text,
 )
 from engine.runs import read_tuned_thresholds
@@ -33,10 +38,51 @@ from engine.runs import read_tuned_thresholds
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
 MAX_FILES, MAX_TOTAL_BYTES = state.PREDICT_MAX_FILES, state.PREDICT_MAX_BYTES
+PREVIEW_PIXELS = 280  # the longest side of the "as uploaded" preview kept per file
+KEPT_UPLOADS = "predict_kept_uploads"  # session: what is kept of the files read
+UPLOADER_GENERATION = "predict_uploader_generation"  # session: a new one empties the uploader
 
 
-def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) -> None:
-    """One upload's card: the verdict, the image twice, both bar charts, the pairs."""
+def keep_uploads(run, uploads, notice: str | None) -> dict:
+    """What is kept of each upload once read: its name, a small preview, the image prepared
+    as the run's training images were (uint8 (C, H, W)), or the engine's message for a file
+    it refuses. The bytes themselves are dropped file by file."""
+    items = []
+    for upload in uploads:
+        name, preview, prepared, error = upload.name, None, None, None
+        try:
+            image = decode_image(upload.getvalue(), name)
+            prepared = preprocess(image, run.preprocess, run.image_shape)
+            preview = image.copy()
+            preview.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
+        except EngineError as refused:
+            error = str(refused)
+        items.append({"name": name, "preview": preview, "prepared": prepared, "error": error})
+    return {"run": run.id, "items": items, "notice": notice}
+
+
+def read_kept(run, items: list[dict], threshold) -> list[tuple]:
+    """(name, preview, Prediction) per kept upload, read at the threshold shown now."""
+    prepared = [item["prepared"] for item in items if item["error"] is None]
+    cutoffs = threshold if isinstance(threshold, int | float) else torch.tensor(threshold)
+    read = iter(predict_prepared(run, torch.stack(prepared), cutoffs) if prepared else [])
+    cards = []
+    for item in items:
+        if item["error"] is not None:
+            classes = tuple(run.class_names)
+            prediction = Prediction(item["name"], classes, [], [], [], None, error=item["error"])
+        else:
+            prediction = next(read)
+            array = item["prepared"].numpy()
+            prediction.file = item["name"]
+            prediction.model_input = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
+        cards.append((item["name"], item["preview"], prediction))
+    return cards
+
+
+def show_prediction(name: str, preview, prediction, threshold, run_pairs) -> None:
+    """One upload's card: the verdict, the image twice (`preview` as uploaded, or None),
+    both bar charts, the pairs."""
     with st.container(border=True):
         st.markdown(f"**{state.plain(name)}**")
         if prediction.error:
@@ -51,11 +97,11 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
         if near:
             st.caption(state.plain(near))
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
-        try:
-            original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
-            shown.image(decode_image(data, name), caption=original, width=140)
-        except EngineError:
+        if preview is None:
             shown.caption("(preview unavailable)")
+        else:
+            original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
+            shown.image(preview, caption=original, width=140)
         seen.image(
             charts_analysis.display_image(prediction.model_input),
             caption="as the model sees it",
@@ -127,11 +173,41 @@ if use_tuned:
         )
     )
 
-uploads = st.file_uploader(
-    "Images (PNG, JPEG, BMP, GIF, WebP)",
-    accept_multiple_files=True,
-    key="predict_uploads",
+# The uploader's files are read once, then released: the page keeps only what it shows (a
+# small preview and the image as the model sees it, per file) and gives the uploader a new
+# key, so a visitor's photos do not stay in the server's memory while the results are read.
+generation = st.session_state.get(UPLOADER_GENERATION, 0)
+uploads = list(
+    st.file_uploader(
+        "Images (PNG, JPEG, BMP, GIF, WebP)",
+        accept_multiple_files=True,
+        key=f"predict_uploads_{generation}",
+    )
+    or []
 )
+if uploads:
+    read, total = 0, 0  # how many uploads fit the limits, in the order chosen
+    for upload in uploads[:MAX_FILES]:
+        total += upload.size
+        if total > MAX_TOTAL_BYTES:
+            break
+        read += 1
+    notice = None
+    if read < len(uploads):
+        notice = (
+            f"{len(uploads)} files were chosen; one reading takes at most {MAX_FILES} files and "
+            f"{MAX_TOTAL_BYTES / 2**20:.0f} MB, so only the first {read} are read. Upload the "
+            "others again to read them."
+        )
+    st.session_state[KEPT_UPLOADS] = keep_uploads(run, uploads[:read], notice)
+    del uploads
+    st.session_state[UPLOADER_GENERATION] = generation + 1
+    st.rerun()
+
+kept = st.session_state.get(KEPT_UPLOADS)
+if kept is not None and kept["run"] != run.id:
+    kept = None  # read for another run: its preparation differs
+    st.session_state.pop(KEPT_UPLOADS, None)
 
 examples = {example.key: example for example in run_examples(run)}
 with st.container(border=True):
@@ -149,31 +225,33 @@ with st.container(border=True):
     )
 
 files = [(examples[chosen].name, examples[chosen].data)] if chosen in examples else []
-uploads = list(uploads or [])
-read, total = 0, 0  # how many uploads fit the limits, in the order chosen
-for upload in uploads[:MAX_FILES]:
-    total += upload.size
-    if total > MAX_TOTAL_BYTES:
-        break
-    read += 1
-if read < len(uploads):
-    st.warning(
-        f"{len(uploads)} files were chosen; one reading takes at most {MAX_FILES} files and "
-        f"{MAX_TOTAL_BYTES / 2**20:.0f} MB, so only the first {read} are read. Remove some "
-        "(the × beside each) to read the others.",
-        icon="⚠️",
+if kept is not None:
+    if kept["notice"]:
+        st.warning(kept["notice"], icon="⚠️")
+    count = len(kept["items"])
+    st.caption(
+        f"{count} uploaded file{'s were' if count != 1 else ' was'} read and released: the "
+        "results below stay on this page, the files themselves are not kept."
     )
-files += [(upload.name, upload.getvalue()) for upload in uploads[:read]]
-del uploads  # only the files read are kept, and only for this page run
-if not files:
+    if st.button("Clear these results", icon="🧹"):
+        st.session_state.pop(KEPT_UPLOADS, None)
+        st.rerun()
+if not files and kept is None:
     st.info("Upload one or more images, or try an example, to see the model's reading of each.")
 else:
-    predictions = []
-    with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
-        try:
-            predictions = predict_images(run, files, threshold=threshold)
-        except EngineError as error:
-            state.show_error(error)
+    cards = []
+    try:
+        if files:
+            with st.spinner("Reading the example…"):
+                predictions = predict_images(run, files, threshold=threshold)
+            cards += [
+                (name, decode_image(data, name), prediction)
+                for (name, data), prediction in zip(files, predictions, strict=True)
+            ]
+        if kept is not None:
+            cards += read_kept(run, kept["items"], threshold)
+    except EngineError as error:
+        state.show_error(error)
     ranked = confused_pairs(
         activation(run.validation.logits, "multi-label"),
         run.validation.targets,
@@ -183,5 +261,5 @@ else:
         examples=0,
     )
     run_pairs = list(zip(ranked["a"], ranked["b"], strict=True))
-    for (name, data), prediction in zip(files, predictions, strict=False):
-        show_prediction(name, data, prediction, threshold, run_pairs)
+    for name, preview, prediction in cards:
+        show_prediction(name, preview, prediction, threshold, run_pairs)

@@ -76,15 +76,17 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def streamlit_server(runs_dir: Path, log_path: Path) -> Iterator[tuple[str, int]]:
+def streamlit_server(runs_dir: Path, log_path: Path, **settings: str) -> Iterator[tuple[str, int]]:
     """`streamlit run dashboard/app.py` headless on a free local port, on the run store
-    `runs_dir`, logging to `log_path`: (base URL, server pid) once healthy; stopped after."""
+    `runs_dir`, logging to `log_path`, with `settings` as more environment variables (e.g.
+    LME_PUBLIC="1"): (base URL, server pid) once healthy; stopped after."""
     port = _free_port()
     environment = {
         **os.environ,
         "LME_RUNS_DIR": str(runs_dir),
         "PYTHONPATH": str(REPO_ROOT),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        **settings,
     }
     command = [
         sys.executable,

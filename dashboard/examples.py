@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from dashboard.charts_analysis import display_image
 from engine.analysis import confused_pairs
 from engine.analysis.outputs import truth_matrix
+from engine.images import to_display
 from engine.labels import activation
 from engine.nondigits import make_non_digits
 
@@ -44,7 +44,7 @@ def _png(image: np.ndarray) -> bytes:
 
 
 def _example(key: str, label: str, name: str, image_chw: np.ndarray) -> Example:
-    image = display_image(np.asarray(image_chw, dtype=np.uint8))
+    image = to_display(np.asarray(image_chw, dtype=np.uint8))
     return Example(key=key, label=label, name=name, image=image, data=_png(image))
 
 

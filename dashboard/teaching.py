@@ -4,7 +4,7 @@ an experiment (engine.analysis.experiments.teach_none) and measured.
 A form sets the experiment up; `engine.jobs.start_task` runs it in a worker thread the engine
 manages, so the page stays live while two models train; a fragment polls its progress every
 second. The finished result (or the engine's error) is kept in this tab's session state by
-dashboard/state.py, so it survives reruns and page switches.
+dashboard/session.py, so it survives reruns and page switches.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from dashboard import charts_teaching, state
+from dashboard import caches, charts_teaching, messages, session
 from engine.analysis import experiments
 from engine.callbacks import Callback, TrainState
 from engine.config import RunConfig
@@ -87,7 +87,7 @@ def run_experiment(
 @st.fragment(run_every=POLL_SECONDS)
 def poll_experiment() -> None:
     """The experiment's progress bar, redrawn every second; a full rerun once it ends."""
-    running = state.teaching_task()
+    running = session.teaching_task()
     if running is None:
         return
     task, description = running
@@ -95,16 +95,16 @@ def poll_experiment() -> None:
     if progress.finished:
         st.rerun()
     st.progress(progress.fraction, text=f"{progress.message} · {progress.elapsed:.0f} s")
-    st.caption(f"Running: {state.plain(description)}")
+    st.caption(f"Running: {messages.plain(description)}")
 
 
 def show_outcome(progress: TaskProgress, description: str) -> None:
     """The finished experiment: the engine's sentence, the table, the chart; or its error."""
     if progress.state != "done":
-        state.show_error(progress.error or "The experiment did not finish.")
+        messages.show_error(progress.error or "The experiment did not finish.")
         return
     result = progress.result
-    st.caption(f"Last experiment: {state.plain(description)} · {progress.elapsed:.0f} s")
+    st.caption(f"Last experiment: {messages.plain(description)} · {progress.elapsed:.0f} s")
     st.info(result.explanation)
     st.dataframe(
         charts_teaching.results_table(result.results, result.none_examples), width="stretch"
@@ -126,11 +126,11 @@ def show_teaching_none(runs: Sequence) -> None:
     st.divider()
     st.subheader('Teaching "none"')
     st.write(ADVICE)
-    state.take_teaching_outcome()
-    running = state.teaching_task()
+    session.take_teaching_outcome()
+    running = session.teaching_task()
     defaults = RunConfig()
     dataset, why = experiment_dataset(runs)
-    with st.form(state.TEACH_FORM, border=True):
+    with st.form(session.TEACH_FORM, border=True):
         count_column, kinds_column, epochs_column = st.columns(3)
         none_examples = count_column.number_input(
             "All-zero examples to add",
@@ -139,7 +139,7 @@ def show_teaching_none(runs: Sequence) -> None:
             1000,
             step=250,
             help="Generated non-digits of the taught kinds, each with a target of all zeros.",
-            key=state.TEACH_NONE_EXAMPLES,
+            key=session.TEACH_NONE_EXAMPLES,
         )
         held_out = kinds_column.multiselect(
             "Kinds held out of training",
@@ -147,10 +147,10 @@ def show_teaching_none(runs: Sequence) -> None:
             default=list(DEFAULT_HELD_OUT),
             help="Never among the all-zero examples; measured apart. Leave at least one "
             "kind to teach.",
-            key=state.TEACH_HELD_OUT,
+            key=session.TEACH_HELD_OUT,
         )
         epochs = epochs_column.number_input(
-            "Epochs (each model)", 1, 50, defaults.train.epochs, key=state.TEACH_EPOCHS
+            "Epochs (each model)", 1, 50, defaults.train.epochs, key=session.TEACH_EPOCHS
         )
         st.caption(
             f"Dataset: {dataset} ({why}) · model: {defaults.model.name} · both models are "
@@ -167,7 +167,7 @@ def show_teaching_none(runs: Sequence) -> None:
         try:
             config = defaults.with_changes(dataset=dataset, epochs=int(epochs))
             with st.spinner(f"Loading {dataset}…"):
-                split = state.load_dataset(config.data)
+                split = caches.load_dataset(config.data)
             task = start_task(
                 run_experiment,
                 config,
@@ -177,13 +177,13 @@ def show_teaching_none(runs: Sequence) -> None:
                 name=TASK_NAME,
             )
         except EngineError as error:
-            state.show_error(error)
+            messages.show_error(error)
         else:
-            state.remember_teaching_task(task, description)
-            running = state.teaching_task()
+            session.remember_teaching_task(task, description)
+            running = session.teaching_task()
     if running is not None:
         poll_experiment()
-    outcome = state.teaching_outcome()
+    outcome = session.teaching_outcome()
     if outcome is not None:
         show_outcome(*outcome)
     elif running is None:

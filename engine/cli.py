@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=data.none_examples,
         help="add N generated non-digits with all-zero targets (multi-label only)",
     )
+    fit.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=train.augment,
+        help="random rotation, scale, shear, shift and stroke width per image (--no-augment: "
+        "plain 2-pixel shifts, the default)",
+    )
     fit.add_argument("--valid-fraction", type=float, default=data.valid_fraction)
     fit.add_argument("--freeze-body", action="store_true", help="train the head alone")
     fit.add_argument("--pretrained", action="store_true", help="local torchvision weights")
@@ -243,6 +250,7 @@ def _config_from(args: argparse.Namespace) -> Any:
         seed=args.seed,
         threshold=args.threshold,
         cpu_threads=args.cpu_threads,
+        augment=args.augment,
     )
 
 

@@ -125,6 +125,10 @@ class TrainConfig:
     # ceiling). 1 suits a machine shared with other busy work, where threads spin waiting for
     # each other (seen 5-10x slower), and gives the same weights whatever the core count.
     cpu_threads: int = 0
+    # Per-sample random rotation, scale, shear and shift of each training batch, and for digit
+    # data stroke-width jitter (engine/augment.py), instead of the plain 2-pixel shifts.
+    # Slower per epoch; on the full MNIST it makes a model read other people's digits.
+    augment: bool = False
 
     def __post_init__(self) -> None:
         _text("mode", self.mode)

@@ -8,7 +8,13 @@ Sources (`DataConfig.dataset`):
 - `two-digits`: genuinely multi-label pairs of digits built from mnist-5k (see
   `make_two_digits`); train pairs from mnist-5k's train part, validation pairs from its
   validation part, so no digit image appears on both sides.
-- `mnist`, `fashion-mnist`, `kmnist`, `cifar10`: torchvision's own classes reading their
+- `mnist`: the full MNIST, shipped in `engine/assets/mnist/` as its four gzipped IDX files
+  and read by torchvision's own `MNIST` class: on first use they are extracted (sha256
+  checked, atomically) into `<root>/MNIST/raw/`, so no network is ever needed. Training is
+  MNIST's 60,000 training digits and validation its official 10,000 test digits, so every
+  analysis of an `mnist` run stands on the standard test set (`valid_fraction` and
+  `split_seed` do not apply).
+- `fashion-mnist`, `kmnist`, `cifar10`: torchvision's own classes reading their
   official files under `DataConfig.root` (default `default_data_root()`). The official
   training set is the pool, split stratified by `valid_fraction` and `split_seed`; the
   official test set is left alone (kept for a final check, never tuned on).
@@ -32,6 +38,8 @@ training part, which turns its targets into float multi-hot (N, K).
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -51,6 +59,14 @@ from engine.nondigits import NON_DIGIT_KINDS, make_non_digits
 Progress = Callable[[str, float], None]
 
 MNIST_5K_PATH = Path(__file__).resolve().parent / "assets" / "mnist_5k.npz"
+# The full MNIST as torchvision names its files, and the sha256 of each uncompressed file.
+MNIST_ASSETS = Path(__file__).resolve().parent / "assets" / "mnist"
+MNIST_FILES: dict[str, str] = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
 MNIST_5K_SPLIT_SEED = 5000  # fixed for good: changing it changes every mnist-5k result
 MNIST_5K_VALID_SIZE = 1000
 TWO_DIGITS_SEED = 2  # fixed: the pairs must be the same in every run
@@ -149,14 +165,14 @@ _DATASETS = (
         "Pairs of different mnist-5k digits side by side, both labels set: 4,000 training "
         "and 1,000 validation images. Trains in multi-label mode only.",
         True,
-        "digit",
+        "digit-pair",
     ),
     DatasetInfo(
         "mnist",
-        "MNIST (torchvision)",
-        "70,000 handwritten digits; the 60,000 training images are split into training and "
-        "validation. Downloads about 12 MB.",
-        False,
+        "MNIST (full, built in)",
+        "All 70,000 MNIST digits, shipped with the engine and read by torchvision: the 60,000 "
+        "training digits for training, MNIST's official 10,000 test digits for validation.",
+        True,
         "digit",
     ),
     DatasetInfo(
@@ -368,7 +384,7 @@ def _load_two_digits() -> DatasetSplit:
         "two-digits",
         ImageDataset(train_images.clone(), train_targets.clone(), DIGIT_CLASSES),
         ImageDataset(valid_images.clone(), valid_targets.clone(), DIGIT_CLASSES),
-        preprocess="digit",
+        preprocess="digit-pair",  # uploads are cut in two and laid out as the pairs were
     )
 
 
@@ -398,6 +414,8 @@ def _load_torchvision(name: str, config: DataConfig, report: Progress) -> Datase
     source = _TORCHVISION[name]
     root = Path(config.root).expanduser() if config.root else default_data_root()
     dataset_class = getattr(torchvision.datasets, source.class_name)
+    if name == "mnist":
+        return _load_shipped_mnist(dataset_class, root, report)
     if config.download:
         report(f"downloading {source.class_name} ({source.size_note}) into {root}", 0.0)
     else:
@@ -425,6 +443,73 @@ def _load_torchvision(name: str, config: DataConfig, report: Progress) -> Datase
         ImageDataset(images[valid], targets[valid], class_names),
         preprocess=next(info.preprocess for info in _DATASETS if info.name == name),
     )
+
+
+def _load_shipped_mnist(dataset_class: type, root: Path, report: Progress) -> DatasetSplit:
+    """The full MNIST through torchvision's class: 60,000 training, 10,000 test digits."""
+    report(f"reading MNIST from {root}", 0.0)
+    install_shipped_mnist(root)
+    parts = []
+    for train in (True, False):
+        try:
+            dataset = dataset_class(root=str(root), train=train, download=False)
+        except (RuntimeError, OSError) as error:
+            raise DatasetError(
+                f"MNIST in {root / 'MNIST' / 'raw'} is unreadable ({error}): delete that folder "
+                "and it is extracted again from the copy shipped with the engine"
+            ) from None
+        parts.append(ImageDataset(*_as_tensors(dataset.data, dataset.targets), DIGIT_CLASSES))
+        report("converting MNIST", 0.5)
+    return DatasetSplit("mnist", parts[0], parts[1], preprocess="digit")
+
+
+def install_shipped_mnist(root: Path) -> Path:
+    """Extract the shipped MNIST files missing from `<root>/MNIST/raw/`; return that folder.
+
+    Each file is decompressed into a temporary file beside its destination, its sha256
+    checked, then renamed into place, so a crash or two processes at once never leave a
+    half-written file. Files already there (a user's own copy) are left alone.
+    """
+    raw = root / "MNIST" / "raw"
+    missing = [name for name in MNIST_FILES if not (raw / name).is_file()]
+    if not missing:
+        return raw
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        for name in missing:
+            _extract_checked(MNIST_ASSETS / f"{name}.gz", raw / name, MNIST_FILES[name])
+    except OSError as error:
+        raise DatasetError(
+            f"could not extract MNIST into {raw} ({error.strerror or error}): point root / "
+            "$LME_DATA_DIR at a writable folder"
+        ) from None
+    return raw
+
+
+def _extract_checked(source: Path, destination: Path, sha256: str) -> None:
+    if not source.is_file():
+        raise DatasetError(
+            f"the built-in MNIST file {source.name} is missing from the engine: reinstall it"
+        )
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, renamed or removed
+        dir=destination.parent, prefix=f".{destination.name}.", delete=False
+    )
+    temporary = Path(handle.name)
+    try:
+        digest = hashlib.sha256()
+        with handle, gzip.open(source, "rb") as packed:
+            while block := packed.read(1 << 20):
+                digest.update(block)
+                handle.write(block)
+        if digest.hexdigest() != sha256:
+            raise DatasetError(
+                f"the built-in MNIST file {source.name} is damaged (sha256 mismatch): reinstall "
+                "the engine"
+            )
+        temporary.chmod(0o644)
+        os.replace(temporary, destination)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _as_tensors(data: object, targets: object) -> tuple[torch.Tensor, torch.Tensor]:

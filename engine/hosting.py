@@ -2,7 +2,7 @@
 keep, and the clean-up that keeps the disk bounded.
 
 Switched on by the environment variable `LME_PUBLIC=1` (the Dockerfile sets it). Then every
-visitor is known only by a random, unguessable key their browser keeps (dashboard/state.py);
+visitor is known only by a random, unguessable key their browser keeps (dashboard/visitor.py);
 a run records the *owner*, a one-way hash of that key, never the key itself, so neither
 run.json nor `python -m engine runs` can be used to act as someone else. A visitor sees the
 shipped demo runs, runs nobody owns (trained from the command line by whoever runs the

@@ -41,7 +41,7 @@ LARGE_DECODE_PIXELS = 4_000_000  # images above this decode at most MAX_LARGE_DE
 MAX_LARGE_DECODES = 1
 _LARGE_DECODES = threading.BoundedSemaphore(MAX_LARGE_DECODES)
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
-PREPROCESS_STYLES = ("digit", "resize")
+PREPROCESS_STYLES = ("digit", "digit-pair", "resize")
 
 # Digit style, after the MNIST paper: ink fitted into a 20x20 box, centred by mass in 28x28.
 DIGIT_BOX_FRACTION = 20 / 28
@@ -53,7 +53,9 @@ PHOTO_INK_LEVELS, DRAWING_INK_LEVELS = (0.25, 0.6), (0.1, 1.0)
 # strokes (a pen photographed from afar, a thin canvas brush) are thickened to 2.7; never thinned.
 TARGET_STROKE_WIDTH, THIN_STROKE_WIDTH = 2.7, 1.9  # MNIST's median and 10th percentile
 WORK_SCALE = 0.25  # thickening works at 4x the final size
-PHOTO_SIDE = 64  # from this size on, treat the input as a photo: firm ink levels, trim specks
+PHOTO_SIDE = (
+    40  # from this size on, treat the input as a photo: cleaned, firm levels, specks trimmed
+)
 DIGIT_WORKING_SIDE = 256  # larger inputs are box-averaged down first: fast, and it averages
 # away sensor and JPEG noise (thin strokes fade but survive: ink is measured against its peak)
 
@@ -311,16 +313,26 @@ def preprocess(image: Image.Image, style: str, image_shape: tuple[int, int, int]
     """Turn a decoded image into the uint8 (C, H, W) tensor a run's model was trained on.
 
     "digit" (MNIST-like data): grayscale, invert when the background is light, crop to the ink,
-    fit into a 20x20 box (for 28x28) keeping the aspect ratio, centre by mass. A blank or
-    featureless image gives an all-zero canvas, not an error.
+    fit into a 20x20 box (for 28x28) keeping the aspect ratio, centre by mass. Photos (from
+    PHOTO_SIDE pixels) are cleaned first (`photo_ink`): uneven light and paper texture
+    removed, the ink's colour found, borders at the edges ignored. A blank or featureless
+    image gives an all-zero canvas, not an error.
+    "digit-pair" (the two-digits set): the same ink, cut between its two digits, each digit
+    fitted into 20 rows by 12 columns and centred in its own half, as that set was built.
     "resize" (photos): convert to the run's channels and resize to (H, W), keeping the aspect
     ratio by cropping the centre (like torchvision's Resize + CenterCrop).
     """
     channels, height, width = (int(v) for v in image_shape)
     if channels not in (1, 3):
         raise ValueError(f"image_shape {tuple(image_shape)}: expected 1 or 3 channels")
-    if style == "digit":
-        canvas = _digit_canvas(image, height, width)
+    if style in ("digit", "digit-pair"):
+        ink = digit_ink(image)
+        if ink is None:
+            canvas = np.zeros((height, width), dtype=np.uint8)
+        elif style == "digit":
+            canvas = _digit_canvas(ink, height, width)
+        else:
+            canvas = _pair_canvas(ink, height, width)
         array = np.repeat(canvas[None], channels, axis=0)
     elif style == "resize":
         fitted = ImageOps.fit(
@@ -335,35 +347,67 @@ def preprocess(image: Image.Image, style: str, image_shape: tuple[int, int, int]
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-def _digit_canvas(image: Image.Image, height: int, width: int) -> np.ndarray:
-    """The MNIST recipe on any image; returns uint8 (height, width), light ink on black."""
-    blank = np.zeros((height, width), dtype=np.uint8)
-    gray = image.convert("L")
-    photo = min(gray.size) >= PHOTO_SIDE
-    factor = -(-max(gray.size) // DIGIT_WORKING_SIDE)
-    if factor > 1:
-        gray = gray.reduce(factor)
-    values = np.asarray(gray, dtype=np.float32)
-    border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
-    background = float(np.median(border))
-    if background > 127.5:  # dark ink on light paper: make it light ink on black, as MNIST
-        values, background = 255.0 - values, 255.0 - background
-    values = values - background
-    peak = float(values.max())
-    if peak < MIN_CONTRAST:
-        return blank
+def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A uint8 (C, H, W) image as image widgets and PIL want it: (H, W) for one channel,
+    (H, W, C) otherwise, as a contiguous uint8 array."""
+    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    array = array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
+    return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+def digit_ink(image: Image.Image) -> np.ndarray | None:
+    """The ink of a digit image, float (h, w) in 0..1 cropped to its box; None when blank.
+
+    Photos (smaller side from PHOTO_SIDE) go through `photo_ink`; small images and drawings
+    keep the plain recipe: invert a light background, subtract it, scale to the ink's peak.
+    """
+    photo = min(image.size) >= PHOTO_SIDE
+    factor = -(-max(image.size) // DIGIT_WORKING_SIDE)
+    if photo:
+        ink = photo_ink(image.reduce(factor) if factor > 1 else image)
+        if ink is None:
+            return None
+    else:
+        gray = image.convert("L")
+        if factor > 1:
+            gray = gray.reduce(factor)
+        values = np.asarray(gray, dtype=np.float32)
+        border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
+        background = float(np.median(border))
+        if background > 127.5:  # dark ink on light paper: make it light ink on black, as MNIST
+            values, background = 255.0 - values, 255.0 - background
+        values = values - background
+        peak = float(values.max())
+        if peak < MIN_CONTRAST:
+            return None
+        ink = values / peak
     low, high = PHOTO_INK_LEVELS if photo else DRAWING_INK_LEVELS
-    ink = np.clip((values / peak - low) / (high - low), 0.0, 1.0)
+    ink = np.clip((ink - low) / (high - low), 0.0, 1.0)
     box = _ink_box(ink, trim=photo)
     if box is None:
-        return blank
+        return None
     top, bottom, left, right = box
-    ink = ink[top:bottom, left:right]
+    return ink[top:bottom, left:right]
 
+
+def _digit_canvas(ink: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The MNIST recipe on cropped ink; returns uint8 (height, width), light ink on black."""
     box_height = max(1, round(height * DIGIT_BOX_FRACTION))
     box_width = max(1, round(width * DIGIT_BOX_FRACTION))
+    digit = _fit_ink(ink, box_height, box_width)
+    if digit is None:
+        return np.zeros((height, width), dtype=np.uint8)
+    return _paste_centred_by_mass(digit, height, width)
+
+
+def _fit_ink(
+    ink: np.ndarray, box_height: int, box_width: int, thicken: bool = True
+) -> np.ndarray | None:
+    """Thicken thin strokes (if asked), then shrink the ink (aspect kept) into the box; 0..255
+    float."""
     scale = min(box_height / ink.shape[0], box_width / ink.shape[1])
-    ink = _thicken_thin_strokes(ink, scale)
+    if thicken:
+        ink = _thicken_thin_strokes(ink, scale)
     scale = min(box_height / ink.shape[0], box_width / ink.shape[1])
     size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
     fitted = Image.fromarray(np.rint(ink * 255).astype(np.uint8)).resize(
@@ -371,9 +415,8 @@ def _digit_canvas(image: Image.Image, height: int, width: int) -> np.ndarray:
     )
     digit = np.asarray(fitted, dtype=np.float32)
     if digit.max() <= 0:
-        return blank
-    digit = digit * (255.0 / digit.max())  # a thin stroke shrunk to 20 px would look faint
-    return _paste_centred_by_mass(digit, height, width)
+        return None
+    return digit * (255.0 / digit.max())  # a thin stroke shrunk to 20 px would look faint
 
 
 def _ink_box(ink: np.ndarray, trim: bool) -> tuple[int, int, int, int] | None:
@@ -475,3 +518,140 @@ def _paste_centred_by_mass(digit: np.ndarray, height: int, width: int) -> np.nda
         np.uint8
     )
     return canvas
+
+
+# --- photos: light, paper and borders -----------------------------------------------------
+# A photographed page is lit unevenly, its paper has texture, its ink may be blue or red, and
+# the table or the page's edge may show at a border. The paper's brightness is estimated
+# everywhere by a grey closing (a max then a min filter wider than a pen stroke), the ink read
+# as how much darker than that paper each pixel is (a ratio, so a shadow that darkens paper and
+# ink alike cancels out), in the colour channel where the ink stands out most; ink that touches
+# the image's edge is dropped when it is the minority (a border, not the digit).
+
+PAPER_WINDOW_FRACTION = 1 / 8  # of the smaller side: wider than any stroke of a framed digit
+MIN_INK_RATIO = 0.2  # the darkest ink must be this much darker than its paper (0-1)
+DARK_PAPER = 64.0  # paper darker than this is not paper: ink is measured against this much
+INK_PEAK_PERCENTILE = 99.7  # the ink's peak, robust to a few stray dark pixels
+BORDER_KEEP_SHARE = 0.2  # edge strokes stay unless an inner stroke holds this share of the ink
+BORDER_SPAN = 0.5  # a stroke along this much of the edge it touches is a border, not ink,
+BORDER_DEPTH = 0.35  # when it reaches at most this far into the image (a shadow band too)
+
+
+def photo_ink(image: Image.Image) -> np.ndarray | None:
+    """Ink of a photographed digit, float (H, W) in 0..1 of its peak; None when blank."""
+    from scipy import ndimage  # imported here: only photos need it
+
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    side = min(rgb.shape[:2])
+    window = max(5, int(side * PAPER_WINDOW_FRACTION)) | 1
+    if _light_ink(rgb.mean(axis=2)):  # light ink on a dark ground: flip it
+        rgb = 255.0 - rgb
+    ratios = []
+    for channel in range(3):
+        values = rgb[..., channel]
+        paper = ndimage.grey_closing(values, size=(window, window), mode="nearest")
+        ratios.append(np.clip((paper - values) / np.maximum(paper, DARK_PAPER), 0.0, 1.0))
+    stack = np.stack(ratios)
+    # The channel where the ink stands out most (blue ink: red and green), by its peak.
+    peaks = [float(np.percentile(r, INK_PEAK_PERCENTILE)) for r in ratios]
+    ink = stack[int(np.argmax(peaks))]
+    ink = ndimage.uniform_filter(ink, size=3, mode="nearest")  # JPEG and sensor noise
+    peak = float(np.percentile(ink, INK_PEAK_PERCENTILE))
+    if peak < MIN_INK_RATIO:
+        return None
+    ink = np.clip(ink / peak, 0.0, 1.0)
+    return _drop_border_ink(ink)
+
+
+def _light_ink(gray: np.ndarray) -> bool:
+    """Whether the strokes are lighter than their ground. Against the local median (the
+    ground, which is the majority of any neighbourhood, shadows and gradients included), do
+    the strongest departures go up rather than down, in a dark image? Worked out on a copy
+    at most 64 pixels wide, where a wide median filter is cheap."""
+    from scipy import ndimage
+
+    step = max(1, -(-max(gray.shape) // 64))
+    small = gray[: gray.shape[0] // step * step, : gray.shape[1] // step * step]
+    small = small.reshape(small.shape[0] // step, step, small.shape[1] // step, step).mean((1, 3))
+    ground = ndimage.median_filter(small, size=max(3, min(small.shape) // 3) | 1, mode="nearest")
+    low, high = np.percentile(small - ground, [0.5, 99.5])
+    # A light page with a dark table at its edge has bright departures too: light ink also
+    # needs a dark image overall.
+    return bool(high > -low and np.median(small) < 127.5)
+
+
+def _drop_border_ink(ink: np.ndarray) -> np.ndarray:
+    """Remove strokes touching the image's edge that are a border (a band along a good part
+    of that edge, thin across it: the table, the page's edge, a frame) and, when a stroke away
+    from the edges holds a good share of the ink (the digit), every stroke at the edge; a
+    digit that itself reaches the edge is kept."""
+    from scipy import ndimage
+
+    solid = ink >= PHOTO_INK_LEVELS[0]
+    labels, count = ndimage.label(solid, structure=np.ones((3, 3)))
+    if count == 0:
+        return ink
+    height, width = ink.shape
+    weights = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
+    touching = np.zeros(count, dtype=bool)
+    border = np.zeros(count, dtype=bool)
+    for index, (rows, cols) in enumerate(ndimage.find_objects(labels)):
+        tall, wide = rows.stop - rows.start, cols.stop - cols.start
+        at_top_or_bottom = rows.start == 0 or rows.stop == height
+        at_side = cols.start == 0 or cols.stop == width
+        touching[index] = at_top_or_bottom or at_side
+        # A band along the edge it touches, thin across it (a band from side to side counts
+        # as along the top or bottom even when a sliver of paper lies above it).
+        along_width = wide >= BORDER_SPAN * width and tall <= BORDER_DEPTH * height
+        along_height = tall >= BORDER_SPAN * height and wide <= BORDER_DEPTH * width
+        border[index] = (along_width and (at_top_or_bottom or wide == width)) or (
+            along_height and (at_side or tall == height)
+        )
+    inside = weights[~touching]
+    if len(inside) and inside.max() >= BORDER_KEEP_SHARE * weights.sum():
+        border |= touching
+    if not border.any():
+        return ink
+    return np.where(np.isin(labels, np.flatnonzero(border) + 1), 0.0, ink)
+
+
+# --- two digits side by side --------------------------------------------------------------
+PAIR_TILE = (20, 12)  # each digit fits into 20 rows by 12 columns, as make_two_digits built it
+
+
+def _pair_canvas(ink: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Cut the ink between its two digits and centre each in its half, rows 4-23 of 28."""
+    canvas = np.zeros((height, width), dtype=np.float32)
+    half = width // 2
+    box_height = max(1, round(height * PAIR_TILE[0] / 28))
+    box_width = max(1, round(width * PAIR_TILE[1] / 28))
+    top = (height - box_height) // 2
+    for part, offset in zip(_split_pair(ink), (0, half), strict=True):
+        box = _ink_box(part, trim=False)
+        if box is None:
+            continue
+        crop = part[box[0] : box[1], box[2] : box[3]]
+        # Not thickened: the set's digits were shrunk from MNIST's into 12 columns, thinner too.
+        digit = _fit_ink(crop, box_height, box_width, thicken=False)
+        if digit is None:
+            continue
+        rows, cols = digit.shape
+        row = top + (box_height - rows) // 2
+        col = offset + (half - cols) // 2
+        canvas[row : row + rows, col : col + cols] = digit
+    return np.rint(canvas).astype(np.uint8)
+
+
+def _split_pair(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ink left and right of the emptiest column in the middle half of the ink's width."""
+    profile = ink.sum(axis=0)
+    width = len(profile)
+    if width < 4:
+        return ink, np.zeros_like(ink)
+    low, high = width // 4, width - width // 4
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    cut = low + int(np.argmin(smooth[low:high]))
+    left, right = ink.copy(), ink.copy()
+    left[:, cut:] = 0.0
+    right[:, :cut] = 0.0
+    return left, right

@@ -26,7 +26,7 @@ Other long work (an experiment that trains two models, say) runs the same way th
 `progress(message, fraction)` keyword argument, and keeps the latest message and fraction,
 then the result or the error, in an immutable `TaskProgress` snapshot.
 
-This module knows nothing about Streamlit; `dashboard/state.py` keeps the job id per session.
+This module knows nothing about Streamlit; `dashboard/session.py` keeps the job id per session.
 """
 
 from __future__ import annotations

@@ -18,3 +18,8 @@ def check_mode(mode: str) -> str:
     if mode not in LABEL_MODES:
         raise LabelShapeError(f"unknown label mode {mode!r}: use 'multi-class' or 'multi-label'")
     return mode
+
+
+def other_mode(mode: str) -> str:
+    """The label mode a run's twin is trained in."""
+    return "multi-class" if mode == "multi-label" else "multi-label"

@@ -16,6 +16,7 @@ import torch
 
 from engine.config import ModelConfig
 from engine.data import DatasetSplit, ImageDataset
+from engine.images import to_display
 from engine.labels import is_multi_hot, to_multi_label
 
 PUBLISHED_CLASSES = 1000  # ImageNet: the head every torchvision classifier is published with
@@ -91,12 +92,6 @@ def _labels_of(dataset: ImageDataset, index: int) -> list[int]:
     if target.ndim == 1:
         return torch.nonzero(target > 0.5).flatten().tolist()
     return [int(target)]
-
-
-def to_display(image: torch.Tensor) -> np.ndarray:
-    """uint8 (C, H, W) -> (H, W) for one channel or (H, W, C), as image widgets expect."""
-    array = image.detach().cpu().numpy()
-    return array[0] if array.shape[0] == 1 else np.transpose(array, (1, 2, 0))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from engine.errors import EngineError
-from engine.images import decode_image, preprocess
+from engine.images import decode_image, preprocess, to_display
 from engine.labels import fires, nearly_fires
 
 if TYPE_CHECKING:
@@ -233,9 +233,7 @@ def predict_images(
             continue
         prepared.append(tensor)
         slots.append(slot)
-        array = tensor.numpy()
-        model_input = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
-        predictions.append(Prediction(name, classes, [], [], [], model_input))
+        predictions.append(Prediction(name, classes, [], [], [], to_display(tensor)))
     if not prepared:
         return predictions
     read = predict_prepared(run, torch.stack(prepared), torch.tensor(cutoffs))

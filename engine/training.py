@@ -7,7 +7,9 @@ batch, so a mismatch gives a message that says what to change rather than PyTorc
 
 Fast path: both splits are normalised once into float tensors on the device (channels_last);
 each epoch slices batches out of a seeded permutation, with no DataLoader and no per-image
-Python. Small random shifts, done on the whole batch at once, are the only augmentation.
+Python. Small random shifts, done on the whole batch at once, are the default augmentation;
+`TrainConfig.augment` swaps them for per-sample random affine transforms and stroke-width
+jitter (engine/augment.py), still on the device, batch by batch.
 AdamW with a one-cycle schedule; fixed seeds, so two fits on the CPU give identical weights;
 autocast (bf16, or fp16 with a gradient scaler) on CUDA only. Saving runs is engine/runs.py's
 job; progress and stopping go through engine/callbacks.py.
@@ -33,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.augment import augment_batch
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
 from engine.data import DatasetSplit
@@ -180,6 +183,8 @@ def _fit(
                 train.batch_size,
                 generator,
                 max_shift=MAX_SHIFT,
+                augment=train.augment,
+                strokes=split.preprocess in ("digit", "digit-pair"),
                 on_batch=lambda step, loss, e=epoch: notify("after_batch", state(e, step, loss)),
                 shard=train_shard,
                 context=context,
@@ -237,12 +242,16 @@ def train_one_epoch(
     on_batch: Callable[[int, float | None], None] | None = None,
     shard: Shard | None = None,
     context: DistributedContext = SINGLE_PROCESS,
+    augment: bool = False,
+    strokes: bool = True,
 ) -> float:
     """One pass over the data in a seeded random order; returns the mean training loss.
 
     `images` and `targets` are the rows of `shard` (default: all of them). Every process draws
     the same order of all rows, so global batch k is the same everywhere; each process trains
-    on its members of it. `on_batch` gets this process's share of the batch loss.
+    on its members of it. `on_batch` gets this process's share of the batch loss. `augment`
+    swaps the random shifts for engine.augment.augment_batch (with stroke-width jitter when
+    `strokes`).
     """
     model.train()
     shard = shard or Shard(len(images), 0, len(images))
@@ -251,13 +260,22 @@ def train_one_epoch(
     for step, batch in enumerate(shard.batches(order, batch_size, images.device), start=1):
         if batch.global_size < 2 and shard.total > 1:
             continue  # batch norm cannot train on a single image; it rejoins next epoch
-        inputs = random_shift(
-            images[batch.indices],
-            max_shift,
-            generator,
-            positions=batch.positions,
-            batch_size=batch.global_size,
-        )
+        if augment:
+            inputs = augment_batch(
+                images[batch.indices],
+                generator,
+                strokes=strokes,
+                positions=batch.positions,
+                batch_size=batch.global_size,
+            )
+        else:
+            inputs = random_shift(
+                images[batch.indices],
+                max_shift,
+                generator,
+                positions=batch.positions,
+                batch_size=batch.global_size,
+            )
         with _autocast(images.device, optimization.autocast_dtype):
             outputs = model(inputs).float()
         loss, mean = shard_loss(optimization.loss_function, outputs, targets[batch.indices], batch)

@@ -17,7 +17,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_analysis, state, teaching, twins
+from dashboard import (
+    caches,
+    charts_analysis,
+    links,
+    messages,
+    session,
+    tables,
+    teaching,
+    twins,
+    visitor,
+)
+from engine import modes, run_pairing
 from engine.analysis.neither import check_non_digits
 from engine.analysis.readings import compare_runs, explain_readings, readings_frame
 from engine.errors import EngineError
@@ -34,23 +45,23 @@ def load_runs(run_ids: list[str]) -> list:
     with st.spinner(f"Loading {len(run_ids)} runs…"):
         for run_id in run_ids:
             try:
-                loaded.append(state.load_run(run_id))
+                loaded.append(visitor.load_run(run_id))
             except EngineError as error:
-                state.show_error(f"{run_id}: {error}")
+                messages.show_error(f"{run_id}: {error}")
     for run in loaded:
-        state.show_warnings(run.warnings, run.id)
+        messages.show_warnings(run.warnings, run.id)
     return loaded
 
 
 def show_metrics(loaded: list, by_id: dict) -> None:
     st.subheader("Metrics after the last epoch")
     st.dataframe(
-        charts_analysis.runs_table([by_id[run.id] for run in loaded]),
+        tables.runs_table([by_id[run.id] for run in loaded]),
         hide_index=True,
         width="stretch",
         placeholder=MISSING,
     )
-    history = charts_analysis.history_frame({run.id: run.history for run in loaded})
+    history = tables.history_frame({run.id: run.history for run in loaded})
     st.subheader("Per epoch")
     curve_columns = st.columns(len(CURVE_METRICS))
     for column, metric in zip(curve_columns, CURVE_METRICS, strict=True):
@@ -63,14 +74,14 @@ def show_metrics(loaded: list, by_id: dict) -> None:
 def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
     """The three readings, their sentence and reliability, then the non-digit check."""
     st.caption(
-        f"Softmax-trained: {state.plain(softmax_run.id)} · "
-        f"sigmoid-trained: {state.plain(sigmoid_run.id)}"
+        f"Softmax-trained: {messages.plain(softmax_run.id)} · "
+        f"sigmoid-trained: {messages.plain(sigmoid_run.id)}"
     )
     try:
         with st.spinner("Reading the validation outputs three ways…"):
             readings = compare_runs(softmax_run, sigmoid_run, threshold)
     except EngineError as error:
-        state.show_error(error)
+        messages.show_error(error)
         return
     st.info(explain_readings(readings))
     frame = readings_frame(readings)
@@ -80,12 +91,12 @@ def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
     )
     st.caption(" · ".join(f"**({key})** {title}" for key, title in frame.loc["title"].items()))
     st.dataframe(
-        charts_analysis.readings_table(frame.drop(index="title")),
+        tables.readings_table(frame.drop(index="title")),
         width="stretch",
         height="content",
     )
     st.altair_chart(
-        charts_analysis.reliability_chart(charts_analysis.reliability_frame(readings)),
+        charts_analysis.reliability_chart(tables.reliability_frame(readings)),
         width="stretch",
     )
     st.caption(
@@ -105,10 +116,10 @@ def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
         with st.spinner(f"Showing {NON_DIGIT_COUNT} generated non-digits to both models…"):
             check = check_non_digits([softmax_run, sigmoid_run], threshold, count=NON_DIGIT_COUNT)
     except EngineError as error:
-        state.show_error(error)
+        messages.show_error(error)
         return
     st.info(check.explanation)
-    st.dataframe(charts_analysis.neither_table(check.readings), hide_index=True, width="stretch")
+    st.dataframe(tables.neither_table(check.readings), hide_index=True, width="stretch")
     st.caption('"Neither" by kind of non-digit, per reading:')
     st.dataframe(
         (check.per_kind * 100).round(1).rename(columns=lambda key: f"({key}) neither %"),
@@ -118,27 +129,27 @@ def show_readings(softmax_run, sigmoid_run, threshold: float) -> None:
 
 def take_finished_twin() -> None:
     """When this tab's twin training has ended: choose it beside the runs chosen before."""
-    twin = state.twin_job()
+    twin = session.twin_job()
     if twin is None or not twin[0].progress().finished:
         return
     job, chosen_before = twin
     progress = job.progress()
     if progress.state == "done" and progress.run_id:
-        state.finish_twin([*chosen_before, progress.run_id])
+        session.finish_twin([*chosen_before, progress.run_id])
         st.success(
             f"The {job.config.train.mode} twin is trained and chosen: "
-            f"{state.plain(progress.run_id)}."
+            f"{messages.plain(progress.run_id)}."
         )
     else:
-        state.finish_twin(None)
+        session.finish_twin(None)
         reason = progress.error or f"stopped after {progress.epoch} of {progress.epochs} epochs"
-        state.show_error(f"The {job.config.train.mode} twin was not trained: {reason}.")
+        messages.show_error(f"The {job.config.train.mode} twin was not trained: {reason}.")
 
 
 @st.fragment(run_every=POLL_SECONDS)
 def twin_progress() -> None:
     """The twin's progress bar, redrawn every second; a full rerun once it ends."""
-    twin = state.twin_job()
+    twin = session.twin_job()
     if twin is None:
         return
     job, _ = twin
@@ -166,15 +177,15 @@ def offer_twin(run, chosen_ids: list[str], summaries: list) -> None:
             "or class folders) to see them."
         )
         return
-    missing = charts_analysis.other_mode(run.mode)
-    saved = charts_analysis.saved_twin(run, summaries)
+    missing = modes.other_mode(run.mode)
+    saved = run_pairing.saved_twin(run, summaries)
     if saved is not None:
         st.info(
             f"The three readings need a softmax-trained and a sigmoid-trained run of the same "
             f"dataset. `{saved}` is `{run.id}`'s {missing} twin."
         )
         if st.button(f"Compare with {saved}", icon="⚖️"):
-            state.choose_runs([*chosen_ids, saved])
+            links.choose_runs([*chosen_ids, saved])
             st.rerun()
         return
     activation = "a softmax" if missing == "multi-class" else "one sigmoid per class"
@@ -183,10 +194,10 @@ def offer_twin(run, chosen_ids: list[str], summaries: list) -> None:
         f"(multi-label) run of the same dataset. Choose one more run, or train `{run.id}`'s "
         f"twin: the same data, model and settings, trained {missing} ({activation})."
     )
-    if state.twin_job() is not None:
+    if session.twin_job() is not None:
         twin_progress()
         return
-    busy = state.job_running()
+    busy = session.job_running()
     if st.button(
         f"Train the {missing} twin",
         icon="🏋️",
@@ -195,11 +206,11 @@ def offer_twin(run, chosen_ids: list[str], summaries: list) -> None:
     ):
         try:
             config = run.config.with_changes(mode=missing)
-            job = state.start_training(config, state.load_dataset(config.data))
+            job = session.start_training(config, caches.load_dataset(config.data))
         except EngineError as error:
-            state.show_error(error)
+            messages.show_error(error)
             return
-        state.start_twin(job, chosen_ids)
+        session.start_twin(job, chosen_ids)
         st.rerun()
     if busy:
         st.caption("This tab is training already (see Train): the twin can start after it.")
@@ -214,20 +225,20 @@ st.write(
 
 take_finished_twin()
 loaded: list = []
-summaries = [summary for summary in state.run_summaries() if summary.status == "complete"]
+summaries = [summary for summary in visitor.run_summaries() if summary.status == "complete"]
 if not summaries:
     st.info("There is no saved run to compare yet: train one multi-class and one multi-label run.")
-    st.page_link(state.TRAIN_PAGE, label="Train a model", icon="🏋️")
+    st.page_link(links.TRAIN_PAGE, label="Train a model", icon="🏋️")
 else:
     ids = [summary.id for summary in summaries]
     chosen_ids = st.multiselect(
         "Runs",
         ids,
-        default=charts_analysis.default_comparison(summaries),
+        default=run_pairing.default_comparison(summaries),
         help="Newest first; the shipped demo runs last.",
-        **state.bind_choices(state.RUNS, ids),
+        **links.bind_choices(links.RUNS, ids),
     )
-    threshold = state.threshold_slider("Threshold for the sigmoid readings")
+    threshold = links.threshold_slider("Threshold for the sigmoid readings")
     loaded = load_runs(chosen_ids)
     if not loaded:
         st.info("Choose the runs to compare: a softmax-trained and a sigmoid-trained one.")
@@ -235,7 +246,7 @@ else:
         if len(loaded) >= 2:
             show_metrics(loaded, {summary.id: summary for summary in summaries})
         st.subheader("The three readings")
-        pairing = charts_analysis.matching_pair(
+        pairing = run_pairing.matching_pair(
             [run for run in loaded if run.mode == "multi-class"],
             [run for run in loaded if run.mode == "multi-label"],
         )

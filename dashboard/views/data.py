@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, glossary, state
+from dashboard import caches, charts, glossary, links, messages, session
 from engine import overview
 from engine.config import DataConfig, TrainConfig
 from engine.errors import EngineError
@@ -14,50 +14,50 @@ from engine.labels import LABEL_MODES
 
 st.title("Data")
 
-infos = state.dataset_choices()
-names = [info.name for info in infos] + [state.UPLOAD_CHOICE]
+infos = caches.dataset_choices()
+names = [info.name for info in infos] + [session.UPLOAD_CHOICE]
 name = st.selectbox(
     "Dataset",
     names,
     help="MNIST-5k ships with the app and works offline; the others come from torchvision.",
-    **state.bind_choice(state.DATASET, names),
+    **links.bind_choice(links.DATASET, names),
 )
 
 download = False
-if name == state.UPLOAD_CHOICE:
+if name == session.UPLOAD_CHOICE:
     upload = st.file_uploader(
         "A .zip with one folder per class (cats/…, dogs/…), or images with a CSV of their "
         "labels (fname,labels[,is_valid], labels separated by spaces, as fastbook's PASCAL "
         "train.csv)",
         type=["zip"],
     )
-    remembered = state.uploaded_dataset()
+    remembered = session.uploaded_dataset()
     if upload is not None:
         candidate = None
         try:
-            candidate = state.store_upload(upload.name, upload.getvalue())  # within the quota
+            candidate = session.store_upload(upload.name, upload.getvalue())  # within the quota
             bar = st.progress(0.0, text="Reading the upload…")
-            state.load_dataset(
+            caches.load_dataset(
                 DataConfig(dataset=candidate),
                 progress=lambda message, fraction: bar.progress(min(1.0, fraction), message),
             )
             bar.empty()
         except EngineError as error:
             if candidate is not None:
-                state.forget_upload(candidate)  # a refused zip is not kept
-            state.show_error(f"{upload.name} cannot be used: {error}")
+                session.forget_upload(candidate)  # a refused zip is not kept
+            messages.show_error(f"{upload.name} cannot be used: {error}")
             if remembered is None:
-                state.end_page()
+                links.end_page()
             st.info("Still using the earlier upload, shown below.")
         else:
-            state.remember_upload(upload.name, candidate)
-            remembered = state.uploaded_dataset()
+            session.remember_upload(upload.name, candidate)
+            remembered = session.uploaded_dataset()
     if remembered is None:
         st.info(
             "Upload a .zip of class folders, or of images with a CSV of their labels, to look "
             "at it here and train on it."
         )
-        state.end_page()
+        links.end_page()
     upload_name, dataset = remembered
     st.text(f"Uploaded: {upload_name}")  # the user's own file name, as plain text
 else:
@@ -68,24 +68,24 @@ else:
         download = st.toggle(
             "Download if missing (needs the internet)",
             help="torchvision fetches the files once into the data folder.",
-            **state.bind_flag(state.DOWNLOAD),
+            **links.bind_flag(links.DOWNLOAD),
         )
         if not download:
             st.caption("Offline: only the datasets already on this server can be used.")
 
 config = DataConfig(dataset=dataset, download=download)
 try:
-    if state.is_dataset_loaded(config):
-        split = state.load_dataset(config)
+    if caches.is_dataset_loaded(config):
+        split = caches.load_dataset(config)
     else:
         bar = st.progress(0.0, text=f"Loading {name}...")
-        split = state.load_dataset(
+        split = caches.load_dataset(
             config, progress=lambda message, fraction: bar.progress(min(1.0, fraction), message)
         )
         bar.empty()
 except EngineError as error:
-    state.show_error(error)
-    state.end_page()
+    messages.show_error(error)
+    links.end_page()
 for warning in split.warnings:  # e.g. files of an upload that were skipped
     st.warning(warning)
 
@@ -130,7 +130,7 @@ mode = st.segmented_control(
     list(LABEL_MODES),
     default=TrainConfig().mode,
     required=True,
-    **state.bind_choice(state.MODE, list(LABEL_MODES)),
+    **links.bind_choice(links.MODE, list(LABEL_MODES)),
 )
 example = overview.target_example(split.train)
 picture, before, after = st.columns([1, 2, 3])
@@ -169,4 +169,4 @@ with st.container(border=True):
         "size (torch.Size([640]))` comes from class-index targets given to BCEWithLogitsLoss: "
         "the fix is the targets (one-hot, as above), not the head."
     )
-    st.page_link(state.FORUM_PAGE, label="Reproduce it live with this data", icon="💬")
+    st.page_link(links.FORUM_PAGE, label="Reproduce it live with this data", icon="💬")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_analysis, glossary, state
+from dashboard import charts_analysis, glossary, links, messages, session, tables
 from engine.analysis import (
     coactivation,
     confused_pairs,
@@ -51,9 +51,9 @@ st.write(
     "at once (a 1 that is also a 7) or none does."
 )
 
-run = state.analysis_run_picker(page="explore")
+run = session.analysis_run_picker(page="explore")
 if run is None:
-    state.end_page()
+    links.end_page()
 if run.mode == "multi-class":
     st.caption(
         "This run was trained with softmax; here each logit is read through a sigmoid, "
@@ -71,9 +71,9 @@ per_class = tuned_column.toggle(
     value=False,
     help="One threshold per class, chosen to maximise that class's F1 on these outputs "
     "(in-sample: 'Choosing the threshold' below scores tuning on held-out images).",
-    **state.bind_flag(state.PER_CLASS),
+    **links.bind_flag(links.PER_CLASS),
 )
-global_threshold = state.threshold_slider(
+global_threshold = links.threshold_slider(
     "Threshold",
     container=threshold_column,
     disabled=per_class,
@@ -95,17 +95,17 @@ try:
         else:
             confusion = confusion_matrix(run.validation.logits, targets, class_names)
 except EngineError as error:
-    state.show_error(f"This run's saved outputs cannot be analysed: {error}. Train it again.")
-    state.end_page()
+    messages.show_error(f"This run's saved outputs cannot be analysed: {error}. Train it again.")
+    links.end_page()
 if pairs.empty:
     st.info("This run has a single class, so there are no pairs to confuse.")
-    state.end_page()
+    links.end_page()
 
 if per_class:
     st.caption(
         "Tuned thresholds: "
         + ", ".join(
-            f"{state.plain(name)}: {value:.2f}"
+            f"{messages.plain(name)}: {value:.2f}"
             for name, value in zip(class_names, threshold, strict=True)
         )
     )
@@ -126,7 +126,7 @@ if several:
         "right: the headline is exact match and macro F1, not argmax accuracy."
     )
     st.dataframe(
-        charts_analysis.per_class_table(metrics.per_class),
+        tables.per_class_table(metrics.per_class),
         width="stretch",
         key="explore_per_class",
     )
@@ -135,15 +135,13 @@ else:
     counts[2].metric("Neither (none fires)", f"{sets.neither_count:,}")
     counts[3].metric("Macro F1", f"{metrics.macro_f1:.3f}")
 
-pair_labels = [
-    charts_analysis.pair_label(a, b) for a, b in zip(pairs["a"], pairs["b"], strict=True)
-]
+pair_labels = [tables.pair_label(a, b) for a, b in zip(pairs["a"], pairs["b"], strict=True)]
 chosen_label = st.selectbox(
     "Pair",
     pair_labels,
     index=0,
     help="Or click a cell of the co-activation heatmap.",
-    **state.bind_choice(state.PAIR, pair_labels),
+    **links.bind_choice(links.PAIR, pair_labels),
 )
 chosen = pairs.iloc[pair_labels.index(chosen_label)]
 pair = (str(chosen["a"]), str(chosen["b"]))
@@ -152,10 +150,10 @@ heatmap_column, confusion_column = st.columns(2) if not several else (st.contain
 heatmap_column.altair_chart(
     charts_analysis.coactivation_chart(matrices.to_frame(), selected=pair),
     key=COACTIVATION_CHART,
-    on_select=state.pair_click_handler(
+    on_select=session.pair_click_handler(
         COACTIVATION_CHART,
         charts_analysis.PAIR_SELECTION,
-        charts_analysis.pair_labels_by_cell(pairs),
+        tables.pair_labels_by_cell(pairs),
     ),
     selection_mode=charts_analysis.PAIR_SELECTION,
     width="stretch",
@@ -172,15 +170,15 @@ st.caption(
     "of the heatmap."
 )
 st.dataframe(
-    charts_analysis.pair_table(pairs),
+    tables.pair_table(pairs),
     hide_index=True,
     width="stretch",
     key=PAIR_TABLE,
-    on_select=state.pair_row_handler(PAIR_TABLE, pair_labels),
+    on_select=session.pair_row_handler(PAIR_TABLE, pair_labels),
     selection_mode="single-row",
 )
 
-shown_a, shown_b = state.plain(pair[0]), state.plain(pair[1])  # class names are user text
+shown_a, shown_b = messages.plain(pair[0]), messages.plain(pair[1])  # class names are user text
 st.subheader(f"{shown_a} or {shown_b}?")
 st.write(
     f"{int(chosen['both_count'])} images fire both {shown_a} and {shown_b} at this threshold "
@@ -188,7 +186,7 @@ st.write(
     f"argmax took {int(chosen['confused_a_as_b'])} {shown_a}s for {shown_b} and "
     f"{int(chosen['confused_b_as_a'])} {shown_b}s for {shown_a}."
 )
-points = charts_analysis.pair_points(
+points = tables.pair_points(
     probabilities, targets, class_names, int(chosen["a_index"]), int(chosen["b_index"])
 )
 scatter_column, examples_column = st.columns([3, 2])
@@ -204,9 +202,7 @@ with examples_column:
     st.markdown("**Most ambiguous images of the pair**")
     examples = list(chosen["examples"])
     if examples:
-        shown = charts_analysis.gallery(
-            run.validation.images, examples, probabilities, targets, class_names
-        )
+        shown = tables.gallery(run.validation.images, examples, probabilities, targets, class_names)
         st.image(shown.images, caption=shown.captions, width=84)
     else:
         st.caption("No images of these two classes.")
@@ -244,15 +240,15 @@ for column, (title, indices, count_name, order, chart_title) in zip(
         st.markdown(f"**{title}** — {len(indices):,} images")
         column.altair_chart(
             charts_analysis.class_counts_chart(
-                charts_analysis.per_class_counts(per_class, count_name),
+                tables.per_class_counts(per_class, count_name),
                 chart_title,
             ),
             width="stretch",
         )
         if len(indices):
-            shown = charts_analysis.gallery(
+            shown = tables.gallery(
                 run.validation.images,
-                charts_analysis.most_striking(indices, probabilities, order)[:GALLERY_SIZE],
+                tables.most_striking(indices, probabilities, order)[:GALLERY_SIZE],
                 probabilities,
                 targets,
                 class_names,
@@ -294,7 +290,7 @@ def show_threshold_lesson(current: float) -> None:
         f"are scored on the other half ({second}), and the other way round, so no image is "
         "scored by thresholds chosen on it."
     )
-    st.dataframe(charts_analysis.tuning_table(tuning), hide_index=True, width="stretch")
+    st.dataframe(tables.tuning_table(tuning), hide_index=True, width="stretch")
     gain = tuning.held_out["macro_f1"] - tuning.before["macro_f1"]
     optimism = tuning.in_sample["macro_f1"] - tuning.held_out["macro_f1"]
     st.caption(

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_analysis, glossary, state, twins
+from dashboard import caches, glossary, links, session, twins, visitor
+from engine import modes, run_pairing
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.config import DataConfig
 from engine.errors import EngineError
@@ -31,16 +32,16 @@ st.write(
 # --- Why the error? ---------------------------------------------------------------------------
 
 st.header("Why the error?")
-offline = [info.name for info in state.dataset_choices() if info.offline]
-uploaded = state.uploaded_dataset()
+offline = [info.name for info in caches.dataset_choices() if info.offline]
+uploaded = session.uploaded_dataset()
 choices = offline + ([uploaded[1]] if uploaded is not None else [])
 left, right = st.columns([3, 1])
 dataset = left.selectbox(
     "Dataset",
     choices,
-    format_func=state.dataset_label,
+    format_func=session.dataset_label,
     help="Built-in sets, and the set you uploaded on the Data page.",
-    **state.bind_choice(state.DATASET, choices),
+    **links.bind_choice(links.DATASET, choices),
 )
 batch_size = right.number_input(
     "Batch size",
@@ -48,13 +49,13 @@ batch_size = right.number_input(
     1024,
     64,
     help="fastai's default is 64.",
-    **state.bind_number(state.BATCH_SIZE, 1, 1024),
+    **links.bind_number(links.BATCH_SIZE, 1, 1024),
 )
 try:
-    lesson = state.forum_error(DataConfig(dataset=dataset), int(batch_size))
+    lesson = caches.forum_error(DataConfig(dataset=dataset), int(batch_size))
 except EngineError as error:
     st.error(str(error))
-    state.end_page()
+    links.end_page()
 
 batch, classes = lesson.batch_size, lesson.num_classes
 facts = st.columns(4)
@@ -110,9 +111,9 @@ st.caption(glossary.FASTAI["bce"])
 # --- The three questions, with a run ----------------------------------------------------------
 
 st.header("The three questions, answered with a run")
-run = state.analysis_run_picker(page="forum")
+run = session.analysis_run_picker(page="forum")
 if run is None:
-    state.end_page()
+    links.end_page()
 metrics = run.metrics
 accuracy = metrics.get("val_accuracy")
 images = len(run.validation.logits)
@@ -149,11 +150,11 @@ st.caption(glossary.FASTAI["metrics"])
 
 st.subheader("2. How is the head changed?")
 try:
-    change = state.head_change(run.config.model, len(run.class_names), tuple(run.image_shape))
+    change = caches.head_change(run.config.model, len(run.class_names), tuple(run.image_shape))
     trained_head = describe_head(run.model)
 except EngineError as error:
     st.error(str(error))
-    state.end_page()
+    links.end_page()
 before, after = st.columns(2)
 with before:
     st.markdown(f"**Before**: {change.before_origin}")
@@ -169,28 +170,28 @@ st.write(
 st.caption(glossary.FASTAI["head"])
 
 st.subheader("3. Train with softmax and read sigmoids, or train with sigmoids?")
-summaries = [summary for summary in state.run_summaries() if summary.status == "complete"]
-twin_id = charts_analysis.saved_twin(run, summaries)
+summaries = [summary for summary in visitor.run_summaries() if summary.status == "complete"]
+twin_id = run_pairing.saved_twin(run, summaries)
 if twins.has_no_softmax_twin(run):
     st.write(
         f"{twins.NO_SOFTMAX_TWIN} Ask this question of a single-label set (mnist-5k, or class "
         "folders), where both are possible."
     )
 elif twin_id is None:
-    missing = charts_analysis.other_mode(run.mode)
+    missing = modes.other_mode(run.mode)
     st.write(
         f"This run has no {missing} twin yet (the same data, model and epochs, trained the "
         "other way). Compare trains it in the background and puts the two side by side."
     )
     if st.button(f"Train the {missing} twin on Compare", icon="⚖️"):
-        state.open_page(state.COMPARE_PAGE, **{state.RUNS: [run.id]})
+        links.open_page(links.COMPARE_PAGE, **{links.RUNS: [run.id]})
 else:
     try:
-        twin = state.load_run(twin_id)
+        twin = visitor.load_run(twin_id)
         readings = compare_runs(run, twin, run.config.train.threshold)
     except EngineError as error:
         st.error(str(error))
-        state.end_page()
+        links.end_page()
     table = [
         {
             "run": loaded.id,
@@ -202,4 +203,4 @@ else:
     st.dataframe(table, hide_index=True, width="stretch")
     st.info(explain_readings(readings))
     if st.button("See the three readings on Compare", icon="⚖️"):
-        state.open_page(state.COMPARE_PAGE, **{state.RUNS: [run.id, twin_id]})
+        links.open_page(links.COMPARE_PAGE, **{links.RUNS: [run.id, twin_id]})

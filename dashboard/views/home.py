@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import links
 
 st.title("Label Mode Explorer")
 st.markdown(
@@ -25,7 +25,7 @@ with st.container(border=True):
         "which needs one float target per logit (64 × 10 = 640). The fix is the targets "
         "(one-hot), not the head: the head already has 10 outputs."
     )
-    st.page_link(state.FORUM_PAGE, label="Why the error? Reproduce it with your data", icon="💬")
+    st.page_link(links.FORUM_PAGE, label="Why the error? Reproduce it with your data", icon="💬")
 questions = st.columns(3)
 with questions[0], st.container(border=True):
     st.markdown(
@@ -34,7 +34,7 @@ with questions[0], st.container(border=True):
         "and the loss becomes binary cross-entropy per class (fastai: `MultiCategoryBlock`, "
         "`BCEWithLogitsLossFlat`)."
     )
-    st.page_link(state.DATA_PAGE, label="See the labels converted", icon="🖼️")
+    st.page_link(links.DATA_PAGE, label="See the labels converted", icon="🖼️")
 with questions[1], st.container(border=True):
     st.markdown(
         "**2. How is the model's head changed?**\n\nNot for the label mode: the head "
@@ -42,15 +42,15 @@ with questions[1], st.container(border=True):
         "(softmax or a sigmoid per class) and the loss change. It is replaced only to change "
         "the number of classes (`reset_classifier`; fastai: `learn.model[-1]`)."
     )
-    st.page_link(state.MODEL_PAGE, label="See the head before and after", icon="🧠")
+    st.page_link(links.MODEL_PAGE, label="See the head before and after", icon="🧠")
 with questions[2], st.container(border=True):
     st.markdown(
         "**3. Train with softmax and read sigmoids at inference, or train with sigmoids?**"
         "\n\nTrain one run each way on the same data and put them side by side."
     )
-    st.page_link(state.COMPARE_PAGE, label="Compare the two trainings", icon="⚖️")
+    st.page_link(links.COMPARE_PAGE, label="Compare the two trainings", icon="⚖️")
 st.page_link(
-    state.FORUM_PAGE,
+    links.FORUM_PAGE,
     label="All three answered with your run's own numbers",
     icon="💬",
 )
@@ -58,13 +58,13 @@ st.page_link(
 st.subheader("Try it")
 steps = st.columns(3)
 with steps[0]:
-    st.page_link(state.TRAIN_PAGE, label="Train a model on the default data", icon="🏋️")
+    st.page_link(links.TRAIN_PAGE, label="Train a model on the default data", icon="🏋️")
     st.caption("MNIST-5k, multi-label, a minute or two on a CPU.")
 with steps[1]:
-    st.page_link(state.EXPLORE_PAGE, label="See the confused pairs", icon="🔍")
+    st.page_link(links.EXPLORE_PAGE, label="See the confused pairs", icon="🔍")
     st.caption("Where two sigmoids fire at once: a 1 that is also a 7.")
 with steps[2]:
-    st.page_link(state.PREDICT_PAGE, label="Predict your own digit", icon="✍️")
+    st.page_link(links.PREDICT_PAGE, label="Predict your own digit", icon="✍️")
     st.caption("Upload a photo of a handwritten digit, or try an example.")
 
 st.caption(

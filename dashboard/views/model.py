@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import glossary, state
+from dashboard import caches, glossary, links, messages
 from engine.config import DataConfig, ModelConfig
 from engine.errors import EngineError
 from engine.models import available_models, freeze_warning
@@ -22,38 +22,38 @@ st.write(
 st.caption(glossary.FASTAI["head"] + " " + glossary.FASTAI["bce"])
 
 models = available_models()
-offline = [info.name for info in state.dataset_choices() if info.offline]
+offline = [info.name for info in caches.dataset_choices() if info.offline]
 left, middle, right = st.columns([2, 2, 1])
 with left:
     name = st.selectbox(
         "Architecture",
         models,
         help="cnn and mlp are small nets built for 28×28 digits; the rest come from torchvision.",
-        **state.bind_choice(state.MODEL, models),
+        **links.bind_choice(links.MODEL, models),
     )
 with middle:
     dataset = st.selectbox(
         "For the dataset",
         offline,
         help="The dataset decides how many outputs the new head needs and the input shape.",
-        **state.bind_choice(state.DATASET, offline),
+        **links.bind_choice(links.DATASET, offline),
     )
 with right:
     frozen = st.toggle(
         "Freeze the body",
         help="Train the new head alone: everything else keeps its weights. Only useful with "
         "pretrained weights: a random body gives the head random features.",
-        **state.bind_flag(state.FREEZE),
+        **links.bind_flag(links.FREEZE),
     )
 
 try:
-    split = state.load_dataset(DataConfig(dataset=dataset))
-    change = state.head_change(
+    split = caches.load_dataset(DataConfig(dataset=dataset))
+    change = caches.head_change(
         ModelConfig(name=name, freeze_body=frozen), split.num_classes, split.image_shape
     )
 except EngineError as error:
-    state.show_error(error)
-    state.end_page()
+    messages.show_error(error)
+    links.end_page()
 
 warning = freeze_warning(ModelConfig(name=name, freeze_body=frozen))
 if warning:  # the Train page trains without pretrained weights
@@ -89,4 +89,4 @@ st.info(
     "Multi-class training reads them with a softmax; multi-label training with a sigmoid each."
 )
 if st.button("Train this model", icon="🏋️"):
-    state.open_page(state.TRAIN_PAGE, **{state.MODEL: name, state.DATASET: dataset})
+    links.open_page(links.TRAIN_PAGE, **{links.MODEL: name, links.DATASET: dataset})

@@ -16,11 +16,12 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from dashboard import charts_analysis, state
+from dashboard import charts_analysis, links, messages, session
+from dashboard.drawpad import draw_pad
 from dashboard.examples import EXAMPLE_PREFIX, run_examples
 from engine.analysis import confused_pairs
 from engine.errors import EngineError
-from engine.images import decode_image, preprocess
+from engine.images import decode_image, preprocess, to_display
 from engine.labels import activation
 from engine.prediction import (
     READING_NAMES,
@@ -37,7 +38,7 @@ from engine.runs import read_tuned_thresholds
 # No `type=` filter on the uploader: the engine names what is wrong with any file (a .heic
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
-MAX_FILES, MAX_TOTAL_BYTES = state.PREDICT_MAX_FILES, state.PREDICT_MAX_BYTES
+MAX_FILES, MAX_TOTAL_BYTES = session.PREDICT_MAX_FILES, session.PREDICT_MAX_BYTES
 PREVIEW_PIXELS = 280  # the longest side of the "as uploaded" preview kept per file
 KEPT_UPLOADS = "predict_kept_uploads"  # session: what is kept of the files read
 UPLOADER_GENERATION = "predict_uploader_generation"  # session: a new one empties the uploader
@@ -61,6 +62,14 @@ def keep_uploads(run, uploads, notice: str | None) -> dict:
     return {"run": run.id, "items": items, "notice": notice}
 
 
+def live_preview(data: bytes, name: str):
+    """An example's or the drawing's image as given, or None when it cannot be decoded."""
+    try:
+        return decode_image(data, name)
+    except EngineError:
+        return None
+
+
 def read_kept(run, items: list[dict], threshold) -> list[tuple]:
     """(name, preview, Prediction) per kept upload, read at the threshold shown now."""
     prepared = [item["prepared"] for item in items if item["error"] is None]
@@ -73,9 +82,8 @@ def read_kept(run, items: list[dict], threshold) -> list[tuple]:
             prediction = Prediction(item["name"], classes, [], [], [], None, error=item["error"])
         else:
             prediction = next(read)
-            array = item["prepared"].numpy()
             prediction.file = item["name"]
-            prediction.model_input = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
+            prediction.model_input = to_display(item["prepared"])
         cards.append((item["name"], item["preview"], prediction))
     return cards
 
@@ -84,26 +92,27 @@ def show_prediction(name: str, preview, prediction, threshold, run_pairs) -> Non
     """One upload's card: the verdict, the image twice (`preview` as uploaded, or None),
     both bar charts, the pairs."""
     with st.container(border=True):
-        st.markdown(f"**{state.plain(name)}**")
+        st.markdown(f"**{messages.plain(name)}**")
         if prediction.error:
-            state.show_error(f"{name}: {prediction.error}")
+            messages.show_error(f"{name}: {prediction.error}")
             return
-        st.subheader(f"Verdict: {state.plain(verdict_text(prediction))}")
+        st.subheader(f"Verdict: {messages.plain(verdict_text(prediction))}")
         st.caption(
             f"Read with {READING_NAMES[prediction.reading]}, as this model was trained · "
-            + state.plain(other_reading_text(prediction))
+            + messages.plain(other_reading_text(prediction))
         )
         near = near_miss_text(prediction)
         if near:
-            st.caption(state.plain(near))
+            st.caption(messages.plain(near))
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
         if preview is None:
             shown.caption("(preview unavailable)")
         else:
             original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
+            original = "as drawn" if name == "your drawing" else original
             shown.image(preview, caption=original, width=140)
         seen.image(
-            charts_analysis.display_image(prediction.model_input),
+            prediction.model_input,
             caption="as the model sees it",
             width=140,
         )
@@ -123,7 +132,7 @@ def show_prediction(name: str, preview, prediction, threshold, run_pairs) -> Non
                 "Falls between these confused pairs of the run (both sigmoids fire or nearly "
                 "fire): "
                 + ", ".join(
-                    state.plain(f"{a} and {b} (min sigmoid {low:.2f})") for a, b, low in between
+                    messages.plain(f"{a} and {b} (min sigmoid {low:.2f})") for a, b, low in between
                 )
             )
         else:
@@ -139,9 +148,9 @@ st.write(
     "that fire for a multi-label run."
 )
 
-run = state.analysis_run_picker(page="predict")
+run = session.analysis_run_picker(page="predict")
 if run is None:
-    state.end_page()
+    links.end_page()
 
 saved = None
 try:
@@ -153,9 +162,9 @@ use_tuned = saved is not None and st.toggle(
     value=True,
     help="Saved from Explore's 'Choosing the threshold'; "
     "`python -m engine predict RUN IMAGE --threshold tuned` uses the same.",
-    **state.bind_flag(state.TUNED),
+    **links.bind_flag(links.TUNED),
 )
-threshold = state.threshold_slider(
+threshold = links.threshold_slider(
     "Threshold",
     minimum=0.05,
     maximum=0.95,
@@ -221,8 +230,15 @@ with st.container(border=True):
         "Example",
         list(examples),
         label_visibility="collapsed",
-        **state.bind_choice(state.EXAMPLE, list(examples)),
+        **links.bind_choice(links.EXAMPLE, list(examples)),
     )
+
+with st.expander("Draw a digit", expanded=True):
+    st.caption(
+        "Draw with the mouse or a finger; each stroke is read at once, prepared and judged "
+        "like an upload. The drawing stays until you clear it."
+    )
+    drawing = draw_pad()
 
 files = [(examples[chosen].name, examples[chosen].data)] if chosen in examples else []
 if kept is not None:
@@ -236,22 +252,26 @@ if kept is not None:
     if st.button("Clear these results", icon="🧹"):
         st.session_state.pop(KEPT_UPLOADS, None)
         st.rerun()
+files += [("your drawing", drawing)] if drawing else []
 if not files and kept is None:
-    st.info("Upload one or more images, or try an example, to see the model's reading of each.")
+    st.info(
+        "Upload one or more images, draw a digit, or try an example, to see the model's "
+        "reading of each."
+    )
 else:
     cards = []
     try:
         if files:
-            with st.spinner("Reading the example…"):
+            with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
                 predictions = predict_images(run, files, threshold=threshold)
             cards += [
-                (name, decode_image(data, name), prediction)
+                (name, live_preview(data, name), prediction)
                 for (name, data), prediction in zip(files, predictions, strict=True)
             ]
         if kept is not None:
             cards += read_kept(run, kept["items"], threshold)
     except EngineError as error:
-        state.show_error(error)
+        messages.show_error(error)
     ranked = confused_pairs(
         activation(run.validation.logits, "multi-label"),
         run.validation.targets,

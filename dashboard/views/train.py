@@ -2,14 +2,14 @@
 it every second for the progress bar and the live loss and accuracy curves.
 
 The job runs in a worker thread owned by engine.jobs, so the page never freezes and a page
-switch or rerun does not stop it; this tab remembers its job id in dashboard.state.
+switch or rerun does not stop it; this tab remembers its job id in dashboard.session.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, glossary, state
+from dashboard import caches, charts, glossary, links, messages, session, visitor
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes
@@ -42,29 +42,29 @@ st.write(
     "after every epoch, you can switch pages and come back, and the run is saved when it ends."
 )
 
-job = state.current_job()
+job = session.current_job()
 busy = job is not None and not job.progress().finished
-storage_problem = state.storage_problem()
+storage_problem = caches.storage_problem()
 if storage_problem:
     st.error(f"Trainings cannot be saved on this server: {storage_problem}.")
 # Every default of the form is the engine's (engine.config), so the dashboard and the CLI
 # train the same thing when nothing is changed.
 defaults = RunConfig()
-datasets = [info.name for info in state.dataset_choices()]  # torchvision sets once downloaded
-uploaded = state.uploaded_dataset()
+datasets = [info.name for info in caches.dataset_choices()]  # torchvision sets once downloaded
+uploaded = session.uploaded_dataset()
 if uploaded is not None:
     datasets.append(uploaded[1])
 models = available_models()
 
-with st.form(state.TRAIN_FORM):
+with st.form(session.TRAIN_FORM):
     left, right = st.columns(2)
     with left:
         dataset = st.selectbox(
             "Dataset",
             datasets,
             index=datasets.index(defaults.data.dataset) if defaults.data.dataset in datasets else 0,
-            format_func=state.dataset_label,  # an upload by its own file name
-            **state.bind_choice(state.DATASET, datasets),
+            format_func=session.dataset_label,  # an upload by its own file name
+            **links.bind_choice(links.DATASET, datasets),
         )
         mode = st.radio(
             "Label mode",
@@ -74,31 +74,39 @@ with st.form(state.TRAIN_FORM):
             help="multi-class: softmax + cross-entropy (fastai: CategoryBlock, "
             "CrossEntropyLossFlat). multi-label: one-hot targets, a sigmoid per class, binary "
             "cross-entropy (fastai: MultiCategoryBlock, BCEWithLogitsLossFlat).",
-            **state.bind_choice(state.MODE, list(LABEL_MODES)),
+            **links.bind_choice(links.MODE, list(LABEL_MODES)),
         )
         name = st.selectbox(
             "Model",
             models,
             index=models.index(defaults.model.name),
-            **state.bind_choice(state.MODEL, models),
+            **links.bind_choice(links.MODEL, models),
         )
         frozen = st.toggle(
             "Freeze the body (train the head only)",
             value=defaults.model.freeze_body,
             help="Only useful with pretrained weights, which this page does not load: a "
             "random body gives the head random features to learn from.",
-            **state.bind_flag(state.FREEZE),
+            **links.bind_flag(links.FREEZE),
+        )
+        augment = st.toggle(
+            "Augment: random rotation, scale, shear, shift and stroke width",
+            value=defaults.train.augment,
+            help="Each training image is moved, turned, zoomed and its strokes made thicker or "
+            "thinner at random, every epoch anew. Slower per epoch; on the full MNIST it makes "
+            "the model read digits written and photographed by other people.",
+            **links.bind_flag(links.AUGMENT),
         )
     with right:
         epochs = st.number_input(
-            "Epochs", 1, 100, defaults.train.epochs, **state.bind_number(state.EPOCHS, 1, 100)
+            "Epochs", 1, 100, defaults.train.epochs, **links.bind_number(links.EPOCHS, 1, 100)
         )
         batch_size = st.number_input(
             "Batch size",
             2,  # batch norm learns nothing from batches of one image
             4096,
             defaults.train.batch_size,
-            **state.bind_number(state.BATCH_SIZE, 2, 4096),
+            **links.bind_number(links.BATCH_SIZE, 2, 4096),
         )
         lr = st.number_input(
             "Learning rate (peak)",
@@ -107,7 +115,7 @@ with st.form(state.TRAIN_FORM):
             defaults.train.lr,
             format="%.4f",
             step=1e-4,
-            **state.bind_number(state.LEARNING_RATE, 1e-6, 1.0, integer=False),
+            **links.bind_number(links.LEARNING_RATE, 1e-6, 1.0, integer=False),
         )
         limit = st.number_input(
             "Use at most this many images (0 = all)",
@@ -116,7 +124,7 @@ with st.form(state.TRAIN_FORM):
             defaults.data.limit or 0,
             step=500,
             help="A quick look: fewer images train faster.",
-            **state.bind_number(state.LIMIT, 0, 1_000_000),
+            **links.bind_number(links.LIMIT, 0, 1_000_000),
         )
         none_examples = st.number_input(
             "Add generated non-digits labelled 'none' (multi-label only)",
@@ -126,12 +134,12 @@ with st.form(state.TRAIN_FORM):
             step=250,
             help="Blank, noise, letters and shapes with all-zero targets, so the sigmoids "
             "learn to say 'none of the classes'.",
-            **state.bind_number(state.NONE_EXAMPLES, 0, 5000),
+            **links.bind_number(links.NONE_EXAMPLES, 0, 5000),
         )
     freezing = freeze_warning(ModelConfig(name=name, freeze_body=frozen))
     if freezing:
         st.warning(freezing, icon="⚠️")
-    st.caption(f"Device: {state.training_device_description(defaults.train)}")
+    st.caption(f"Device: {caches.training_device_description(defaults.train)}")
     gpus = default_processes(RunConfig())  # several GPUs: train on all of them with torchrun
     all_gpus = gpus > 1 and st.toggle(f"Use all {gpus} GPUs (one torchrun process each)", True)
     submitted = st.form_submit_button("Start training", type="primary", disabled=busy, icon="▶️")
@@ -144,20 +152,24 @@ if submitted and not busy:
             ),
             model=ModelConfig(name=name, freeze_body=frozen),
             train=TrainConfig(
-                mode=mode, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr)
+                mode=mode,
+                epochs=int(epochs),
+                batch_size=int(batch_size),
+                lr=float(lr),
+                augment=augment,
             ),
         )
         bar = st.progress(0.0, text="Loading the data...")
-        split = state.load_dataset(
+        split = caches.load_dataset(
             config.data,
             progress=lambda message, fraction: bar.progress(min(1.0, fraction), message),
         )
         bar.empty()
-        job = state.start_training(config, split, processes=gpus if all_gpus else 1)
-        state.remember_job(job)
+        job = session.start_training(config, split, processes=gpus if all_gpus else 1)
+        session.remember_job(job)
     except EngineError as error:
-        state.show_error(error)
-        state.end_page()
+        messages.show_error(error)
+        links.end_page()
     st.rerun()  # redraw with the form disabled and the status polling
 
 
@@ -166,7 +178,7 @@ def multi_label_data(run_id: str | None) -> bool:
     if run_id is None:
         return False
     try:
-        return bool(state.load_run(run_id).multi_label_data)
+        return bool(visitor.load_run(run_id).multi_label_data)
     except EngineError:
         return False
 
@@ -174,7 +186,7 @@ def multi_label_data(run_id: str | None) -> bool:
 def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
     if progress.state == "failed":
-        state.show_error(f"Training failed: {progress.error}")
+        messages.show_error(f"Training failed: {progress.error}")
         return
     if progress.state == "stopped" and progress.run_id is None:
         st.warning("Cancelled before it started: nothing was saved.")
@@ -198,18 +210,18 @@ def show_finished(progress: JobProgress) -> None:
             )
         st.caption(glossary.FASTAI["metrics"])
     if progress.run_id:
-        state.show_warnings(state.run_warnings(progress.run_id))
+        messages.show_warnings(session.run_warnings(progress.run_id))
         st.caption(f"Saved in the run store as `{progress.run_id}`.")
         explore, compare = st.columns([1, 3])
         if explore.button("Explore this run", icon="🔍"):
-            state.open_page(state.EXPLORE_PAGE, **{state.RUN: progress.run_id})
+            links.open_page(links.EXPLORE_PAGE, **{links.RUN: progress.run_id})
         if compare.button(
             "Compare it with its twin",
             icon="⚖️",
             help="The same settings trained the other way (softmax or sigmoids): Compare offers "
             "the saved twin, or trains it.",
         ):
-            state.open_page(state.COMPARE_PAGE, **{state.RUNS: [progress.run_id]})
+            links.open_page(links.COMPARE_PAGE, **{links.RUNS: [progress.run_id]})
 
 
 def show_status(job: TrainingJob, progress: JobProgress) -> None:
@@ -255,7 +267,7 @@ def show_status(job: TrainingJob, progress: JobProgress) -> None:
 def poll_training() -> None:
     """Redrawn every second while this tab's job runs; one full rerun when it ends, so the
     form is enabled again and the outcome is drawn outside the fragment."""
-    job = state.current_job()
+    job = session.current_job()
     progress = job.progress()
     if progress.finished or progress.waiting:
         st.rerun()
@@ -266,7 +278,7 @@ def poll_training() -> None:
 def poll_waiting() -> None:
     """While the job waits in the server's queue: its place, redrawn every few seconds (many
     waiting tabs must not slow the training they wait for); a full rerun once it starts."""
-    job = state.current_job()
+    job = session.current_job()
     progress = job.progress()
     if not progress.waiting:
         st.rerun()

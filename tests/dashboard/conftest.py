@@ -50,7 +50,7 @@ def open_page(runs_dir: Path) -> Iterator[Callable[..., AppTest]]:
 
 
 def as_displayed(markdown: str) -> str:
-    """The text a reader sees of Markdown whose punctuation was escaped (state.plain)."""
+    """The text a reader sees of Markdown whose punctuation was escaped (messages.plain)."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 

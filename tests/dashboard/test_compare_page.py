@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from dashboard import state
+from dashboard import session
 from engine import jobs
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.runs import RunStore
@@ -104,7 +104,7 @@ def test_a_run_without_a_twin_gets_one_trained_and_chosen(open_page, runs_dir, t
     assert train.label == "Train the multi-class twin"
     train.click().run()
     assert not app.exception and not app.error
-    job = jobs.get_job(app.session_state[state.JOB_KEY])
+    job = jobs.get_job(app.session_state[session.JOB_KEY])
     assert job.config.train.mode == "multi-class"
     assert job.config.with_changes(mode="multi-label") == RunStore().load_run(multi_label_id).config
     assert app.get("progress")  # the twin's progress, polled by a fragment
@@ -124,7 +124,7 @@ def test_an_unknown_run_in_the_link_gets_a_notice(open_page, run_ids):
 
 
 def test_compare_opens_with_a_softmax_and_a_sigmoid_run_of_one_dataset():
-    from dashboard.charts_analysis import default_comparison
+    from engine.run_pairing import default_comparison
 
     def run(run_id, dataset, mode, read_only=False):
         return SimpleNamespace(id=run_id, dataset=dataset, mode=mode, read_only=read_only)
@@ -147,7 +147,8 @@ def test_compare_opens_with_a_softmax_and_a_sigmoid_run_of_one_dataset():
 
 
 def test_curve_charts_are_tall_hug_their_values_and_name_runs_shortly():
-    from dashboard.charts_analysis import history_frame, metric_curves_chart, short_run_label
+    from dashboard.charts_analysis import metric_curves_chart, short_run_label
+    from dashboard.tables import history_frame
 
     long_id = "20261125-171502-mnist-5k-multi-label-3f2a"
     history = history_frame(

@@ -121,7 +121,8 @@ def test_an_unknown_run_in_the_link_falls_back_to_a_saved_run(open_page, run_id)
 def test_pair_points_and_gallery_captions_from_hand_made_outputs():
     import torch
 
-    from dashboard.charts_analysis import display_image, gallery, pair_points
+    from dashboard.tables import gallery, pair_points
+    from engine.images import to_display
 
     names = ("1", "4", "7")
     probabilities = torch.tensor(
@@ -140,13 +141,15 @@ def test_pair_points_and_gallery_captions_from_hand_made_outputs():
     ranked = gallery(images, [2], probabilities, targets, names)
     assert ranked.captions == ["true 7 → 7:0.80 1:0.30"]
     colour = torch.zeros(3, 4, 5, dtype=torch.uint8)
-    assert display_image(colour.numpy()).shape == (4, 5, 3)
+    assert to_display(colour).shape == (4, 5, 3)
+    assert to_display(colour.numpy()).shape == (4, 5, 3)
+    assert to_display(torch.zeros(1, 4, 5, dtype=torch.uint8)).shape == (4, 5)
 
 
 def test_galleries_show_the_most_striking_images_first():
     import torch
 
-    from dashboard.charts_analysis import most_striking
+    from dashboard.tables import most_striking
 
     probabilities = torch.tensor(
         [[0.9, 0.6, 0.0], [0.8, 0.9, 0.1], [0.4, 0.3, 0.2], [0.1, 0.45, 0.0], [0.7, 0.5, 0.65]]

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from dashboard import state
+from dashboard import links
 from engine.runs import RunStore
 from tests.dashboard.conftest import metrics, texts
 
@@ -67,7 +67,7 @@ def test_the_error_is_reproduced_with_the_users_numbers(open_page, dataset, batc
 def test_the_batch_size_input_changes_the_numbers(open_page) -> None:
     app = open_page(PAGE)
     assert metrics(app)["Logits flattened"] == "640"
-    app.number_input(key=state.BATCH_SIZE).set_value(16).run()
+    app.number_input(key=links.BATCH_SIZE).set_value(16).run()
     assert metrics(app)["Logits flattened"] == "160"
     assert "batch=16" in texts(app.sidebar, "code")[0]
 
@@ -103,7 +103,7 @@ def test_without_a_twin_the_page_offers_to_train_it_on_compare(open_page, runs_d
     assert "has no multi-class twin yet" in "\n".join(texts(app, "markdown"))
     app.button[0].click().run()
     assert not app.exception
-    assert app.multiselect(key=state.RUNS).value == [multi_label]
+    assert app.multiselect(key=links.RUNS).value == [multi_label]
     assert any(button.label == "Train the multi-class twin" for button in app.button)
 
 

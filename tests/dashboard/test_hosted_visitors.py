@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dashboard import state
+from dashboard import links, session
 from engine import hosting, jobs
 from engine.config import RunConfig
 from engine.runs import RunStore
@@ -33,7 +33,7 @@ def _train_tiny(open_page, **query: str):
     app = open_page(TRAIN, **TINY, **query)
     app.button[0].click().run()  # Start training
     assert not app.error, [e.value for e in app.error]
-    job = jobs.get_job(app.session_state[state.JOB_KEY])
+    job = jobs.get_job(app.session_state[session.JOB_KEY])
     final = job.wait(60)
     assert final.state == "done", final.error
     return app, final.run_id
@@ -64,14 +64,14 @@ def test_runs_are_private_until_shared_and_shared_runs_are_read_only(open_page, 
 
     stranger = open_page(EXPLORE)
     assert _key(stranger) != _key(owner_tab)
-    assert run_id not in stranger.selectbox(key=state.RUN).options  # only the demos
-    assert set(stranger.selectbox(key=state.RUN).options) == {"demo", "demo-softmax"}
+    assert run_id not in stranger.selectbox(key=links.RUN).options  # only the demos
+    assert set(stranger.selectbox(key=links.RUN).options) == {"demo", "demo-softmax"}
     guessed = open_page(EXPLORE, run=run_id)  # knowing the id is not enough
-    assert guessed.selectbox(key=state.RUN).value != run_id
+    assert guessed.selectbox(key=links.RUN).value != run_id
     assert any("not valid here" in w.value for w in guessed.warning)
 
     owner_tab.switch_page(EXPLORE).run()
-    assert owner_tab.selectbox(key=state.RUN).value == run_id
+    assert owner_tab.selectbox(key=links.RUN).value == run_id
     link = _share_link(owner_tab)
     query = parse_qs(urlparse(link).query)
     assert query["run"] == [run_id] and "visitor" not in query  # the key never travels
@@ -79,26 +79,26 @@ def test_runs_are_private_until_shared_and_shared_runs_are_read_only(open_page, 
 
     friend = open_page(EXPLORE, run=run_id, share=query["share"][0])
     assert not friend.exception
-    assert friend.selectbox(key=state.RUN).value == run_id
-    assert set(friend.selectbox(key=state.RUN).options) == {run_id, "demo", "demo-softmax"}
+    assert friend.selectbox(key=links.RUN).value == run_id
+    assert set(friend.selectbox(key=links.RUN).options) == {run_id, "demo", "demo-softmax"}
     assert "Shared with you: read-only." in texts(friend, "caption")
     assert "Delete for good" not in [b.label for b in friend.button]  # not theirs
     wrong = open_page(EXPLORE, run=run_id, share=hosting.share_token(runs_dir, "other-run"))
-    assert run_id not in wrong.selectbox(key=state.RUN).options
+    assert run_id not in wrong.selectbox(key=links.RUN).options
 
     next(b for b in owner_tab.button if b.label == "Delete for good").click().run()
     assert run_id not in {s.id for s in RunStore(runs_dir).list_runs()}
-    assert run_id not in owner_tab.selectbox(key=state.RUN).options
+    assert run_id not in owner_tab.selectbox(key=links.RUN).options
 
 
 @pytest.mark.usefixtures("public")
 def test_a_reloaded_tab_finds_its_running_training_and_one_at_a_time(open_page):
     first = open_page(TRAIN, epochs="100", model="cnn")
     first.button[0].click().run()
-    job = jobs.get_job(first.session_state[state.JOB_KEY])
+    job = jobs.get_job(first.session_state[session.JOB_KEY])
     try:
         reloaded = _reload(first, TRAIN)  # a reload: the key is in the link from the start
-        assert reloaded.session_state[state.JOB_KEY] == job.id
+        assert reloaded.session_state[session.JOB_KEY] == job.id
         assert "Stop" in [b.label for b in reloaded.button] or job.progress().finished
         assert not reloaded.info or "No training started" not in reloaded.info[0].value
 
@@ -132,9 +132,9 @@ def test_quotas_say_what_was_reached(open_page, monkeypatch):
 def test_nobody_trains_on_another_visitors_upload(open_page):
     upload = hosting.save_upload(b"PK zip bytes", "someone else", hosting.hosting_limits())
     app = open_page(TRAIN, dataset=f"zip:{upload}")
-    assert f"zip:{upload}" not in app.selectbox(key=state.DATASET).options
+    assert f"zip:{upload}" not in app.selectbox(key=links.DATASET).options
     assert any("not valid here" in w.value for w in app.warning)
-    assert app.selectbox(key=state.DATASET).value == "mnist-5k"
+    assert app.selectbox(key=links.DATASET).value == "mnist-5k"
 
 
 def test_a_runs_folder_that_is_a_file_is_named_on_the_train_page(open_page, runs_dir):

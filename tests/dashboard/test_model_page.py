@@ -3,7 +3,7 @@ trainable and frozen parameter counts; links reproduce the view."""
 
 from __future__ import annotations
 
-from dashboard import state
+from dashboard import links
 from tests.dashboard.conftest import texts
 
 PAGE = "views/model.py"
@@ -19,7 +19,7 @@ def _columns(app) -> tuple[dict[str, str], dict[str, str]]:
 def test_the_head_is_shown_before_and_after_reconfiguration(open_page) -> None:
     app = open_page(PAGE)
     assert not app.exception
-    assert app.selectbox(key=state.MODEL).value == "cnn"
+    assert app.selectbox(key=links.MODEL).value == "cnn"
     before_text, after_text = texts(app, "code")[:2]
     # The cnn is built for the dataset: its own head, not an invented ImageNet one.
     assert before_text == "(head): Linear(in_features=576, out_features=10, bias=True)"
@@ -35,7 +35,7 @@ def test_the_head_is_shown_before_and_after_reconfiguration(open_page) -> None:
 def test_freezing_the_body_leaves_only_the_head_trainable(open_page) -> None:
     app = open_page(PAGE)
     unfrozen = int(_columns(app)[1]["Trainable parameters"].replace(",", ""))
-    app.toggle(key=state.FREEZE).set_value(True).run()
+    app.toggle(key=links.FREEZE).set_value(True).run()
     after = _columns(app)[1]
     assert after["Trainable parameters"] == f"{CNN_HEAD_PARAMS:,}"
     assert int(after["Frozen parameters"].replace(",", "")) == unfrozen - CNN_HEAD_PARAMS
@@ -47,7 +47,7 @@ def test_freezing_the_body_leaves_only_the_head_trainable(open_page) -> None:
 def test_a_link_opens_a_torchvision_model_with_a_frozen_body(open_page) -> None:
     app = open_page(PAGE, model="resnet18", freeze="true")
     assert not app.exception
-    assert app.selectbox(key=state.MODEL).value == "resnet18"
+    assert app.selectbox(key=links.MODEL).value == "resnet18"
     before_text, after_text = texts(app, "code")[:2]
     assert before_text == "(fc): Linear(in_features=512, out_features=1000, bias=True)"
     assert after_text == "(fc): Linear(in_features=512, out_features=10, bias=True)"
@@ -62,7 +62,7 @@ def test_an_unknown_model_in_a_link_falls_back_with_a_notice(open_page) -> None:
     assert not app.exception
     notices = " ".join(warning.value for warning in app.warning)
     assert "model='vgg-nonexistent'" in notices and "freeze='maybe'" in notices
-    assert app.selectbox(key=state.MODEL).value == "cnn"
+    assert app.selectbox(key=links.MODEL).value == "cnn"
     assert texts(app, "code")[1].startswith("(head): Linear(in_features=576, out_features=10")
 
 
@@ -71,5 +71,5 @@ def test_train_this_model_opens_the_train_form_with_the_choice(open_page) -> Non
     next(button for button in app.button if button.label == "Train this model").click().run()
     assert not app.exception
     assert app.title[0].value == "Train"
-    assert app.selectbox(key=state.MODEL).value == "resnet18"
-    assert app.selectbox(key=state.DATASET).value == "mnist-5k"
+    assert app.selectbox(key=links.MODEL).value == "resnet18"
+    assert app.selectbox(key=links.DATASET).value == "mnist-5k"

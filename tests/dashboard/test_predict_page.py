@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dashboard import state
+from dashboard import links
 from dashboard.examples import AMBIGUOUS, CLEAR, NON_DIGIT, clearest_index, run_examples
 from engine.analysis import confused_pairs
 from engine.labels import activation
@@ -112,12 +112,12 @@ def test_examples_feed_the_same_cards_and_their_choice_is_in_the_link(open_page,
     examples = {example.key: example for example in run_examples(run)}
     assert list(examples) == [CLEAR, AMBIGUOUS, NON_DIGIT]
     app = open_page(PAGE, run=run_id)
-    assert app.pills(key=state.EXAMPLE).options == list(examples)
+    assert app.pills(key=links.EXAMPLE).options == list(examples)
     assert len(app.get("image")[0].proto.imgs) == 3  # a thumbnail of each, shown at once
     assert not verdicts(app)
 
     for key, example in examples.items():
-        app.pills(key=state.EXAMPLE).set_value(key).run()
+        app.pills(key=links.EXAMPLE).set_value(key).run()
         assert not app.exception and not app.error
         expected = predict_images(run, [(example.name, example.data)])[0]
         assert verdicts(app) == [verdict_text(expected)]

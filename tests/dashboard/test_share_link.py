@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import state
+from dashboard import caches, session, visitor
 from engine.errors import ModelError, RunError
 from tests.dashboard.conftest import texts
 
@@ -33,23 +33,23 @@ def test_home(open_page) -> None:
 
 
 def test_data_waiting_for_an_upload(open_page) -> None:
-    app = open_page("views/data.py", dataset=state.UPLOAD_CHOICE)
+    app = open_page("views/data.py", dataset=session.UPLOAD_CHOICE)
     assert not app.exception
     assert "Upload a .zip of class folders" in app.info[0].value
     assert share_link(app) == "http://localhost:8501/data?dataset=upload+a+.zip"
 
 
 def test_data_that_cannot_load(open_page) -> None:
-    app = open_page("views/data.py", dataset="mnist")  # offline, no files: an error
+    app = open_page("views/data.py", dataset="kmnist")  # offline, no files: an error
     assert app.error and not app.exception
-    assert share_link(app) == "http://localhost:8501/data?dataset=mnist&download=false"
+    assert share_link(app) == "http://localhost:8501/data?dataset=kmnist&download=false"
 
 
 def test_model_that_cannot_be_built(open_page, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
         raise ModelError("cannot build it here")
 
-    monkeypatch.setattr(state, "head_change", refuse)
+    monkeypatch.setattr(caches, "head_change", refuse)
     app = open_page("views/model.py", model="mlp", freeze="true")
     assert app.error[0].value == "cannot build it here"
     link = share_link(app)
@@ -58,12 +58,12 @@ def test_model_that_cannot_be_built(open_page, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_train_with_data_that_cannot_load(open_page) -> None:
-    app = open_page("views/train.py", dataset="mnist", epochs="2", model="mlp")
-    app.button[0].click().run()  # Start training: mnist is not downloaded
+    app = open_page("views/train.py", dataset="kmnist", epochs="2", model="mlp")
+    app.button[0].click().run()  # Start training: kmnist is not downloaded
     assert app.error and not app.exception
     link = share_link(app)
     assert link.startswith("http://localhost:8501/train?")
-    assert "dataset=mnist" in link and "epochs=2" in link and "model=mlp" in link
+    assert "dataset=kmnist" in link and "epochs=2" in link and "model=mlp" in link
 
 
 @pytest.mark.parametrize("page", ["explore", "predict"])
@@ -73,7 +73,7 @@ def test_analysis_page_whose_run_cannot_load(
     def refuse(run_id: str):
         raise RunError(f"run {run_id} is damaged")
 
-    monkeypatch.setattr(state, "load_run", refuse)
+    monkeypatch.setattr(visitor, "load_run", refuse)
     app = open_page(f"views/{page}.py", run="demo")
     assert app.error[0].value == "run demo is damaged"
     assert share_link(app) == f"http://localhost:8501/{page}?run=demo"

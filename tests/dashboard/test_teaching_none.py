@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from dashboard import charts_teaching, state, teaching
+from dashboard import charts_teaching, links, session, teaching
 from engine import jobs
 from engine.analysis import experiments
 from engine.callbacks import TrainState
@@ -54,9 +54,9 @@ def tiny_experiment(monkeypatch: pytest.MonkeyPatch) -> list:
 
 
 def _run_experiment(app, none_examples: int = 60, epochs: int = 1, held_out=("letters",)):
-    app.number_input(key=state.TEACH_NONE_EXAMPLES).set_value(none_examples)
-    app.number_input(key=state.TEACH_EPOCHS).set_value(epochs)
-    app.multiselect(key=state.TEACH_HELD_OUT).set_value(list(held_out))
+    app.number_input(key=session.TEACH_NONE_EXAMPLES).set_value(none_examples)
+    app.number_input(key=session.TEACH_EPOCHS).set_value(epochs)
+    app.multiselect(key=session.TEACH_HELD_OUT).set_value(list(held_out))
     next(button for button in app.button if button.label == "Run the experiment").click().run()
     for task in jobs.running_tasks():
         assert task.wait(60).finished
@@ -68,10 +68,10 @@ def test_the_section_explains_the_advice_and_defaults_to_letters_held_out(open_p
     assert not app.exception and not app.error
     assert 'Teaching "none"' in [header.value for header in app.subheader]
     assert any("none of the above" in text for text in texts(app, "markdown"))
-    assert app.multiselect(key=state.TEACH_HELD_OUT).value == ["letters"]
-    assert app.number_input(key=state.TEACH_EPOCHS).value == RunConfig().train.epochs
-    # the demo runs are mnist-5k: the experiment uses their dataset
-    assert any("Dataset: mnist-5k (the compared runs' dataset)" in t for t in texts(app, "caption"))
+    assert app.multiselect(key=session.TEACH_HELD_OUT).value == ["letters"]
+    assert app.number_input(key=session.TEACH_EPOCHS).value == RunConfig().train.epochs
+    # the demo runs are on the full MNIST: the experiment uses their dataset
+    assert any("Dataset: mnist (the compared runs' dataset)" in t for t in texts(app, "caption"))
 
 
 @pytest.mark.slow
@@ -82,7 +82,7 @@ def test_the_experiment_runs_in_the_background_and_shows_the_engines_numbers(
     assert not app.exception and not app.error
     [(config, result)] = tiny_experiment
     assert (config.data.dataset, config.train.epochs, config.train.mode) == (
-        "mnist-5k",
+        "mnist",  # the demo pair's dataset
         1,
         RunConfig().train.mode,
     )
@@ -106,7 +106,7 @@ def test_the_experiment_runs_in_the_background_and_shows_the_engines_numbers(
     assert len(app.get("vega_lite_chart")) >= 1  # the per-kind chart (besides reliability)
     assert any("(held out): letters" in text for text in texts(app, "caption"))
     # the result is kept in this tab's session: it is still there after another rerun
-    app.slider(key=state.THRESHOLD).set_value(0.4).run()
+    app.slider(key=links.THRESHOLD).set_value(0.4).run()
     assert result.explanation in texts(app, "info")
     assert len(tiny_experiment) == 1  # shown again, not run again
 

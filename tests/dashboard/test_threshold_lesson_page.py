@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import state
+from dashboard import links
 from engine.analysis import held_out_tuning, threshold_curve
 from engine.labels import activation
 from engine.runs import THRESHOLDS_FILE, RunStore
@@ -83,7 +83,7 @@ def test_tuning_is_scored_on_held_out_halves_saved_and_used_by_predict(
     assert saved["scores"]["held_out"]["macro_f1"] == pytest.approx(tuning.held_out["macro_f1"])
 
     predict = open_page(PREDICT, run=own_run)
-    assert predict.toggle(key=state.TUNED).value is True
+    assert predict.toggle(key=links.TUNED).value is True
     assert any(caption.startswith("Tuned thresholds: 0: ") for caption in texts(predict, "caption"))
     predict.file_uploader[0].upload("seven.png", encode(draw_digit("7")), "image/png").run()
     assert not predict.exception
@@ -98,7 +98,7 @@ def test_predict_with_tuned_thresholds_follows_them(open_page, own_run, runs_dir
     app.file_uploader[0].upload("seven.png", encode(draw_digit("7")), "image/png").run()
     every = texts(app, "subheader")[0]  # every class passes a tiny threshold
     assert every.count(",") == 8 and " or " in every
-    app.toggle(key=state.TUNED).set_value(False).run()
+    app.toggle(key=links.TUNED).set_value(False).run()
     assert texts(app, "subheader")[0].count(",") < 8
     assert "tuned=false" in texts(app.sidebar, "code")[0]
 
@@ -114,7 +114,7 @@ def test_every_pair_can_be_chosen_and_strength_is_defined(open_page, own_run):
     app = open_page(EXPLORE, run=own_run, pair="8-9")
     assert not app.exception
     assert len(app.dataframe[0].value) == 45
-    assert len(app.selectbox(key=state.PAIR).options) == 45
-    assert app.selectbox(key=state.PAIR).value in ("8-9", "9-8")
+    assert len(app.selectbox(key=links.PAIR).options) == 45
+    assert app.selectbox(key=links.PAIR).value in ("8-9", "9-8")
     page = "\n".join(texts(app, "markdown"))
     assert "**Strength** of a pair a-b" in page and "min(sigmoid a, sigmoid b)" in page

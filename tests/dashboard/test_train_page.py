@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dashboard import state
+from dashboard import caches, links, session
 from engine import hosting, jobs
 from engine.config import RunConfig, TrainConfig
 from tests.dashboard.conftest import metrics, texts
@@ -23,7 +23,7 @@ def _start(app):
 
 def _job_of(app) -> jobs.TrainingJob:
     """The tab's job, found the way the page finds it: by the id in its session."""
-    job = jobs.get_job(app.session_state[state.JOB_KEY])
+    job = jobs.get_job(app.session_state[session.JOB_KEY])
     assert job is not None, "no training was started"
     return job
 
@@ -32,15 +32,16 @@ def test_the_form_shows_the_engines_defaults_and_the_device(open_page) -> None:
     app = open_page(PAGE)
     assert not app.exception
     defaults = RunConfig()  # the CLI's too: an unchanged form trains what `engine train` does
-    assert app.radio(key=state.MODE).value == defaults.train.mode == "multi-label"
-    assert app.selectbox(key=state.DATASET).value == defaults.data.dataset == "mnist-5k"
-    assert app.selectbox(key=state.MODEL).value == defaults.model.name
-    assert app.toggle(key=state.FREEZE).value is defaults.model.freeze_body
-    assert app.number_input(key=state.EPOCHS).value == defaults.train.epochs
-    assert app.number_input(key=state.BATCH_SIZE).value == defaults.train.batch_size
-    assert app.number_input(key=state.LEARNING_RATE).value == pytest.approx(defaults.train.lr)
-    assert app.number_input(key=state.LIMIT).value == (defaults.data.limit or 0)
-    assert app.number_input(key=state.NONE_EXAMPLES).value == defaults.data.none_examples
+    assert app.radio(key=links.MODE).value == defaults.train.mode == "multi-label"
+    assert app.selectbox(key=links.DATASET).value == defaults.data.dataset == "mnist-5k"
+    assert app.selectbox(key=links.MODEL).value == defaults.model.name
+    assert app.toggle(key=links.FREEZE).value is defaults.model.freeze_body
+    assert app.toggle(key=links.AUGMENT).value is defaults.train.augment is False
+    assert app.number_input(key=links.EPOCHS).value == defaults.train.epochs
+    assert app.number_input(key=links.BATCH_SIZE).value == defaults.train.batch_size
+    assert app.number_input(key=links.LEARNING_RATE).value == pytest.approx(defaults.train.lr)
+    assert app.number_input(key=links.LIMIT).value == (defaults.data.limit or 0)
+    assert app.number_input(key=links.NONE_EXAMPLES).value == defaults.data.none_examples
     # the threads training uses (TrainConfig.cpu_threads = 0: the training queue's share)
     assert defaults.train.cpu_threads == 0
     threads = hosting.hosting_limits().threads_per_training
@@ -71,7 +72,7 @@ def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -
     explore = next(button for button in app.button if button.label == "Explore this run")
     explore.click().run()
     assert app.title[0].value == "Explore"
-    assert app.selectbox(key=state.RUN).value == final.run_id
+    assert app.selectbox(key=links.RUN).value == final.run_id
 
 
 def test_a_finished_run_leads_to_compare_with_its_twin_offered(open_page) -> None:
@@ -82,7 +83,7 @@ def test_a_finished_run_leads_to_compare_with_its_twin_offered(open_page) -> Non
     compare = next(button for button in app.button if button.label == "Compare it with its twin")
     compare.click().run()
     assert app.title[0].value == "Compare"
-    assert app.multiselect(key=state.RUNS).value == [final.run_id]
+    assert app.multiselect(key=links.RUNS).value == [final.run_id]
     assert "Train the multi-class twin" in [button.label for button in app.button]
 
 
@@ -101,7 +102,7 @@ def test_stop_ends_a_long_run_early(open_page) -> None:
     explore = next(button for button in app.button if button.label == "Explore this run")
     explore.click().run()
     assert not app.exception
-    assert app.selectbox(key=state.RUN).value == final.run_id  # stopped runs can be explored
+    assert app.selectbox(key=links.RUN).value == final.run_id  # stopped runs can be explored
 
 
 def test_two_tabs_train_two_separate_runs(open_page) -> None:
@@ -123,11 +124,11 @@ def test_two_tabs_train_two_separate_runs(open_page) -> None:
 def test_a_link_fills_the_form_and_bad_values_fall_back(open_page) -> None:
     app = open_page(PAGE, mode="multi-class", epochs="7", lr="0.01", batch="huge")
     assert not app.exception
-    assert app.radio(key=state.MODE).value == "multi-class"
-    assert app.number_input(key=state.EPOCHS).value == 7
-    assert app.number_input(key=state.LEARNING_RATE).value == 0.01
+    assert app.radio(key=links.MODE).value == "multi-class"
+    assert app.number_input(key=links.EPOCHS).value == 7
+    assert app.number_input(key=links.LEARNING_RATE).value == 0.01
     assert "batch='huge'" in app.warning[0].value
-    assert app.number_input(key=state.BATCH_SIZE).value == 128
+    assert app.number_input(key=links.BATCH_SIZE).value == 128
 
 
 def test_invalid_settings_show_an_error_not_a_traceback(open_page) -> None:
@@ -147,22 +148,32 @@ def test_non_digit_examples_reach_the_saved_config(open_page, runs_dir) -> None:
     assert saved["train_size"] == 240 + 100  # 300 images less the 60 held out, plus non-digits
 
 
+@pytest.mark.parametrize("augment", [True, False])
+def test_the_augment_switch_reaches_the_saved_run(open_page, runs_dir, augment) -> None:
+    app = open_page(PAGE, **TINY, augment=str(augment).lower())
+    assert app.toggle(key=links.AUGMENT).value is augment
+    final = _job_of(_start(app)).wait(60)
+    assert final.state == "done", final.error
+    saved = json.loads((runs_dir / final.run_id / "run.json").read_text())
+    assert saved["config"]["train"]["augment"] is augment
+
+
 def test_the_device_caption_follows_the_training_threads(monkeypatch) -> None:
-    monkeypatch.setattr(state, "_device_description", lambda name: "CPU (8 threads)")
-    assert state.training_device_description(TrainConfig(cpu_threads=1)) == (
+    monkeypatch.setattr(caches, "_device_description", lambda name: "CPU (8 threads)")
+    assert caches.training_device_description(TrainConfig(cpu_threads=1)) == (
         "CPU (1 thread for training)"
     )
-    assert state.training_device_description(TrainConfig(cpu_threads=3)) == (
+    assert caches.training_device_description(TrainConfig(cpu_threads=3)) == (
         "CPU (3 threads for training)"
     )
     # 0: the queue's share of the cores, all but one for one training at a time
     monkeypatch.setattr(hosting, "cpu_cores", lambda: 7)
     monkeypatch.setenv("LME_MAX_TRAININGS", "1")
-    assert state.training_device_description(TrainConfig(cpu_threads=0)) == (
+    assert caches.training_device_description(TrainConfig(cpu_threads=0)) == (
         "CPU (6 threads for training)"
     )
-    monkeypatch.setattr(state, "_device_description", lambda name: "GPU: NVIDIA H100")
-    assert state.training_device_description(TrainConfig()) == "GPU: NVIDIA H100"
+    monkeypatch.setattr(caches, "_device_description", lambda name: "GPU: NVIDIA H100")
+    assert caches.training_device_description(TrainConfig()) == "GPU: NVIDIA H100"
 
 
 def test_a_run_on_multi_label_data_headlines_exact_match_and_macro_f1(open_page) -> None:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from dashboard import state
+from dashboard import session
 from tests.engine.labelled_data import zip_bytes
 
 pytestmark = pytest.mark.browser
@@ -17,7 +17,7 @@ EXCEPTION = '[data-testid="stException"]'
 
 
 def test_upload_a_pascal_style_zip_train_it_and_explore_it(page, server_url):
-    page.goto(f"{server_url}/data?dataset={quote(state.UPLOAD_CHOICE)}")
+    page.goto(f"{server_url}/data?dataset={quote(session.UPLOAD_CHOICE)}")
     page.locator('input[type="file"]').set_input_files(
         {"name": "pascal.zip", "mimeType": "application/zip", "buffer": zip_bytes(count=48)}
     )

@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -160,6 +161,40 @@ def test_analyze_compares_a_softmax_run_with_a_sigmoid_run(
     assert "multi-class" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_train_on_the_full_mnist_offline_with_augmentation(tmp_path: Path) -> None:
+    """The shipped MNIST, extracted into an empty data root with no network; validation is
+    MNIST's test set (a limit keeps both parts in proportion: 60,000 to 10,000)."""
+    env_root = tmp_path / "data"
+    args = ["--epochs", "1", "--limit", "350", "--device", "cpu", "--cpu-threads", "1"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            "--dataset",
+            "mnist",
+            "--mode",
+            "multi-label",
+            "--augment",
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "LME_RUNS_DIR": str(tmp_path / "runs"), "LME_DATA_DIR": str(env_root)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (env_root / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
+    run_id = result.stdout.strip().splitlines()[-1].removeprefix("run: ")
+    record = json.loads((tmp_path / "runs" / run_id / "run.json").read_text())
+    assert record["config"]["data"]["dataset"] == "mnist"
+    assert record["config"]["train"]["augment"] is True
+    assert (record["train_size"], record["valid_size"]) == (300, 50)
+
+
 def test_train_names_the_files_it_skipped_in_a_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,8 +217,13 @@ def test_train_names_the_files_it_skipped_in_a_folder(
 
 def test_datasets_and_models_listings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["datasets", "--json"]) == 0
-    names = [info["name"] for info in json.loads(capsys.readouterr().out)]
+    infos = json.loads(capsys.readouterr().out)
+    names = [info["name"] for info in infos]
     assert names[0] == "mnist-5k"
+    offline = {info["name"] for info in infos if info["offline"]}
+    assert offline == {"mnist-5k", "two-digits", "mnist"}  # the full MNIST ships too
+    assert main(["datasets"]) == 0
+    assert re.search(r"^mnist\s+yes\s", capsys.readouterr().out, re.MULTILINE)
     assert main(["models", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0] == "cnn"
 

@@ -1,6 +1,7 @@
 """Datasets: the shipped mnist-5k, splits, limits, non-digits, two-digits, torchvision's real
 file formats (IDX and CIFAR pickles, written here in miniature), image folders and zips."""
 
+import gzip
 import hashlib
 import io
 import pickle
@@ -43,7 +44,7 @@ def test_available_datasets_offline_default_first():
         "cifar10",
     ]
     offline = {info.name for info in infos if info.offline}
-    assert offline == {"mnist-5k", "two-digits"}
+    assert offline == {"mnist-5k", "two-digits", "mnist"}
     assert {info.name: info.preprocess for info in infos}["cifar10"] == "resize"
     assert {info.name: info.preprocess for info in infos}["mnist"] == "digit"
 
@@ -203,7 +204,7 @@ def test_two_digits_dataset_is_multi_label_and_does_not_leak():
     split = load_dataset(DataConfig(dataset="two-digits"))
     assert (len(split.train), len(split.valid)) == (4000, 1000)
     assert split.image_shape == (1, 28, 28) and split.class_names == DIGIT_CLASSES
-    assert split.preprocess == "digit"
+    assert split.preprocess == "digit-pair"  # uploads are laid out as the pairs were built
     assert torch.equal(split.train.targets.sum(dim=1), torch.full((4000,), 2.0))
     assert int(split.valid.targets.sum(dim=0).min()) > 50  # every digit appears often
     # every validation half is a validation digit of mnist-5k, never a training one
@@ -246,7 +247,6 @@ def _write_mnist_like(root: Path, class_name: str, per_class: int = 3) -> np.nda
 @pytest.mark.parametrize(
     ("name", "class_name", "first_class"),
     [
-        ("mnist", "MNIST", "0"),
         ("fashion-mnist", "FashionMNIST", "T-shirt/top"),
         ("kmnist", "KMNIST", "o"),
     ],
@@ -269,14 +269,81 @@ def test_mnist_family_reads_idx_files_through_torchvision(tmp_path, name, class_
     assert calls[-1] == 1.0 and all(0.0 <= value <= 1.0 for value in calls)
 
 
-def test_mnist_split_follows_the_config_seed(tmp_path):
-    _write_mnist_like(tmp_path, "MNIST", per_class=10)
-    first = load_dataset(DataConfig(dataset="mnist", root=str(tmp_path), split_seed=0))
-    second = load_dataset(DataConfig(dataset="mnist", root=str(tmp_path), split_seed=1))
-    assert torch.bincount(first.valid.targets).tolist() == [2] * 10
-    assert not torch.equal(first.valid.images[:, 0, 0, 0], second.valid.images[:, 0, 0, 0])
-    limited = load_dataset(DataConfig(dataset="mnist", root=str(tmp_path), limit=50))
-    assert (len(limited.train), len(limited.valid)) == (40, 10)
+def test_mnist_trains_on_its_training_file_and_validates_on_its_test_file(tmp_path):
+    """A copy already in the data root (here: small IDX files) is read as it is."""
+    _write_mnist_like(tmp_path, "MNIST", per_class=3)
+    calls = []
+    split = load_dataset(
+        DataConfig(dataset="mnist", root=str(tmp_path), split_seed=5),
+        progress=lambda message, fraction: calls.append(fraction),
+    )
+    assert split.name == "mnist" and split.preprocess == "digit"
+    assert split.class_names == DIGIT_CLASSES
+    assert split.train.images[:, 0, 0, 0].tolist() == list(range(30))  # all 30, in order
+    assert split.valid.images[:, 0, 0, 0].tolist() == list(range(10))  # the t10k file
+    assert torch.equal(split.valid.images[:, 0, 1, 1].long(), split.valid.targets)
+    assert calls[-1] == 1.0
+    limited = load_dataset(DataConfig(dataset="mnist", root=str(tmp_path), limit=20))
+    assert (len(limited.train), len(limited.valid)) == (15, 5)
+
+
+def test_the_full_mnist_is_shipped_with_its_recorded_digests():
+    shipped = data.MNIST_ASSETS
+    assert sorted(p.name for p in shipped.iterdir() if p.suffix == ".gz") == sorted(
+        f"{name}.gz" for name in data.MNIST_FILES
+    )
+    readme = (shipped.parent / "README.md").read_text()
+    assert "CC BY-SA 3.0" in readme
+    for name, digest in data.MNIST_FILES.items():
+        assert digest in readme
+        assert (
+            hashlib.sha256(gzip.decompress((shipped / f"{name}.gz").read_bytes())).hexdigest()
+            == digest
+        )
+
+
+def test_mnist_is_extracted_offline_on_first_use(tmp_path, monkeypatch):
+    """The shipped files are checked by sha256 and renamed into place; here a small stand-in
+    copy with its own digests keeps the test fast."""
+    small = tmp_path / "assets"
+    small.mkdir()
+    digests = {}
+    for name in data.MNIST_FILES:
+        count = 60 if name.startswith("train") else 10
+        labels = np.arange(count) % 10
+        if "images" in name:
+            array = np.zeros((count, 28, 28), dtype=np.uint8)
+            array[:, 0, 0] = np.arange(count)
+            array[:, 1, 1] = labels
+        else:
+            array = labels
+        _write_idx(tmp_path / name, array)
+        raw = (tmp_path / name).read_bytes()
+        (small / f"{name}.gz").write_bytes(gzip.compress(raw))
+        digests[name] = hashlib.sha256(raw).hexdigest()
+    monkeypatch.setattr(data, "MNIST_ASSETS", small)
+    monkeypatch.setattr(data, "MNIST_FILES", digests)
+    root = tmp_path / "root"
+    split = load_dataset(DataConfig(dataset="mnist", root=str(root)))
+    assert (len(split.train), len(split.valid)) == (60, 10)
+    assert torch.equal(split.valid.images[:, 0, 1, 1].long(), split.valid.targets)
+    raw_dir = root / "MNIST" / "raw"
+    assert sorted(p.name for p in raw_dir.iterdir()) == sorted(digests)  # no temporary left
+    # Read again: nothing to extract, the same images
+    (small / "train-images-idx3-ubyte.gz").unlink()
+    again = load_dataset(DataConfig(dataset="mnist", root=str(root)))
+    assert torch.equal(again.train.images, split.train.images)
+
+
+def test_a_damaged_shipped_mnist_file_is_refused_and_not_installed(tmp_path, monkeypatch):
+    small = tmp_path / "assets"
+    small.mkdir()
+    for name in data.MNIST_FILES:
+        (small / f"{name}.gz").write_bytes(gzip.compress(b"not mnist"))
+    monkeypatch.setattr(data, "MNIST_ASSETS", small)
+    with pytest.raises(DatasetError, match="damaged .sha256 mismatch.: reinstall"):
+        load_dataset(DataConfig(dataset="mnist", root=str(tmp_path / "root")))
+    assert list((tmp_path / "root" / "MNIST" / "raw").iterdir()) == []
 
 
 def test_missing_mnist_offline_says_where_to_put_the_files(tmp_path):

@@ -39,8 +39,8 @@ def test_analysis_counts_the_threshold_as_fired():
 
 
 def test_gallery_captions_count_the_threshold_as_fired():
-    from dashboard import charts_analysis
+    from dashboard import tables
 
     images = torch.zeros(2, 1, 4, 4, dtype=torch.uint8)
-    shown = charts_analysis.gallery(images, [0], LOGITS.sigmoid(), TARGETS, NAMES, 0.5)
+    shown = tables.gallery(images, [0], LOGITS.sigmoid(), TARGETS, NAMES, 0.5)
     assert shown.captions == ["true a → a"]

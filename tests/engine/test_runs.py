@@ -503,8 +503,8 @@ def test_both_demo_runs_are_listed_read_only_after_the_users_runs(tmp_path: Path
     listed = {summary.id: summary for summary in store.list_runs()}
     assert list(listed) == ["demo", "demo-softmax"]
     assert {(s.dataset, s.mode) for s in listed.values()} == {
-        ("mnist-5k", "multi-label"),
-        ("mnist-5k", "multi-class"),
+        ("mnist", "multi-label"),
+        ("mnist", "multi-class"),
     }
     assert all(s.status == "complete" and s.read_only for s in listed.values())
 
@@ -513,8 +513,14 @@ def test_both_demo_runs_are_listed_read_only_after_the_users_runs(tmp_path: Path
 def test_demo_run_reloads_exactly_and_cannot_be_deleted(tmp_path: Path, demo_id: str) -> None:
     store = RunStore(tmp_path / "empty")
     [demo] = [summary for summary in store.list_runs() if summary.id == demo_id]
-    assert demo.metrics["val_accuracy"] >= 0.97
-    assert sum(p.stat().st_size for p in runs.DEMO_RUNS[demo_id].iterdir()) < 600_000
+    # On MNIST's 10,000 test digits; the validation images make up most of the files' size.
+    assert demo.metrics["val_accuracy"] >= 0.992
+    assert sum(p.stat().st_size for p in runs.DEMO_RUNS[demo_id].iterdir()) < 2_500_000
+    record = json.loads((runs.DEMO_RUNS[demo_id] / "run.json").read_text())
+    assert record["config"]["train"]["augment"] is True
+    assert record["valid_size"] == 10_000 and "augmentation" in record["made_with"]
+    none_examples = record["config"]["data"]["none_examples"]
+    assert (none_examples > 0) == (demo_id == "demo")  # the sigmoid run learns "none"
 
     run = store.load_run(demo_id)
     assert run.read_only and run.class_names == tuple(str(d) for d in range(10))

@@ -114,18 +114,22 @@ def test_clicking_a_heatmap_cell_chooses_that_pair(page, server_url):
     headings = page.locator("h3").filter(has_text=re.compile(r"^\S+ or \S+\?$"))
     headings.first.wait_for(timeout=60_000)
     first = headings.first.inner_text()
-    heatmap = page.locator(".vega-embed").first
-    heatmap.scroll_into_view_if_needed()
-    heatmap.locator("canvas, svg").first.wait_for(timeout=PATIENCE_MS)
+    heatmap = page.locator(".vega-embed").first.locator("canvas, svg").first
+    heatmap.wait_for(timeout=PATIENCE_MS)
     page.locator(IDLE).wait_for(timeout=PATIENCE_MS)
-    box = heatmap.bounding_box()
     # Cells off the diagonal, in the plot area left of the legend, until one is a listed pair
     # other than the default (a well-trained run lists few pairs, so several may miss).
     shares = [0.2 + 0.1 * step for step in range(6)]
     cells = [(x, y) for x in shares for y in shares if abs(x - y) > 0.12]
     for x_share, y_share in cells:
         page.evaluate(COUNT_RUNS)
-        page.mouse.click(box["x"] + box["width"] * x_share, box["y"] + box["height"] * y_share)
+        # a click on the chart itself, once it stands still (Playwright checks both), so a
+        # late layout shift cannot move it elsewhere
+        box = heatmap.bounding_box()
+        heatmap.click(
+            position={"x": box["width"] * x_share, "y": box["height"] * y_share},
+            timeout=PATIENCE_MS,
+        )
         try:  # the rerun that click asked for, however long it takes
             page.wait_for_function("() => window.lmeRunsEnded > 0", timeout=PATIENCE_MS)
         except Exception:  # a Playwright timeout: that click asked for no rerun at all
@@ -160,11 +164,10 @@ def test_ticking_a_row_of_the_pair_table_chooses_that_pair(page, server_url):
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=PATIENCE_MS)
     page.locator(IDLE).wait_for(timeout=PATIENCE_MS)
     table = page.locator('[data-testid="stDataFrame"]').first
-    table.scroll_into_view_if_needed()
     table.locator("canvas").first.wait_for(timeout=PATIENCE_MS)
-    box = table.bounding_box()
     row_height = 35  # Streamlit's default; the header row is as tall
-    page.mouse.click(box["x"] + 15, box["y"] + row_height * 3 + row_height / 2)
+    # a click on the table itself, once it stands still (Playwright checks both)
+    table.click(position={"x": 15, "y": row_height * 3 + row_height / 2}, timeout=PATIENCE_MS)
     a, b = third.split("-")
     page.locator("h3").filter(has_text=f"{a} or {b}?").wait_for(timeout=PATIENCE_MS)
     page.wait_for_url(re.compile(rf"pair={re.escape(third)}"), timeout=PATIENCE_MS)

@@ -40,8 +40,6 @@ from engine.runs import read_tuned_thresholds
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
 MAX_FILES, MAX_TOTAL_BYTES = session.PREDICT_MAX_FILES, session.PREDICT_MAX_BYTES
 PREVIEW_PIXELS = 280  # the longest side of the "as uploaded" preview kept per file
-KEPT_UPLOADS = "predict_kept_uploads"  # session: what is kept of the files read
-UPLOADER_GENERATION = "predict_uploader_generation"  # session: a new one empties the uploader
 
 
 def keep_uploads(run, uploads, notice: str | None) -> dict:
@@ -185,12 +183,11 @@ if use_tuned:
 # The uploader's files are read once, then released: the page keeps only what it shows (a
 # small preview and the image as the model sees it, per file) and gives the uploader a new
 # key, so a visitor's photos do not stay in the server's memory while the results are read.
-generation = st.session_state.get(UPLOADER_GENERATION, 0)
 uploads = list(
     st.file_uploader(
         "Images (PNG, JPEG, BMP, GIF, WebP)",
         accept_multiple_files=True,
-        key=f"predict_uploads_{generation}",
+        key=session.predict_uploader_key(),
     )
     or []
 )
@@ -208,15 +205,12 @@ if uploads:
             f"{MAX_TOTAL_BYTES / 2**20:.0f} MB, so only the first {read} are read. Upload the "
             "others again to read them."
         )
-    st.session_state[KEPT_UPLOADS] = keep_uploads(run, uploads[:read], notice)
+    kept = keep_uploads(run, uploads[:read], notice)
     del uploads
-    st.session_state[UPLOADER_GENERATION] = generation + 1
+    session.release_predict_uploads(kept)
     st.rerun()
 
-kept = st.session_state.get(KEPT_UPLOADS)
-if kept is not None and kept["run"] != run.id:
-    kept = None  # read for another run: its preparation differs
-    st.session_state.pop(KEPT_UPLOADS, None)
+kept = session.predict_kept_uploads(run.id)
 
 examples = {example.key: example for example in run_examples(run)}
 with st.container(border=True):
@@ -250,7 +244,7 @@ if kept is not None:
         "results below stay on this page, the files themselves are not kept."
     )
     if st.button("Clear these results", icon="🧹"):
-        st.session_state.pop(KEPT_UPLOADS, None)
+        session.forget_predict_uploads()
         st.rerun()
 files += [("your drawing", drawing)] if drawing else []
 if not files and kept is None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dashboard import links
+from dashboard import links, session
 from dashboard.examples import AMBIGUOUS, CLEAR, NON_DIGIT, clearest_index, run_examples
 from engine.analysis import confused_pairs
 from engine.labels import activation
@@ -159,7 +159,7 @@ def test_uploads_are_released_once_read_and_their_results_stay(open_page, run_id
     assert "**my-digit.png**" in texts(app, "markdown")
     assert len(app.get("image")) == 3  # the examples, as uploaded, as the model sees it
     assert any("1 uploaded file was read and released" in text for text in texts(app, "caption"))
-    [item] = app.session_state["predict_kept_uploads"]["items"]
+    [item] = app.session_state[session.PREDICT_KEPT_KEY]["items"]
     assert set(item) == {"name", "preview", "prepared", "error"}  # no bytes, no file object
     assert item["name"] == "my-digit.png" and item["error"] is None
     assert isinstance(item["preview"], Image.Image) and max(item["preview"].size) <= 280

@@ -20,9 +20,11 @@ _UPLOADED_DATASET = "lme_uploaded_dataset"
 _TWIN_FOR = "lme_twin_for"
 
 # Predict reads at most this many uploads, and bytes, per page run (each upload is at most
-# engine.images.MAX_UPLOAD_BYTES); the rest wait, with a message, until some are removed.
+# engine.images.MAX_UPLOAD_BYTES); the rest are left out, with a message, to upload again.
 PREDICT_MAX_FILES = 40
 PREDICT_MAX_BYTES = 40 * 1024 * 1024
+PREDICT_KEPT_KEY = "lme_predict_kept"  # what Predict kept of the uploads read (tests read it)
+_PREDICT_UPLOADER = "lme_predict_uploader"  # a new number empties Predict's uploader
 
 TRAIN_FORM = "lme_train_form"
 UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploader
@@ -329,3 +331,29 @@ def delete_run_button(summary: Any) -> None:
                 return
             links.forget_run_choice()
             st.rerun()
+
+
+def predict_uploader_key() -> str:
+    """The key of Predict's file uploader now; `release_predict_uploads` changes it."""
+    return f"predict_uploads_{st.session_state.get(_PREDICT_UPLOADER, 0)}"
+
+
+def release_predict_uploads(kept: dict) -> None:
+    """Keep what Predict read from its uploads (`kept`: names, small previews, prepared
+    images, no file) and give the uploader a new key, so it lets go of the files."""
+    st.session_state[PREDICT_KEPT_KEY] = kept
+    st.session_state[_PREDICT_UPLOADER] = st.session_state.get(_PREDICT_UPLOADER, 0) + 1
+
+
+def predict_kept_uploads(run_id: str) -> dict | None:
+    """What Predict kept of the uploads read for this run, or None (those read for another
+    run are dropped: its preparation differs)."""
+    kept = st.session_state.get(PREDICT_KEPT_KEY)
+    if kept is not None and kept["run"] != run_id:
+        forget_predict_uploads()
+        return None
+    return kept
+
+
+def forget_predict_uploads() -> None:
+    st.session_state.pop(PREDICT_KEPT_KEY, None)

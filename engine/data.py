@@ -572,7 +572,7 @@ def _load_zip(path: Path, name: str, config: DataConfig, report: Progress) -> Da
 def _load_folder(
     path: Path, name: str, config: DataConfig, report: Progress, shown: str | None = None
 ) -> DatasetSplit:
-    from engine.images import decode_image, preprocess
+    from engine.images import preprocess
 
     shown = shown or str(path)  # how messages name the data
     table = find_label_table(path)
@@ -584,24 +584,10 @@ def _load_folder(
         files = [files[i] for i in chosen.tolist()]
         labels = [labels[i] for i in chosen.tolist()]
     _check_decode_budget(files, shown)
-    pictures: list[Image.Image] = []
-    kept: list[int] = []
-    skipped: list[str] = []
-    largest = 0
-    for number, (file, label) in enumerate(zip(files, labels, strict=True)):
-        if number % 64 == 0:
-            report(f"reading images {number}/{len(files)}", number / max(len(files), 1))
-        relative = file.relative_to(path).as_posix()
-        try:
-            picture = decode_image(file.read_bytes(), relative)
-        except (EngineError, OSError) as error:
-            skipped.append(f"{relative} ({error})")
-            continue
-        largest = max(largest, *picture.size)
-        if max(picture.size) > 64:  # the final size is then 64: shrink now, save memory
-            picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
-        pictures.append(picture)
-        kept.append(label)
+    pictures, read, skipped, largest = _read_pictures(
+        files, [file.relative_to(path).as_posix() for file in files], report
+    )
+    kept = [labels[position] for position in read]
     _check_classes(kept, class_names, skipped, shown)
     side = 28 if largest <= SMALL_IMAGE_SIDE else 64
     channels = 1 if all(_is_grayscale(picture) for picture in pictures) else 3
@@ -619,6 +605,34 @@ def _load_folder(
         preprocess="resize",
         warnings=warnings,
     )
+
+
+def _read_pictures(
+    files: Sequence[Path], shown: Sequence[str], report: Progress
+) -> tuple[list[Image.Image], list[int], list[str], int]:
+    """Decode each file (named `shown` in messages), reporting progress every 64: (the
+    pictures, each shrunk to 64 a side at most; the positions in `files` they came from; one
+    "name (reason)" per file that could not be read; the largest side met)."""
+    from engine.images import decode_image
+
+    pictures: list[Image.Image] = []
+    read: list[int] = []
+    skipped: list[str] = []
+    largest = 0
+    for number, (file, name) in enumerate(zip(files, shown, strict=True)):
+        if number % 64 == 0:
+            report(f"reading images {number}/{len(files)}", number / max(len(files), 1))
+        try:
+            picture = decode_image(file.read_bytes(), name)
+        except (EngineError, OSError) as error:
+            skipped.append(f"{name} ({error})")
+            continue
+        largest = max(largest, *picture.size)
+        if max(picture.size) > 64:  # the final size is then 64: shrink now, save memory
+            picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
+        pictures.append(picture)
+        read.append(number)
+    return pictures, read, skipped, largest
 
 
 def _check_decode_budget(files: Sequence[Path], shown: str) -> None:
@@ -643,7 +657,7 @@ def _load_labelled(
 ) -> DatasetSplit:
     """Images named by a label table: float multi-hot targets (N, K), split by the table's
     is_valid column when it has one, else stratified like any other dataset."""
-    from engine.images import decode_image, preprocess
+    from engine.images import preprocess
 
     order = torch.arange(len(table.files))
     if config.limit is not None and len(order) > config.limit:
@@ -654,24 +668,11 @@ def _load_labelled(
             "merge or remove labels"
         )
     _check_decode_budget([table.files[row] for row in order.tolist()], table.name)
-    pictures: list[Image.Image] = []
-    kept: list[int] = []
-    skipped: list[str] = []
-    largest = 0
-    for number, row in enumerate(order.tolist()):
-        if number % 64 == 0:
-            report(f"reading images {number}/{len(order)}", number / max(len(order), 1))
-        listed = table.shown_files[row]
-        try:
-            picture = decode_image(table.files[row].read_bytes(), listed)
-        except (EngineError, OSError) as error:
-            skipped.append(f"{listed} ({error})")
-            continue
-        largest = max(largest, *picture.size)
-        if max(picture.size) > 64:  # the final size is then 64: shrink now, save memory
-            picture = ImageOps.fit(picture, (64, 64), Image.Resampling.LANCZOS)
-        pictures.append(picture)
-        kept.append(row)
+    chosen = order.tolist()
+    pictures, read, skipped, largest = _read_pictures(
+        [table.files[row] for row in chosen], [table.shown_files[row] for row in chosen], report
+    )
+    kept = [chosen[position] for position in read]
     if len(kept) < 2:
         detail = f", e.g. {skipped[0]}" if skipped else ""
         raise DatasetError(

@@ -17,7 +17,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import caches, charts_analysis, links, messages, session, tables, teaching, visitor
+from dashboard import (
+    caches,
+    charts_analysis,
+    links,
+    messages,
+    session,
+    tables,
+    teaching,
+    twins,
+    visitor,
+)
 from engine import modes, run_pairing
 from engine.analysis.neither import check_non_digits
 from engine.analysis.readings import compare_runs, explain_readings, readings_frame
@@ -158,7 +168,15 @@ def twin_progress() -> None:
 
 def offer_twin(run, chosen_ids: list[str], summaries: list) -> None:
     """No softmax/sigmoid pair among the chosen runs: offer `run`'s twin in the other mode,
-    a saved run with the same data, model and epochs, else a training."""
+    a saved run with the same data, model and epochs, else a training; none for a run whose
+    data is multi-label, which softmax cannot train."""
+    if twins.has_no_softmax_twin(run):
+        st.info(
+            "The three readings need a softmax-trained and a sigmoid-trained run of the same "
+            f"dataset. {twins.NO_SOFTMAX_TWIN} Compare runs of a single-label set (mnist-5k, "
+            "or class folders) to see them."
+        )
+        return
     missing = modes.other_mode(run.mode)
     saved = run_pairing.saved_twin(run, summaries)
     if saved is not None:

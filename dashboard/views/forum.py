@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import caches, glossary, links, session, visitor
+from dashboard import caches, glossary, links, session, twins, visitor
 from engine import modes, run_pairing
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.config import DataConfig
@@ -126,7 +126,7 @@ if run.mode == "multi-label":
             f", accuracy_multi {metrics['val_accuracy_multi']:.1%} at threshold "
             f"{run.config.train.threshold:.2f}"
         )
-    if run.validation.targets.ndim == 2:
+    if twins.has_no_softmax_twin(run):
         st.write(
             "This run's data is multi-label already: images carry several "
             "labels or none, so BCE with one sigmoid per class is the only way to train it. "
@@ -172,11 +172,10 @@ st.caption(glossary.FASTAI["head"])
 st.subheader("3. Train with softmax and read sigmoids, or train with sigmoids?")
 summaries = [summary for summary in visitor.run_summaries() if summary.status == "complete"]
 twin_id = run_pairing.saved_twin(run, summaries)
-if run.validation.targets.ndim == 2:
+if twins.has_no_softmax_twin(run):
     st.write(
-        "This run's data is multi-label: an image with several labels, or none, has no class "
-        "index, so softmax cannot train it and there is no softmax twin to compare. Ask this "
-        "question of a single-label set (mnist-5k, or class folders), where both are possible."
+        f"{twins.NO_SOFTMAX_TWIN} Ask this question of a single-label set (mnist-5k, or class "
+        "folders), where both are possible."
     )
 elif twin_id is None:
     missing = modes.other_mode(run.mode)

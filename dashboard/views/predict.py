@@ -4,7 +4,9 @@ For every upload: the verdict in the run's own reading (a softmax run: its winne
 run: every class that fires) and which reading that is, the other reading labelled as the one
 the model was not trained for, classes that nearly fired, the image as uploaded and as the
 model sees it, the sigmoid probabilities with the threshold as a line, the softmax
-probabilities beside them, and the confused pairs it falls between. A bad file shows the
+probabilities beside them, and the confused pairs it falls between. Uploads are read once and
+released: the session keeps a small preview and the prepared image per file, not the file,
+and the uploader gets a new key so it lets go of them too. A bad file shows the
 engine's message and the other files still get their predictions. Without an image of one's
 own, an example (dashboard.examples) goes through the same cards; its choice is in the URL.
 """
@@ -12,20 +14,23 @@ own, an example (dashboard.examples) goes through the same cards; its choice is 
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from dashboard import charts_analysis, links, messages, session
 from dashboard.drawpad import draw_pad
 from dashboard.examples import EXAMPLE_PREFIX, run_examples
 from engine.analysis import confused_pairs
 from engine.errors import EngineError
-from engine.images import decode_image
+from engine.images import decode_image, preprocess, to_display
 from engine.labels import activation
 from engine.prediction import (
     READING_NAMES,
+    Prediction,
     near_miss_text,
     other_reading_text,
     pairs_between,
     predict_images,
+    predict_prepared,
     verdict_text,
 )
 from engine.runs import read_tuned_thresholds
@@ -34,10 +39,56 @@ from engine.runs import read_tuned_thresholds
 # photo, a PDF), where Streamlit would only refuse the extension.
 PAIRS_CHECKED = 10  # an upload is placed among the run's strongest confused pairs
 MAX_FILES, MAX_TOTAL_BYTES = session.PREDICT_MAX_FILES, session.PREDICT_MAX_BYTES
+PREVIEW_PIXELS = 280  # the longest side of the "as uploaded" preview kept per file
 
 
-def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) -> None:
-    """One upload's card: the verdict, the image twice, both bar charts, the pairs."""
+def keep_uploads(run, uploads, notice: str | None) -> dict:
+    """What is kept of each upload once read: its name, a small preview, the image prepared
+    as the run's training images were (uint8 (C, H, W)), or the engine's message for a file
+    it refuses. The bytes themselves are dropped file by file."""
+    items = []
+    for upload in uploads:
+        name, preview, prepared, error = upload.name, None, None, None
+        try:
+            image = decode_image(upload.getvalue(), name)
+            prepared = preprocess(image, run.preprocess, run.image_shape)
+            preview = image.copy()
+            preview.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
+        except EngineError as refused:
+            error = str(refused)
+        items.append({"name": name, "preview": preview, "prepared": prepared, "error": error})
+    return {"run": run.id, "items": items, "notice": notice}
+
+
+def live_preview(data: bytes, name: str):
+    """An example's or the drawing's image as given, or None when it cannot be decoded."""
+    try:
+        return decode_image(data, name)
+    except EngineError:
+        return None
+
+
+def read_kept(run, items: list[dict], threshold) -> list[tuple]:
+    """(name, preview, Prediction) per kept upload, read at the threshold shown now."""
+    prepared = [item["prepared"] for item in items if item["error"] is None]
+    cutoffs = threshold if isinstance(threshold, int | float) else torch.tensor(threshold)
+    read = iter(predict_prepared(run, torch.stack(prepared), cutoffs) if prepared else [])
+    cards = []
+    for item in items:
+        if item["error"] is not None:
+            classes = tuple(run.class_names)
+            prediction = Prediction(item["name"], classes, [], [], [], None, error=item["error"])
+        else:
+            prediction = next(read)
+            prediction.file = item["name"]
+            prediction.model_input = to_display(item["prepared"])
+        cards.append((item["name"], item["preview"], prediction))
+    return cards
+
+
+def show_prediction(name: str, preview, prediction, threshold, run_pairs) -> None:
+    """One upload's card: the verdict, the image twice (`preview` as uploaded, or None),
+    both bar charts, the pairs."""
     with st.container(border=True):
         st.markdown(f"**{messages.plain(name)}**")
         if prediction.error:
@@ -52,12 +103,12 @@ def show_prediction(name: str, data: bytes, prediction, threshold, run_pairs) ->
         if near:
             st.caption(messages.plain(near))
         shown, seen, sigmoid_column, softmax_column = st.columns([1, 1, 2, 2])
-        try:
+        if preview is None:
+            shown.caption("(preview unavailable)")
+        else:
             original = "the example" if name.startswith(EXAMPLE_PREFIX) else "as uploaded"
             original = "as drawn" if name == "your drawing" else original
-            shown.image(decode_image(data, name), caption=original, width=140)
-        except EngineError:
-            shown.caption("(preview unavailable)")
+            shown.image(preview, caption=original, width=140)
         seen.image(
             prediction.model_input,
             caption="as the model sees it",
@@ -129,11 +180,37 @@ if use_tuned:
         )
     )
 
-uploads = st.file_uploader(
-    "Images (PNG, JPEG, BMP, GIF, WebP)",
-    accept_multiple_files=True,
-    key="predict_uploads",
+# The uploader's files are read once, then released: the page keeps only what it shows (a
+# small preview and the image as the model sees it, per file) and gives the uploader a new
+# key, so a visitor's photos do not stay in the server's memory while the results are read.
+uploads = list(
+    st.file_uploader(
+        "Images (PNG, JPEG, BMP, GIF, WebP)",
+        accept_multiple_files=True,
+        key=session.predict_uploader_key(),
+    )
+    or []
 )
+if uploads:
+    read, total = 0, 0  # how many uploads fit the limits, in the order chosen
+    for upload in uploads[:MAX_FILES]:
+        total += upload.size
+        if total > MAX_TOTAL_BYTES:
+            break
+        read += 1
+    notice = None
+    if read < len(uploads):
+        notice = (
+            f"{len(uploads)} files were chosen; one reading takes at most {MAX_FILES} files and "
+            f"{MAX_TOTAL_BYTES / 2**20:.0f} MB, so only the first {read} are read. Upload the "
+            "others again to read them."
+        )
+    kept = keep_uploads(run, uploads[:read], notice)
+    del uploads
+    session.release_predict_uploads(kept)
+    st.rerun()
+
+kept = session.predict_kept_uploads(run.id)
 
 examples = {example.key: example for example in run_examples(run)}
 with st.container(border=True):
@@ -158,35 +235,37 @@ with st.expander("Draw a digit", expanded=True):
     drawing = draw_pad()
 
 files = [(examples[chosen].name, examples[chosen].data)] if chosen in examples else []
-uploads = list(uploads or [])
-read, total = 0, 0  # how many uploads fit the limits, in the order chosen
-for upload in uploads[:MAX_FILES]:
-    total += upload.size
-    if total > MAX_TOTAL_BYTES:
-        break
-    read += 1
-if read < len(uploads):
-    st.warning(
-        f"{len(uploads)} files were chosen; one reading takes at most {MAX_FILES} files and "
-        f"{MAX_TOTAL_BYTES / 2**20:.0f} MB, so only the first {read} are read. Remove some "
-        "(the × beside each) to read the others.",
-        icon="⚠️",
+if kept is not None:
+    if kept["notice"]:
+        st.warning(kept["notice"], icon="⚠️")
+    count = len(kept["items"])
+    st.caption(
+        f"{count} uploaded file{'s were' if count != 1 else ' was'} read and released: the "
+        "results below stay on this page, the files themselves are not kept."
     )
+    if st.button("Clear these results", icon="🧹"):
+        session.forget_predict_uploads()
+        st.rerun()
 files += [("your drawing", drawing)] if drawing else []
-files += [(upload.name, upload.getvalue()) for upload in uploads[:read]]
-del uploads  # only the files read are kept, and only for this page run
-if not files:
+if not files and kept is None:
     st.info(
         "Upload one or more images, draw a digit, or try an example, to see the model's "
         "reading of each."
     )
 else:
-    predictions = []
-    with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
-        try:
-            predictions = predict_images(run, files, threshold=threshold)
-        except EngineError as error:
-            messages.show_error(error)
+    cards = []
+    try:
+        if files:
+            with st.spinner(f"Reading {len(files)} image{'s' if len(files) != 1 else ''}…"):
+                predictions = predict_images(run, files, threshold=threshold)
+            cards += [
+                (name, live_preview(data, name), prediction)
+                for (name, data), prediction in zip(files, predictions, strict=True)
+            ]
+        if kept is not None:
+            cards += read_kept(run, kept["items"], threshold)
+    except EngineError as error:
+        messages.show_error(error)
     ranked = confused_pairs(
         activation(run.validation.logits, "multi-label"),
         run.validation.targets,
@@ -196,5 +275,5 @@ else:
         examples=0,
     )
     run_pairs = list(zip(ranked["a"], ranked["b"], strict=True))
-    for (name, data), prediction in zip(files, predictions, strict=False):
-        show_prediction(name, data, prediction, threshold, run_pairs)
+    for name, preview, prediction in cards:
+        show_prediction(name, preview, prediction, threshold, run_pairs)

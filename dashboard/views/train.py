@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import caches, charts, glossary, links, messages, session
+from dashboard import caches, charts, glossary, links, messages, session, visitor
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes
@@ -26,6 +26,15 @@ METRIC_LABELS = {
     "val_loss": "Validation loss",
     "train_loss": "Training loss",
 }
+# A run on data whose images carry several labels leads with the multi-label metrics, as
+# Explore does: argmax accuracy (one winner) says little when two classes are both right.
+SEVERAL_LABELS_HEADLINE = (
+    "val_exact_match",
+    "val_macro_f1",
+    "val_accuracy_multi",
+    "val_loss",
+    "train_loss",
+)
 
 st.title("Train")
 st.write(
@@ -164,6 +173,16 @@ if submitted and not busy:
     st.rerun()  # redraw with the form disabled and the status polling
 
 
+def multi_label_data(run_id: str | None) -> bool:
+    """The saved run's images carry several labels each (two-digits, a multi-label CSV set)."""
+    if run_id is None:
+        return False
+    try:
+        return bool(visitor.load_run(run_id).multi_label_data)
+    except EngineError:
+        return False
+
+
 def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
     if progress.state == "failed":
@@ -177,11 +196,18 @@ def show_finished(progress: JobProgress) -> None:
     else:
         st.success(f"Done: {progress.epochs} epochs in {progress.elapsed:.0f} s.")
     final = progress.last_metrics
-    shown = [key for key in METRIC_LABELS if key in final]
+    several = multi_label_data(progress.run_id)
+    order = SEVERAL_LABELS_HEADLINE if several else tuple(METRIC_LABELS)
+    shown = [key for key in order if key in final]
     if shown:
         columns = st.columns(len(shown))
         for column, key in zip(columns, shown, strict=True):
             column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
+        if several:
+            st.caption(
+                "These images carry several labels each, so two classes firing together is "
+                "often right: the headline is exact match and macro F1, not argmax accuracy."
+            )
         st.caption(glossary.FASTAI["metrics"])
     if progress.run_id:
         messages.show_warnings(session.run_warnings(progress.run_id))

@@ -176,3 +176,38 @@ def test_a_metric_a_run_lacks_is_a_dash_not_none(open_page, run_ids):
     assert pd.isna(numbers.loc[multi_class_id, "val_accuracy_multi"])
     assert not pd.isna(numbers.loc[multi_label_id, "val_accuracy_multi"])
     assert table.proto.placeholder == "—"
+
+
+def _multi_label_data_run(kind: str, root: Path) -> str:
+    """A tiny sigmoid run on data whose images carry several labels: the two-digits set, or
+    an uploaded multi-label CSV set."""
+    from engine.config import RunConfig
+    from engine.pipeline import train_run
+    from tests.engine.labelled_data import zip_bytes
+
+    dataset = "two-digits"
+    if kind == "csv":
+        archive = root / "pascal.zip"
+        archive.write_bytes(zip_bytes(count=48))
+        dataset = f"zip:{archive}"
+    config = RunConfig().with_changes(
+        dataset=dataset, epochs=1, limit=200, batch_size=32, device="cpu", cpu_threads=1
+    )
+    return train_run(config, RunStore(root / "runs"))
+
+
+@pytest.mark.parametrize("kind", ["two-digits", "csv"])
+def test_a_run_on_multi_label_data_is_offered_no_softmax_twin(
+    open_page, tmp_path, monkeypatch, kind
+):
+    run_id = _multi_label_data_run(kind, tmp_path)
+    monkeypatch.setenv("LME_RUNS_DIR", str(tmp_path / "runs"))
+    assert RunStore(tmp_path / "runs").load_run(run_id).mode == "multi-label"
+    app = open_page(PAGE, runs=[run_id])
+    assert not app.exception and not app.error
+    assert app.multiselect(key="runs").value == [run_id]
+    said = " ".join(texts(app, "info"))
+    assert "there is no softmax twin to compare" in said
+    assert "several labels, or none, has no class index" in said  # and why
+    assert not [button.label for button in app.button if "twin" in button.label]
+    assert not [button.label for button in app.button if button.label.startswith("Compare with")]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dashboard import links
+from dashboard import links, session
 from dashboard.examples import AMBIGUOUS, CLEAR, NON_DIGIT, clearest_index, run_examples
 from engine.analysis import confused_pairs
 from engine.labels import activation
@@ -144,3 +144,29 @@ def test_the_clearest_image_has_the_widest_margin():
     assert clearest_index(probabilities, targets, 2) == 1  # 0.8 - 0.1 beats 0.7 - 0.2
     multi_hot = torch.tensor([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
     assert clearest_index(probabilities, multi_hot, 2) is None  # no image of one class
+
+
+def test_uploads_are_released_once_read_and_their_results_stay(open_page, run_id):
+    """The files are read once: the uploader is emptied (it holds no file), the session keeps
+    only small previews and prepared images, and the cards stay, still following the line."""
+    data, expected = clearly_read_digit(run_id)
+    run = RunStore().load_run(run_id)
+    app = open_page(PAGE, run=run_id)
+    app.file_uploader[0].set_value([("my-digit.png", data, "image/png")]).run()
+    assert not app.exception and not app.error
+    assert not app.file_uploader[0].value  # released: the widget holds no file
+    assert verdicts(app) == [expected]
+    assert "**my-digit.png**" in texts(app, "markdown")
+    assert len(app.get("image")) == 3  # the examples, as uploaded, as the model sees it
+    assert any("1 uploaded file was read and released" in text for text in texts(app, "caption"))
+    [item] = app.session_state[session.PREDICT_KEPT_KEY]["items"]
+    assert set(item) == {"name", "preview", "prepared", "error"}  # no bytes, no file object
+    assert item["name"] == "my-digit.png" and item["error"] is None
+    assert isinstance(item["preview"], Image.Image) and max(item["preview"].size) <= 280
+    assert tuple(item["prepared"].shape) == tuple(run.image_shape)
+    app.slider(key="threshold").set_value(0.95).run()  # a rerun: the results are still read
+    assert not app.file_uploader[0].value
+    assert verdicts(app) == [verdict_text(predict_images(run, [("d.png", data)], 0.95)[0])]
+    next(button for button in app.button if button.label == "Clear these results").click().run()
+    assert verdicts(app) == []
+    assert "Upload one or more images" in texts(app, "info")[0]

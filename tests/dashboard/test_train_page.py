@@ -174,3 +174,18 @@ def test_the_device_caption_follows_the_training_threads(monkeypatch) -> None:
     )
     monkeypatch.setattr(caches, "_device_description", lambda name: "GPU: NVIDIA H100")
     assert caches.training_device_description(TrainConfig()) == "GPU: NVIDIA H100"
+
+
+def test_a_run_on_multi_label_data_headlines_exact_match_and_macro_f1(open_page) -> None:
+    app = _start(open_page(PAGE, **{**TINY, "dataset": "two-digits", "limit": "200"}))
+    assert not app.exception and not app.error
+    final = _job_of(app).wait(60)
+    assert final.state == "done", final.error
+    app.run()
+    labels = [metric.label for metric in app.metric]
+    assert labels[:2] == ["Exact match", "Macro F1"]
+    assert "Accuracy (argmax)" not in labels
+    shown = metrics(app)
+    assert shown["Exact match"] == f"{final.last_metrics['val_exact_match']:.4f}"
+    assert shown["Macro F1"] == f"{final.last_metrics['val_macro_f1']:.4f}"
+    assert "the headline is exact match and macro F1" in " ".join(texts(app, "caption"))

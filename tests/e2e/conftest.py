@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,32 +75,25 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
-@pytest.fixture(scope="session")
-def server_url(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `streamlit run dashboard/app.py` headless on a free port; yield its base URL."""
+@contextmanager
+def streamlit_server(runs_dir: Path, log_path: Path, **settings: str) -> Iterator[tuple[str, int]]:
+    """`streamlit run dashboard/app.py` headless on a free local port, on the run store
+    `runs_dir`, logging to `log_path`, with `settings` as more environment variables (e.g.
+    LME_PUBLIC="1"): (base URL, server pid) once healthy; stopped after."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     environment = {
         **os.environ,
         "LME_RUNS_DIR": str(runs_dir),
+        "PYTHONPATH": str(REPO_ROOT),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        **settings,
     }
     command = [
         sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "dashboard/app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
+        *("-m", "streamlit", "run", "dashboard/app.py"),
+        *("--server.port", str(port), "--server.address", "127.0.0.1"),
+        *("--server.headless", "true", "--server.fileWatcherType", "none"),
+        *("--browser.gatherUsageStats", "false"),
     ]
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -108,7 +102,7 @@ def server_url(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_health(base_url, process, log_path)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         try:
@@ -116,6 +110,14 @@ def server_url(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server_url(runs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a free port over an empty run store; yields its base URL."""
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with streamlit_server(runs_dir, log_path) as (base_url, _):
+        yield base_url
 
 
 @pytest.fixture(scope="session")

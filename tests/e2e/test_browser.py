@@ -18,6 +18,19 @@ from engine.runs import RunStore
 pytestmark = pytest.mark.browser
 
 EXCEPTION = '[data-testid="stException"]'
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PATIENCE_MS = 60_000  # a loaded machine (CI on two shared cores) can take this long to answer
+# Counts the app's script runs that end after it is installed (each change of stApp's script
+# state away from "running", read from the record, so quick runs are not missed): a click
+# that reran the page is answered once the count rises, however slow the server is.
+COUNT_RUNS = """() => {
+  window.lmeRunsEnded = 0;
+  new MutationObserver(records => {
+    window.lmeRunsEnded += records.filter(r => r.oldValue === 'running').length;
+  }).observe(document.querySelector('[data-testid="stApp"]'), {
+    attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state'],
+  });
+}"""
 
 
 def verdict_heading(page, expected: str):
@@ -101,27 +114,32 @@ def test_clicking_a_heatmap_cell_chooses_that_pair(page, server_url):
     headings = page.locator("h3").filter(has_text=re.compile(r"^\S+ or \S+\?$"))
     headings.first.wait_for(timeout=60_000)
     first = headings.first.inner_text()
-    heatmap = page.locator(".vega-embed").first
-    heatmap.scroll_into_view_if_needed()
-    heatmap.locator("canvas, svg").first.wait_for()
-    box = heatmap.bounding_box()
+    heatmap = page.locator(".vega-embed").first.locator("canvas, svg").first
+    heatmap.wait_for(timeout=PATIENCE_MS)
+    page.locator(IDLE).wait_for(timeout=PATIENCE_MS)
     # Cells off the diagonal, in the plot area left of the legend, until one is a listed pair
     # other than the default (a well-trained run lists few pairs, so several may miss).
     shares = [0.2 + 0.1 * step for step in range(6)]
     cells = [(x, y) for x in shares for y in shares if abs(x - y) > 0.12]
     for x_share, y_share in cells:
-        page.mouse.click(box["x"] + box["width"] * x_share, box["y"] + box["height"] * y_share)
-        try:
-            page.wait_for_url(re.compile(r"pair="), timeout=8_000)
-            page.wait_for_function(
-                "first => [...document.querySelectorAll('h3')].some("
-                "h => / or .+\\?$/.test(h.innerText) && h.innerText !== first)",
-                arg=first,
-                timeout=8_000,
-            )
-            break
-        except Exception:  # a Playwright timeout: that click hit a diagonal or unlisted cell
+        page.evaluate(COUNT_RUNS)
+        # a click on the chart itself, once it stands still (Playwright checks both), so a
+        # late layout shift cannot move it elsewhere
+        box = heatmap.bounding_box()
+        heatmap.click(
+            position={"x": box["width"] * x_share, "y": box["height"] * y_share},
+            timeout=PATIENCE_MS,
+        )
+        try:  # the rerun that click asked for, however long it takes
+            page.wait_for_function("() => window.lmeRunsEnded > 0", timeout=PATIENCE_MS)
+        except Exception:  # a Playwright timeout: that click asked for no rerun at all
             continue
+        page.locator(IDLE).wait_for(timeout=PATIENCE_MS)
+        headings = page.locator("h3").all_inner_texts()
+        if "pair=" in page.url and any(
+            re.search(r" or .+\?$", text) and text != first for text in headings
+        ):
+            break  # else it hit a diagonal or unlisted cell: try the next
     chosen = re.search(r"pair=([^&]+)", page.url).group(1)
     a, b = chosen.split("-")
     assert page.locator("h3").filter(has_text=f"{a} or {b}?").count() == 1
@@ -139,15 +157,20 @@ def test_ticking_a_row_of_the_pair_table_chooses_that_pair(page, server_url):
     )
     third = f"{ranked['a'].iloc[2]}-{ranked['b'].iloc[2]}"
     page.goto(f"{server_url}/explore?run=demo")
-    page.locator("h3").filter(has_text=re.compile(r"^\S+ or \S+\?$")).first.wait_for(timeout=60_000)
+    page.locator("h3").filter(has_text=re.compile(r"^\S+ or \S+\?$")).first.wait_for(
+        timeout=PATIENCE_MS
+    )
+    # the charts above the table drawn and the page at rest, so the table stays where it is
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=PATIENCE_MS)
+    page.locator(IDLE).wait_for(timeout=PATIENCE_MS)
     table = page.locator('[data-testid="stDataFrame"]').first
-    table.scroll_into_view_if_needed()
-    box = table.bounding_box()
+    table.locator("canvas").first.wait_for(timeout=PATIENCE_MS)
     row_height = 35  # Streamlit's default; the header row is as tall
-    page.mouse.click(box["x"] + 15, box["y"] + row_height * 3 + row_height / 2)
+    # a click on the table itself, once it stands still (Playwright checks both)
+    table.click(position={"x": 15, "y": row_height * 3 + row_height / 2}, timeout=PATIENCE_MS)
     a, b = third.split("-")
-    page.locator("h3").filter(has_text=f"{a} or {b}?").wait_for(timeout=15_000)
-    page.wait_for_url(re.compile(rf"pair={re.escape(third)}"))
+    page.locator("h3").filter(has_text=f"{a} or {b}?").wait_for(timeout=PATIENCE_MS)
+    page.wait_for_url(re.compile(rf"pair={re.escape(third)}"), timeout=PATIENCE_MS)
 
 
 # Strokes in pad coordinates (0-1 of its side): a 1 (one down stroke) and a 7 (a bar, then a

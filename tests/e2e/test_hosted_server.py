@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT, _free_port, _wait_for_health
+from tests.e2e.conftest import streamlit_server
 
 pytestmark = pytest.mark.browser
 STEP_MS = 60_000  # the longest any one step may take on a busy 2-core machine
@@ -31,34 +28,13 @@ def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     """A public server on a free port: (base URL, its runs folder)."""
     runs_dir = tmp_path_factory.mktemp("hosted-runs")
     log_path = tmp_path_factory.mktemp("hosted-server") / "streamlit.log"
-    port = _free_port()
-    environment = {
-        **os.environ,
+    settings = {
         "LME_PUBLIC": "1",
         "LME_MAX_TRAININGS": "1",
-        "LME_RUNS_DIR": str(runs_dir),
         "LME_UPLOADS_DIR": str(runs_dir.parent / "uploads"),
-        "PYTHONPATH": str(REPO_ROOT),
     }
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    command += ["--server.fileWatcherType", "none"]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(base_url, process, log_path)
+    with streamlit_server(runs_dir, log_path, **settings) as (base_url, _):
         yield base_url, runs_dir
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -36,7 +36,8 @@ def test_upload_a_pascal_style_zip_train_it_and_explore_it(page, server_url):
     epochs.press("Enter")
     page.get_by_role("button", name=re.compile("Start training")).click()
     page.get_by_text(re.compile(r"^Done: 3 epochs")).wait_for(timeout=180_000)
-    assert page.get_by_text("Exact match").count() >= 1  # multi-label metrics
+    # multi-label metrics; they stream in just after the "Done" line, so wait for them
+    page.get_by_text("Exact match").first.wait_for(timeout=30_000)
     page.get_by_role("button", name=re.compile("Explore this run")).click()
 
     page.locator("h3").filter(has_text="Choosing the threshold").wait_for(timeout=60_000)

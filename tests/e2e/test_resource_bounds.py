@@ -6,9 +6,6 @@ PEAK_BOUND_MB, every upload gets its answer, and the app still answers afterward
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import REPO_ROOT, _free_port, _wait_for_health
+from tests.e2e.conftest import streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -53,36 +50,9 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """A server for this test alone, so its peak memory is this test's: (url, pid)."""
     if not Path("/proc/self/status").exists():
         pytest.skip("peak memory is read from /proc (Linux)")
-    port = _free_port()
     folder = tmp_path_factory.mktemp("bounds-server")
-    log_path = folder / "streamlit.log"
-    environment = {
-        **os.environ,
-        "LME_RUNS_DIR": str(folder / "runs"),
-        "PYTHONPATH": str(REPO_ROOT),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    command = [
-        sys.executable,
-        *("-m", "streamlit", "run", "dashboard/app.py"),
-        *("--server.port", str(port), "--server.address", "127.0.0.1"),
-        *("--server.headless", "true", "--browser.gatherUsageStats", "false"),
-    ]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(url, process, log_path)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with streamlit_server(folder / "runs", folder / "streamlit.log") as server:
+        yield server
 
 
 def test_hostile_uploads_keep_the_server_within_its_memory_bound(

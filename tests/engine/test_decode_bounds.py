@@ -5,8 +5,6 @@ such images kept a server decoding for an hour. The peaks are measured in a chil
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -17,18 +15,10 @@ from engine.config import DataConfig
 from engine.data import MAX_DATASET_PIXELS, load_dataset
 from engine.errors import DatasetError
 from engine.images import decode_image
+from tests.engine.child_peak import run_child
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SIDE = 6300
 DECODE_BOUND_MB = 450  # above the process's size before the decode: decoded pixels + one copy
-# The child's own peak: /proc's VmHWM starts afresh at exec, where getrusage's ru_maxrss can
-# carry the forking parent's size over (Linux), which made a bound read a big test runner.
-PEAK_SNIPPET = (
-    "def peak_mb():\n"
-    "    for line in open('/proc/self/status'):\n"
-    "        if line.startswith('VmHWM:'):\n"
-    "            return int(line.split()[1]) // 1024\n"
-)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +32,7 @@ def huge_canvas(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_huge_transparent_canvas_decodes_within_a_memory_bound(huge_canvas: Path) -> None:
     if not Path("/proc/self/status").exists():
         pytest.skip("the peak is read from /proc (Linux)")
-    script = PEAK_SNIPPET + (
+    script = (
         "import sys\n"
         "from engine.images import decode_image, preprocess\n"
         "data = open(sys.argv[1], 'rb').read()\n"
@@ -51,13 +41,7 @@ def test_a_huge_transparent_canvas_decodes_within_a_memory_bound(huge_canvas: Pa
         "preprocess(image, 'digit', (1, 28, 28))\n"
         "print(peak_mb() - before, before, image.size[0], image.size[1])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(huge_canvas)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_child(script, str(huge_canvas))
     assert result.returncode == 0, result.stderr
     rise, before, width, height = (int(value) for value in result.stdout.split())
     assert (width, height) == (1024, 1024)

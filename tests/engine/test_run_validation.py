@@ -13,8 +13,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,18 +25,10 @@ from engine.cli import main
 from engine.config import RunConfig
 from engine.pipeline import train_run
 from engine.runs import RunStore
+from tests.engine.child_peak import run_child
 from tests.engine.synthetic import blocks_split
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PEAK_MEMORY_BOUND_MB = 900  # a `predict` child process: torch itself is about 350 MB
-# The child's own peak: /proc's VmHWM starts afresh at exec, where getrusage's ru_maxrss can
-# carry the forking parent's size over (Linux), which made a bound read a big test runner.
-PEAK_SNIPPET = (
-    "def peak_mb():\n"
-    "    for line in open('/proc/self/status'):\n"
-    "        if line.startswith('VmHWM:'):\n"
-    "            return int(line.split()[1]) // 1024\n"
-)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +173,7 @@ def test_crafted_runs_cost_bounded_memory(
     folder = tmp_path / good_run.name
     shutil.copytree(good_run, folder)
     CASES[case][0](folder)
-    script = PEAK_SNIPPET + (
+    script = (
         "import sys\n"
         "from engine.cli import main\n"
         "status = main(sys.argv[1:])\n"
@@ -191,13 +181,7 @@ def test_crafted_runs_cost_bounded_memory(
         "sys.exit(status)\n"
     )
     for command in (["predict", good_run.name, str(image_file)], ["analyze", good_run.name]):
-        result = subprocess.run(
-            [sys.executable, "-c", script, *command, "--runs-dir", str(tmp_path)],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_child(script, *command, "--runs-dir", str(tmp_path))
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: ")
         peak = int(result.stdout.split("peak_mb=")[1])

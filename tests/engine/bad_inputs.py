@@ -88,6 +88,18 @@ _STROKES = {  # polylines in the unit square, drawn with round-ish joints
 }
 
 
+def distance(first: np.ndarray, second: np.ndarray) -> float:
+    """Mean absolute difference (0-255), forgiving a one-pixel shift: centring by mass rounds
+    to whole pixels, so two drawings of one digit may land a pixel apart."""
+    padded = np.pad(second, 1)
+    height, width = first.shape
+    return min(
+        float(np.abs(first - padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]).mean())
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    )
+
+
 def draw_digit(
     digit: str = "7",
     size: tuple[int, int] = (280, 280),

@@ -23,6 +23,7 @@ from tests.engine.bad_inputs import (
     IMAGE_CASES,
     BadInput,
     compressed_bomb_png,
+    distance,
     draw_digit,
     encode,
     gray16_png,
@@ -43,18 +44,6 @@ def digit(image: Image.Image, shape: tuple[int, int, int] = (1, 28, 28)) -> np.n
 
 def reference(name: str) -> np.ndarray:
     return digit(draw_digit(name, (56, 56)))
-
-
-def distance(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean absolute difference (0-255), forgiving a one-pixel shift: centring by mass rounds
-    to whole pixels, so two drawings of one digit may land a pixel apart."""
-    padded = np.pad(second, 1)
-    height, width = first.shape
-    return min(
-        float(np.abs(first - padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]).mean())
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
-    )
 
 
 def ink_box(array: np.ndarray) -> tuple[int, int]:

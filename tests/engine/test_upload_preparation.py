@@ -17,24 +17,13 @@ from engine.data import _mnist_5k_arrays, make_two_digits
 from engine.images import decode_image, preprocess
 from engine.prediction import predict_images
 from engine.runs import RunStore
-from tests.engine.bad_inputs import draw_digit
+from tests.engine.bad_inputs import distance, draw_digit
 
 USER_DIGITS = Path(__file__).resolve().parents[1] / "data" / "user_digits.npz"
 
 
 def digit(image: Image.Image, style: str = "digit") -> np.ndarray:
     return preprocess(image, style, (1, 28, 28))[0].numpy().astype(np.float64)
-
-
-def distance(first: np.ndarray, second: np.ndarray) -> float:
-    """Mean absolute difference (0-255), forgiving a one-pixel shift."""
-    padded = np.pad(second, 1)
-    height, width = first.shape
-    return min(
-        float(np.abs(first - padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]).mean())
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
-    )
 
 
 def photograph(

@@ -6,10 +6,17 @@ MNIST's well-known mean and std, batched by a `DataLoader` with `num_workers=2` 
 torchvision tutorials use) and `shuffle=True`. The network, batch size, optimiser (AdamW with a
 one-cycle schedule), loss and number of images are the engine's, so the only difference left
 is the data path and the loop around it.
+
+With `augment=True` the training images also go through the engine's augmentation (engine/
+augment.py) written the torchvision way, on each PIL image in the DataLoader's workers:
+`StrokeJitter` (the engine's dilate/erode blend with the engine's random amount) then
+`transforms.RandomAffine` with the engine's ranges (rotation, translation, scale, horizontal
+shear), bilinear, background filled with 0, then `ToTensor()` and `Normalize`.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -18,11 +25,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageFilter
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from bench.measure import synchronize
+from engine.augment import DEFAULT_RANGES, AugmentRanges
 from engine.config import TrainConfig
 from engine.data import DatasetSplit
 from engine.labels import loss_function
@@ -61,15 +70,66 @@ def write_mnist_folder(split: DatasetSplit, root: Path) -> Path:
     return Path(root)
 
 
+class StrokeJitter:
+    """A per-image transform: thicken or thin the strokes of one PIL digit (light on dark).
+
+    The amount is drawn as engine.augment.augment_batch draws it, uniform in
+    [-stroke, stroke + bold), and applied as engine.augment.jitter_strokes applies it, with
+    PIL's 3x3 max/min filters: below 0 a blend towards the eroded image (`erode_weight` of the
+    way at -1), 0 to 1 towards the dilated one, 1 to 2 from dilated once to dilated twice.
+    """
+
+    def __init__(self, ranges: AugmentRanges = DEFAULT_RANGES) -> None:
+        self.ranges = ranges
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        ranges = self.ranges
+        amount = float(torch.rand(())) * 2 - 1
+        amount = amount * (ranges.stroke + ranges.bold / 2) + ranges.bold / 2
+        if amount < 0:
+            eroded = image.filter(ImageFilter.MinFilter(3))
+            return Image.blend(image, eroded, -amount * ranges.erode_weight)
+        dilated = image.filter(ImageFilter.MaxFilter(3))
+        if amount <= 1:
+            return Image.blend(image, dilated, amount)
+        return Image.blend(dilated, dilated.filter(ImageFilter.MaxFilter(3)), amount - 1)
+
+
+def augment_transforms(ranges: AugmentRanges = DEFAULT_RANGES) -> list:
+    """The engine's augmentation as torchvision transforms on one PIL image (before ToTensor).
+
+    engine/augment.py's shift is a fraction of half the image side, torchvision's translate a
+    fraction of the whole side; its shear factor becomes an angle in degrees.
+    """
+    shear = math.degrees(math.atan(ranges.shear))
+    return [
+        StrokeJitter(ranges),
+        transforms.RandomAffine(
+            degrees=ranges.rotation_degrees,
+            translate=(ranges.shift / 2, ranges.shift / 2),
+            scale=(1 - ranges.scale, 1 + ranges.scale),
+            shear=(-shear, shear),
+            interpolation=transforms.InterpolationMode.BILINEAR,
+            fill=0,
+        ),
+    ]
+
+
 def tutorial_loaders(
-    root: Path, batch_size: int, num_workers: int = NUM_WORKERS, pin_memory: bool = False
+    root: Path,
+    batch_size: int,
+    num_workers: int = NUM_WORKERS,
+    pin_memory: bool = False,
+    augment: bool = False,
 ) -> tuple[DataLoader, DataLoader]:
-    """The training and test loaders exactly as the tutorials build them."""
-    transform = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))]
-    )
-    train_set = datasets.MNIST(root, train=True, download=False, transform=transform)
-    test_set = datasets.MNIST(root, train=False, download=False, transform=transform)
+    """The training and test loaders exactly as the tutorials build them; `augment` adds
+    `augment_transforms()` to the training images only."""
+    normalize = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))
+    extra = augment_transforms() if augment else []
+    train_transform = transforms.Compose([*extra, transforms.ToTensor(), normalize])
+    test_transform = transforms.Compose([transforms.ToTensor(), normalize])
+    train_set = datasets.MNIST(root, train=True, download=False, transform=train_transform)
+    test_set = datasets.MNIST(root, train=False, download=False, transform=test_transform)
     train_loader = DataLoader(
         train_set,
         batch_size=batch_size,
@@ -133,6 +193,7 @@ def baseline_epochs(
     num_workers: int = NUM_WORKERS,
     evaluate: bool = True,
     autocast_dtype: torch.dtype | None = None,
+    augment: bool = False,
 ) -> Iterator[BaselineResult]:
     """Train the tutorial way on the MNIST folder at `root`, yielding after every epoch.
 
@@ -140,14 +201,19 @@ def baseline_epochs(
     machine load; the time spent away from this generator is not counted in its elapsed time.
     `model_factory` builds the same network the engine trains (seeded as the engine seeds).
     `autocast_dtype` (bf16 on GPUs, as the engine uses) runs the baseline at the engine's
-    precision, so that only the data path and the loop differ.
+    precision, so that only the data path and the loop differ. `augment` adds the engine's
+    augmentation as per-image transforms (`augment_transforms`).
     """
     device = torch.device(device)
     epochs = epochs or train_config.epochs
     active, resumed = 0.0, time.perf_counter()
     torch.manual_seed(train_config.seed)
     train_loader, test_loader = tutorial_loaders(
-        root, train_config.batch_size, num_workers, pin_memory=device.type == "cuda"
+        root,
+        train_config.batch_size,
+        num_workers,
+        pin_memory=device.type == "cuda",
+        augment=augment,
     )
     model = model_factory().to(device)
     optimizer = torch.optim.AdamW(

@@ -17,12 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from bench.measure import synchronize
 from engine.callbacks import Callback, TrainState
 from engine.config import RunConfig
 from engine.data import DatasetSplit
 from engine.device import resolve_device
+from engine.models import build_model
 from engine.training import FitResult, fit
 
 
@@ -98,3 +100,9 @@ def run_engine(
         total_seconds=time.perf_counter() - start - clock.paused,
         result=result,
     )
+
+
+def model_factory(config: RunConfig, split: DatasetSplit) -> Callable[[], nn.Module]:
+    """The engine's network for this data, built fresh (the caller seeds it): what the
+    baseline trains, so that only the data path and the loop differ."""
+    return lambda: build_model(config.model, split.num_classes, split.image_shape)

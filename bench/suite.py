@@ -9,27 +9,27 @@ import statistics
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from bench import accuracy, analysis_speed, gpu, latency, scaling, targets
 from bench.baseline import NUM_WORKERS, BaselineResult, baseline_epochs, write_mnist_folder
-from bench.engine_run import EngineRun, run_engine
+from bench.engine_run import EngineRun, model_factory, run_engine
 from bench.flops import training_flops_per_image
 from bench.machine import describe_machine, load_average, matmul_flops_per_second
+from bench.mnist_full import MnistSettings, mnist_section
 from bench.report import format_value, table
 from bench.startup import startup_section
 from bench.throughput import Comparison, Throughput, combined_speedup
 from engine.config import DataConfig, RunConfig
 from engine.data import DatasetSplit, load_dataset
-from engine.models import build_model
 
 MODES = ("multi-label", "multi-class")  # the default mode first
+MNIST_DEFAULTS = MnistSettings()
 
 
 @dataclass
@@ -63,11 +63,6 @@ class MatmulSamples:
             "best": self.best,
             "median": self.median,
         }
-
-
-def model_factory(config: RunConfig, split: DatasetSplit) -> Callable[[], nn.Module]:
-    """The engine's network for this data, built fresh (the caller seeds it)."""
-    return lambda: build_model(config.model, split.num_classes, split.image_shape)
 
 
 @dataclass
@@ -425,12 +420,13 @@ def run_bench(
     device: str = "cpu",
     gpu_too: bool = True,
     scaling_sizes: tuple[int, ...] = scaling.SIZES,
+    mnist: MnistSettings | None = MNIST_DEFAULTS,
 ) -> dict[str, Any]:
-    """Every section (or only 1 and 2 when `quick`); returns the results for `--json`."""
+    """Every section (or only 1 and 2 when `quick`; the full MNIST unless `mnist` is None);
+    returns the results for `--json`."""
     start = time.perf_counter()
     torch_device = torch.device(device)
-    machine = describe_machine(torch_device)
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), flush=True)
+    machine = print_machine(torch_device)
     split = load_dataset(DataConfig())
     config = RunConfig().with_changes(device=device)
     train = config.train
@@ -465,6 +461,8 @@ def run_bench(
         results["scaling"] = scaling_section(
             default_config, split, matmul, scaling_sizes, title=f"Scaling ({device}, {MODES[0]})"
         )
+        if mnist is not None:
+            results["mnist"] = mnist_section(mnist, device, gpu_too)
         if gpu_too and torch.cuda.is_available():
             try:
                 results["gpu"] = gpu_section(split, scaling_sizes)
@@ -474,6 +472,31 @@ def run_bench(
     checked = targets.check_targets(results)
     results["targets"] = [target.to_dict() for target in checked]
     print(targets.targets_text(checked), flush=True)
+    return finish(results, start)
+
+
+def run_mnist_only(
+    settings: MnistSettings, device: str = "cpu", gpu_too: bool = True
+) -> dict[str, Any]:
+    """The full-MNIST section alone (`--mnist-only`). Its `speedup` is the engine's per-epoch
+    speed over the baseline's without augmentation (the median of the epoch pairs)."""
+    start = time.perf_counter()
+    machine = print_machine(torch.device(device))
+    mnist = mnist_section(settings, device, gpu_too)
+    results: dict[str, Any] = {"machine": machine, "mnist": mnist}
+    results["speedup"] = mnist[device]["speedup"]
+    return finish(results, start)
+
+
+def print_machine(device: torch.device) -> dict[str, object]:
+    machine = describe_machine(device)
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), flush=True)
+    return machine
+
+
+def finish(results: dict[str, Any], start: float) -> dict[str, Any]:
+    """The run's length and the load at its end, printed and kept."""
+    machine = results["machine"]
     results["seconds"] = time.perf_counter() - start
     results["load_average_at_end"] = load_average()
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from torchvision import datasets
 from bench import accuracy, analysis_speed, latency, scaling, targets
 from bench.baseline import write_mnist_folder
 from bench.flops import training_flops_per_image
+from bench.mnist_full import MnistResults, MnistSettings, SideRun, Trial, mnist_section, mnist_text
 from bench.report import table
 from bench.suite import MatmulSamples, accuracy_rows, train_side_by_side
 from engine.config import RunConfig
@@ -151,3 +153,59 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     assert slowest.measured == 4.0 and slowest.met is True and slowest.margin == 1.25
     assert checked["CPU predict: one uploaded PNG"].margin == 0.5
     assert checked["python -m engine --help"].margin == 4.0
+
+
+def test_full_mnist_section_reads_torchvision_files_and_counts_epochs_to_the_target(
+    tmp_path, capsys, monkeypatch
+):
+    """The full-MNIST path on tiny IDX files: the engine's `mnist` dataset and the baseline's
+    torchvision.datasets.MNIST both read them, and the report holds real accuracies."""
+    split = _digit_split(train=96, valid=64)
+    write_mnist_folder(split, tmp_path)  # MNIST/raw/{train,t10k}-*-idx*-ubyte, as torchvision
+    settings = MnistSettings(
+        target=0.9,
+        max_epochs=3,
+        min_epochs=2,
+        num_workers=0,
+        root=str(tmp_path),
+        matmul_size=32,
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = RunConfig().with_changes(batch_size=16, lr=1e-2)
+    results = mnist_section(settings, "cpu", config=config)
+    printed = capsys.readouterr().out
+    assert "Full MNIST on the GPU: no GPU: skipped" in printed
+    cpu = results["cpu"]
+    assert (cpu["training_images"], cpu["test_images"], cpu["threads"]) == (96, 64, 1)
+    assert [trial["augment"] for trial in cpu["trials"]] == [False, True]
+    for trial in cpu["trials"]:
+        engine, baseline = trial["engine"], trial["baseline"]
+        epochs_run = len(engine["epoch_seconds"])
+        assert len(baseline["epoch_seconds"]) == len(trial["pair_ratios"]) == epochs_run
+        assert 2 <= epochs_run <= 3 and len(trial["matmul_samples"]) == epochs_run
+        for side in (engine, baseline):
+            # Scored on the 64 tiny test digits, on both sides: whole numbers of them.
+            assert all(round(a * 64, 6).is_integer() for a in side["test_accuracy"])
+            first = next((e for e, a in enumerate(side["test_accuracy"], 1) if a >= 0.9), None)
+            assert side["epochs_to_target"] == first
+            if first is not None:
+                assert side["seconds_to_target"] == first * side["median_epoch_seconds"]
+        if epochs_run < 3:  # stopped early: only once both had reached the target
+            assert engine["epochs_to_target"] and baseline["epochs_to_target"]
+    # The bars are easy: the engine's plain training reaches 90% on them.
+    assert cpu["trials"][0]["engine"]["epochs_to_target"] is not None
+    assert set(cpu["augmentation_cost"]) == {"engine", "baseline"}
+    assert all(c["median_epoch_ratio"] > 0 for c in cpu["augmentation_cost"].values())
+    assert "Full MNIST to 90.0% test accuracy" in printed
+
+    # The same epochs against a target no accuracy reaches: reported as not reached.
+    measured = MnistResults(
+        "cpu", replace(settings, target=1.01), "multi-label", 16, 1, (96, 64),
+        [Trial(False, SideRun("engine", [1.0, 3.0], [0.5, 0.95]),
+               SideRun("baseline", [4.0, 5.0], [0.3, 0.99]), [1e9, 1e9], (1.0, 2.0))],
+    )  # fmt: skip
+    assert measured.trials[0].engine.seconds_to(1.01) is None
+    assert measured.trials[0].pair_ratios == [4.0, 5.0 / 3.0]
+    text = mnist_text(measured)
+    assert text.count("not reached") == 6 and "to 101.0%: engine not reached" in text
+    assert measured.trials[0].engine.seconds_to(0.9) == 2 * 2.0  # 2 epochs x median 2 s

@@ -54,24 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     only.add_argument(
         "--no-mnist", action="store_true", help="leave the full MNIST out of the full run"
     )
-    parser.add_argument(
-        "--mnist-epochs",
-        type=int,
-        default=defaults.max_epochs,
-        help="full MNIST: most epochs per side and setting (default %(default)s)",
-    )
-    parser.add_argument(
-        "--mnist-target",
-        type=float,
-        default=defaults.target,
-        help="full MNIST: the test accuracy to reach (default %(default)s)",
-    )
-    parser.add_argument(
-        "--mnist-threads",
-        type=int,
-        default=defaults.threads,
-        help="full MNIST: torch threads for both sides (default %(default)s)",
-    )
+    for flag, name, kind, what in (
+        ("--mnist-epochs", "max_epochs", int, "most epochs per side and setting"),
+        ("--mnist-target", "target", float, "the test accuracy to reach"),
+        ("--mnist-threads", "threads", int, "torch threads for both sides"),
+    ):
+        default = getattr(defaults, name)
+        parser.add_argument(
+            flag, type=kind, default=default, help=f"full MNIST: {what} (default %(default)s)"
+        )
     args = parser.parse_args(argv)
     if args.mnist_epochs < 1 or args.mnist_threads < 1 or not 0 < args.mnist_target <= 1:
         parser.error("--mnist-epochs and --mnist-threads take 1 or more, --mnist-target 0 to 1")

@@ -8,6 +8,7 @@ machine and on whatever else is running on it.
 One concept per module: `measure` (clocks and medians), `machine` (what the hardware can do),
 `flops` (the work one image costs), `baseline` (the tutorial pipeline), `engine_run` (the
 engine's fit, timed through its callbacks), `throughput`, `accuracy`, `latency`,
-`analysis_speed`, `scaling`, `gpu`, `startup`, `mnist_full` (the measurements), `targets` (the speed goals,
-met or missed), `report` (tables and JSON) and `suite` (the sections in order).
+`analysis_speed`, `scaling`, `gpu`, `startup`, `mnist_full` (the measurements), `targets`
+(the speed goals, met or missed), `report` (tables and JSON) and `suite` (the sections in
+order).
 """

@@ -359,7 +359,7 @@ def mnist_text(results: MnistResults) -> str:
         f"baseline: torchvision.datasets.MNIST + DataLoader(batch_size={results.batch_size}, "
         f"shuffle=True, num_workers={settings.num_workers}), per-image ToTensor + Normalize "
         "(augmented: StrokeJitter + RandomAffine first); engine: fit() on the data held in "
-        "memory ('plain' still shifts each batch by up to 2 pixels, as the engine always does)"
+        "memory ('plain' still shifts its images by up to 2 pixels, as the engine always does)"
     )
     return "\n".join(lines)
 

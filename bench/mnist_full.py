@@ -13,15 +13,16 @@ On a loaded shared machine wall time drifts, so two figures are kept apart:
 - seconds per epoch (the training part; scoring left out), engine and baseline epochs run in
   turn (engine epoch, baseline epoch, torch.mm sample, ...), each side's min / median / max and
   the median of the pair-by-pair ratios, as farm-bench reports them.
-Seconds to the target = epochs to it x the median epoch. Augmentation's cost = the median
-augmented epoch / the median plain one, per side; those two trainings run one after the
-other, not in turn, so a load-adjusted figure (each epoch time x the torch.mm rate sampled
-beside it) is printed too.
+Seconds to the target = epochs to it x the median epoch. Augmentation's cost per epoch is
+measured apart (`augmentation_cost_in_turn`): plain and augmented epochs in turn on each side.
+The two settings' trainings run one after the other, so their epochs are compared only as a
+rough figure, scaled by the torch.mm rate sampled beside each epoch.
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from typing import Any
 import torch
 
 from bench import gpu
-from bench.baseline import NUM_WORKERS, BaselineResult, baseline_epochs
+from bench.baseline import NUM_WORKERS, BaselineResult, baseline_epochs, write_mnist_folder
 from bench.engine_run import model_factory, run_engine
 from bench.machine import load_average, matmul_flops_per_second
 from bench.measure import ratio
@@ -53,6 +54,8 @@ class MnistSettings:
     num_workers: int = NUM_WORKERS  # the baseline DataLoader's worker processes
     root: str | None = None  # the data root holding MNIST/raw; None = the engine's default
     matmul_size: int = 1024  # the load probe sampled after each epoch pair
+    cost_images: int = 10_000  # augmentation's cost: training digits per timed epoch
+    cost_repeats: int = 3  # augmentation's cost: plain/augmented epoch pairs per side
 
 
 def data_root(settings: MnistSettings) -> Path:
@@ -230,6 +233,7 @@ class MnistResults:
     threads: int
     images: tuple[int, int]  # training, test
     trials: list[Trial] = field(default_factory=list)
+    cost_in_turn: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def augmentation_costs(self) -> dict[str, dict[str, float]]:
         by_setting = {trial.augment: trial for trial in self.trials}
@@ -258,7 +262,8 @@ class MnistResults:
             "training_images": self.images[0],
             "test_images": self.images[1],
             "trials": [trial.to_dict(target) for trial in self.trials],
-            "augmentation_cost": self.augmentation_costs(),
+            "augmentation_cost": self.cost_in_turn,
+            "augmentation_cost_across_settings": self.augmentation_costs(),
             "speedup": self.trials[0].speedup if self.trials else None,
         }
 
@@ -295,9 +300,81 @@ def measure_mnist(
             trial = run_trial(config, split, root, augment, settings, autocast_dtype)
             results.trials.append(trial)
             print(f"  full MNIST ({device}): {trial.setting} done", flush=True)
+        results.cost_in_turn = augmentation_cost_in_turn(config, split, settings)
     finally:
         torch.set_num_threads(previous)
     return results
+
+
+def augmentation_cost_in_turn(
+    config: RunConfig, split: DatasetSplit, settings: MnistSettings
+) -> dict[str, dict[str, Any]]:
+    """Augmentation's cost per epoch, plain and augmented epochs run in turn on each side
+    (engine plain, engine augmented, baseline plain, baseline augmented, repeated), so that a
+    changing load falls on both alike: per side, the median of augmented / plain pair by pair.
+
+    On the first `cost_images` training digits (scoring on 500 test digits, not timed); each
+    engine epoch is a one-epoch fit, each baseline epoch the next of a plain and an augmented
+    `baseline_epochs`.
+    """
+    count = min(settings.cost_images, len(split.train))
+    subset = DatasetSplit(
+        split.name,
+        split.train.subset(torch.arange(count)),
+        split.valid.subset(torch.arange(min(500, len(split.valid)))),
+        split.preprocess,
+    )
+    config = config.with_changes(epochs=settings.cost_repeats)
+    device = torch.device(config.train.device)
+    seconds: dict[str, list[list[float]]] = {"engine": [[], []], "baseline": [[], []]}
+    with tempfile.TemporaryDirectory(prefix="bench-mnist-cost-") as root:
+        write_mnist_folder(subset, Path(root))
+        steps = [
+            baseline_epochs(
+                model_factory(config, subset),
+                Path(root),
+                config.train,
+                subset.num_classes,
+                device,
+                num_workers=settings.num_workers,
+                evaluate=False,
+                augment=augment,
+            )
+            for augment in (False, True)
+        ]
+        for _ in range(settings.cost_repeats):
+            for augment in (False, True):
+                one = config.with_changes(augment=augment, epochs=1)
+                seconds["engine"][augment].extend(run_engine(one, subset).epoch_seconds)
+            for augment in (False, True):
+                seconds["baseline"][augment].append(next(steps[augment]).epoch_seconds[-1])
+        for generator in steps:
+            generator.close()
+    costs = {}
+    for side, (plain, augmented) in seconds.items():
+        pairs = [a / p for p, a in zip(plain, augmented, strict=True)]
+        costs[side] = {
+            "images": count,
+            "plain_epoch_seconds": plain,
+            "augmented_epoch_seconds": augmented,
+            "pair_ratios": pairs,
+            "median_pair_ratio": statistics.median(pairs),
+        }
+    return costs
+
+
+def cost_text(costs: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for side, cost in costs.items():
+        plain, augmented = cost["plain_epoch_seconds"], cost["augmented_epoch_seconds"]
+        lines.append(
+            f"augmentation's cost, {side} (plain and augmented epochs of {cost['images']:,} "
+            f"digits in turn): an augmented epoch takes {format_value(cost['median_pair_ratio'])}x "
+            f"a plain one (median of {len(plain)} pairs; median epochs "
+            f"{format_value(statistics.median(augmented))} s / "
+            f"{format_value(statistics.median(plain))} s)"
+        )
+    return "\n".join(lines)
 
 
 def mnist_text(results: MnistResults) -> str:
@@ -350,11 +427,13 @@ def mnist_text(results: MnistResults) -> str:
         )
     for side, cost in results.augmentation_costs().items():
         lines.append(
-            f"augmentation's cost, {side}: an augmented epoch takes "
+            f"across the two settings, {side}: an augmented epoch took "
             f"{format_value(cost['median_epoch_ratio'])}x a plain one (medians; "
             f"{format_value(cost['load_adjusted_ratio'])}x adjusted for the load by the "
             f"{settings.matmul_size}x{settings.matmul_size} torch.mm rate beside each epoch)"
         )
+    if results.cost_in_turn:
+        lines.append(cost_text(results.cost_in_turn))
     lines.append(
         f"baseline: torchvision.datasets.MNIST + DataLoader(batch_size={results.batch_size}, "
         f"shuffle=True, num_workers={settings.num_workers}), per-image ToTensor + Normalize "

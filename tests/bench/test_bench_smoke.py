@@ -169,6 +169,8 @@ def test_full_mnist_section_reads_torchvision_files_and_counts_epochs_to_the_tar
         num_workers=0,
         root=str(tmp_path),
         matmul_size=32,
+        cost_images=64,
+        cost_repeats=2,
     )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = RunConfig().with_changes(batch_size=16, lr=1e-2)
@@ -194,8 +196,18 @@ def test_full_mnist_section_reads_torchvision_files_and_counts_epochs_to_the_tar
             assert engine["epochs_to_target"] and baseline["epochs_to_target"]
     # The bars are easy: the engine's plain training reaches 90% on them.
     assert cpu["trials"][0]["engine"]["epochs_to_target"] is not None
+    # Augmentation's cost: plain and augmented epochs of the first 64 digits, in turn.
     assert set(cpu["augmentation_cost"]) == {"engine", "baseline"}
-    assert all(c["median_epoch_ratio"] > 0 for c in cpu["augmentation_cost"].values())
+    for cost in cpu["augmentation_cost"].values():
+        assert cost["images"] == 64 and len(cost["pair_ratios"]) == 2
+        ratios = [
+            a / p
+            for p, a in zip(
+                cost["plain_epoch_seconds"], cost["augmented_epoch_seconds"], strict=True
+            )
+        ]
+        assert cost["pair_ratios"] == ratios and cost["median_pair_ratio"] > 0
+    assert "augmentation's cost, engine (plain and augmented epochs of 64 digits" in printed
     assert "Full MNIST to 90.0% test accuracy" in printed
 
     # The same epochs against a target no accuracy reaches: reported as not reached.

@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.config_options import add_config_options, config_from_options
 from engine.errors import EngineError
+from engine.text_table import text_table
 
 USER_ERROR = 2
 INTERRUPTED = 130
@@ -337,7 +338,7 @@ def runs_command(args: argparse.Namespace) -> int:
                 "AT CHANCE (see below)" if summary.warnings else "",
             )
         )
-    print(_table(RUN_COLUMNS, rows))
+    print(text_table(RUN_COLUMNS, rows))
     notes = [s for s in summaries if s.status != "complete" and s.problem]
     for summary in notes:
         print(f"* {summary.id}: {summary.problem}")
@@ -356,17 +357,6 @@ def _percent(value: Any) -> str:
     if not isinstance(value, int | float) or math.isnan(value):
         return "-"
     return f"{100 * value:.2f}%"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    lines = [header, *rows]
-    return "\n".join(
-        "  ".join(
-            str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)
-        ).rstrip()
-        for line in lines
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,7 +509,7 @@ def datasets_command(args: argparse.Namespace) -> int:
         _print_json([asdict(info) for info in infos])
         return 0
     rows = [(i.name, "yes" if i.offline else "download", i.title) for i in infos]
-    print(_table(("name", "offline", "title"), rows))
+    print(text_table(("name", "offline", "title"), rows))
     print("also: folder:/path (one sub-folder per class), zip:/path.zip")
     return 0
 

@@ -85,6 +85,8 @@ def test_settings_kept_off_the_command_line_have_help_text_all_the_same() -> Non
     assert hidden == {"split_seed", "mixed_precision"}
     with pytest.raises(SystemExit):
         train("--split-seed", "1")
+    with pytest.raises(ValueError, match="split_seed"):  # asking for one is a bug, said so
+        config_settings(["epochs", "split_seed"])
 
 
 def test_teach_none_shares_the_training_options_it_uses() -> None:

@@ -31,9 +31,9 @@ UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploa
 
 
 def current_job() -> Any:
-    """This tab's training job (engine.jobs.TrainingJob), or None. On a hosted server a
+    """This tab's training job (engine.training_jobs.TrainingJob), or None. On a hosted server a
     reloaded page or a new tab of the same visitor finds the visitor's latest job."""
-    from engine.jobs import get_job, jobs_of
+    from engine.training_jobs import get_job, jobs_of
 
     job = get_job(st.session_state.get(JOB_KEY))
     owner = visitor.visitor_owner()
@@ -78,9 +78,9 @@ def _job_status() -> None:
 
 
 def start_training(config: Any, split: Any, processes: int = 1) -> Any:
-    """Start a training job for this visitor (engine.jobs.start_training) after the hosted
+    """Start a training job for this visitor (engine.training_jobs.start_training) after the hosted
     server's checks: their own data only, their quotas, and a stop when their tab is gone."""
-    from engine.jobs import start_training as engine_start
+    from engine.training_jobs import start_training as engine_start
 
     owner = visitor.visitor_owner()
     limits = hosting.hosting_limits()

@@ -9,8 +9,8 @@ Below them, the "Teaching 'none'" experiment (dashboard/teaching.py).
 
 A fresh copy opens with the shipped demo pair. When the chosen runs hold only one of the two
 modes, the page offers the other mode's twin of a chosen run: an existing run of the same
-settings, or a background training (engine.jobs) whose progress a fragment polls; the twin is
-chosen once it is saved.
+settings, or a background training (engine.training_jobs) whose progress a fragment polls; the
+twin is chosen once it is saved.
 """
 
 from __future__ import annotations

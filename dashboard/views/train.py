@@ -12,9 +12,9 @@ import streamlit as st
 from dashboard import caches, charts, glossary, links, messages, session, visitor
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
-from engine.jobs import JobProgress, TrainingJob, default_processes
 from engine.labels import LABEL_MODES
 from engine.models import available_models, freeze_warning
+from engine.training_jobs import JobProgress, TrainingJob, default_processes
 
 POLL_SECONDS = 1.0
 WAITING_POLL_SECONDS = 3.0

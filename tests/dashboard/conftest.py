@@ -42,11 +42,9 @@ def open_page(runs_dir: Path) -> Iterator[Callable[..., AppTest]]:
         return app
 
     yield open_
-    for job in jobs.running_jobs():  # never leave a training thread behind
-        job.stop()
-        job.wait(30)
-    for task in jobs.running_tasks():  # nor an experiment (tasks cannot be stopped)
-        task.wait(60)
+    for job in jobs.running(jobs.Job):  # never leave a training or an experiment behind
+        job.stop()  # a task (an experiment) stops only while it waits: then it runs to its end
+        job.wait(60)
 
 
 def as_displayed(markdown: str) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dashboard import session
-from engine import jobs
+from engine import training_jobs
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts
@@ -104,7 +104,7 @@ def test_a_run_without_a_twin_gets_one_trained_and_chosen(open_page, runs_dir, t
     assert train.label == "Train the multi-class twin"
     train.click().run()
     assert not app.exception and not app.error
-    job = jobs.get_job(app.session_state[session.JOB_KEY])
+    job = training_jobs.get_job(app.session_state[session.JOB_KEY])
     assert job.config.train.mode == "multi-class"
     assert job.config.with_changes(mode="multi-label") == RunStore().load_run(multi_label_id).config
     assert app.get("progress")  # the twin's progress, polled by a fragment

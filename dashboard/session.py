@@ -77,6 +77,15 @@ def _job_status() -> None:
     st.page_link(links.TRAIN_PAGE, label="See it on the Train page", icon="🏋️")
 
 
+def progress_bar_until_finished(job: Any, label: Callable[[Any], str]) -> None:
+    """A running job's bar, `label(progress) · seconds`, for a polling fragment; once the job
+    has finished, a full rerun instead, so the page draws the outcome outside the fragment."""
+    progress = job.progress()
+    if progress.finished:
+        st.rerun()
+    st.progress(progress.fraction, text=f"{label(progress)} · {progress.elapsed:.0f} s")
+
+
 def start_training(config: Any, split: Any, processes: int = 1) -> Any:
     """Start a training job for this visitor (engine.training_jobs.start_training) after the hosted
     server's checks: their own data only, their quotas, and a stop when their tab is gone."""

@@ -91,10 +91,7 @@ def poll_experiment() -> None:
     if running is None:
         return
     task, description = running
-    progress = task.progress()
-    if progress.finished:
-        st.rerun()
-    st.progress(progress.fraction, text=f"{progress.message} · {progress.elapsed:.0f} s")
+    session.progress_bar_until_finished(task, lambda progress: progress.message)
     st.caption(f"Running: {messages.plain(description)}")
 
 

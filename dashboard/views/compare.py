@@ -153,14 +153,12 @@ def twin_progress() -> None:
     if twin is None:
         return
     job, _ = twin
-    progress = job.progress()
-    if progress.finished:
-        st.rerun()
-    st.progress(
-        progress.fraction,
-        text=f"Training the {job.config.train.mode} twin: epoch "
-        f"{min(progress.epoch + 1, progress.epochs)} of {progress.epochs} · "
-        f"{progress.elapsed:.0f} s",
+    session.progress_bar_until_finished(
+        job,
+        lambda progress: (
+            f"Training the {job.config.train.mode} twin: epoch "
+            f"{min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
+        ),
     )
     if st.button("Stop the twin", icon="⏹️"):
         job.stop()

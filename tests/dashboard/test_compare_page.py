@@ -20,11 +20,9 @@ PAGE = "views/compare.py"
 
 
 @pytest.fixture
-def run_ids(runs_dir: Path, tiny_runs, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+def run_ids(tiny_store) -> tuple[str, str]:
     """(multi-label id, multi-class id) in the run store the page reads."""
-    root, multi_label_id, multi_class_id = tiny_runs
-    monkeypatch.setenv("LME_RUNS_DIR", str(root))
-    return multi_label_id, multi_class_id
+    return tiny_store.multi_label, tiny_store.multi_class
 
 
 def test_a_fresh_copy_opens_with_the_demo_pair_and_the_three_readings(open_page):

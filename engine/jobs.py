@@ -302,6 +302,7 @@ def start_task(
     The function must take a `progress(message, fraction)` keyword argument (fraction 0..1).
     An EngineError it raises fails the task with its message; any other error too, with a
     pointer to the server log. Raises EngineError when MAX_RUNNING_TASKS are running already.
+    The function is never asked to stop: `stop()` cancels a task only while it waits.
     """
 
     def work(task: TaskJob) -> Mapping[str, object]:

@@ -1,5 +1,5 @@
 """Train page on a machine with several GPUs: a toggle trains on all of them (torchrun child
-processes, engine.jobs); with one GPU or none the form has no such toggle."""
+processes, engine.training_jobs); with one GPU or none the form has no such toggle."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def load_dataset(config: DataConfig, progress: Progress | None = None) -> Datase
     elif name.startswith("zip:"):
         split = load_zip(Path(name.removeprefix("zip:")).expanduser(), name, config, report)
     else:
-        known = ", ".join(info.name for info in available_datasets())
+        known = ", ".join(row.name for row in available_datasets())
         raise DatasetError(
             f"unknown dataset {name!r}: use one of {known}, folder:PATH (one sub-folder per "
             "class, or images with a CSV of labels) or zip:PATH.zip"

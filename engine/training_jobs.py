@@ -26,7 +26,7 @@ import torch
 from engine import hosting, jobs, pipeline, runs, work_queue
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.device import resolve_device
 from engine.errors import EngineError
 from engine.states import JobState

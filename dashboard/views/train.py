@@ -14,7 +14,8 @@ from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.labels import LABEL_MODES
 from engine.metric_names import metric_title
-from engine.models import available_models, freeze_warning
+from engine.model_names import available_models
+from engine.models import freeze_warning
 from engine.training_jobs import JobProgress, TrainingJob, default_processes
 
 POLL_SECONDS = 1.0

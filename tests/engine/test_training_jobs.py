@@ -17,7 +17,7 @@ import torch
 from engine import pipeline, runs, training_jobs
 from engine.callbacks import StopTraining, TrainState
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 from engine.errors import DatasetError, EngineError
 
 TINY = RunConfig(

@@ -248,6 +248,7 @@ TEACH_FORM = "lme_teach_form"
 TEACH_NONE_EXAMPLES = "lme_teach_none_examples"
 TEACH_HELD_OUT = "lme_teach_held_out"
 TEACH_EPOCHS = "lme_teach_epochs"
+TEACH_DATASET = "lme_teach_dataset"
 _TEACH_TASK = "lme_teach_task"  # (task id, description of its settings)
 _TEACH_OUTCOME = "lme_teach_outcome"  # (finished TaskProgress, description)
 

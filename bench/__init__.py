@@ -10,5 +10,6 @@ One concept per module: `measure` (clocks and medians), `machine` (what the hard
 engine's fit, timed through its callbacks), `throughput`, `accuracy`, `latency`,
 `analysis_speed`, `scaling`, `gpu`, `startup`, `mnist_full` (the measurements), `targets`
 (the speed goals, met or missed), `report` (tables and JSON) and `suite` (the sections in
-order).
+order). Apart from the suite, `load` puts many browser visitors on one hosted server, started
+by `server` (which the browser tests use too).
 """

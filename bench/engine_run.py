@@ -22,7 +22,7 @@ from torch import nn
 from bench.measure import synchronize
 from engine.callbacks import Callback, TrainState
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.device import resolve_device
 from engine.models import build_model
 from engine.training import FitResult, fit

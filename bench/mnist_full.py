@@ -40,7 +40,9 @@ from bench.measure import ratio
 from bench.report import format_value, table
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import DataConfig, RunConfig
-from engine.data import DatasetSplit, default_data_root, load_dataset
+from engine.datasets.dataset import DatasetSplit
+from engine.datasets.loading import load_dataset
+from engine.datasets.registry import default_data_root
 
 
 @dataclass(frozen=True)

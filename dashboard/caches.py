@@ -47,7 +47,7 @@ def _dataset_cache() -> _SmallCache:
 
 def dataset_choices() -> list[Any]:
     """The engine's datasets (offline default first), as DatasetInfo records."""
-    from engine.data import available_datasets
+    from engine.datasets.registry import available_datasets
 
     return list(available_datasets())
 
@@ -58,13 +58,13 @@ def is_dataset_loaded(config: DataConfig) -> bool:
 
 def load_dataset(config: DataConfig, progress: Callable[[str, float], None] | None = None) -> Any:
     """The DatasetSplit for `config`, loaded once and shared; EngineError when it cannot be."""
-    from engine.data import load_dataset as engine_load
+    from engine.datasets.loading import load_dataset as engine_load
 
     cache = _dataset_cache()
     split = cache.get(config)
     if split is None:
         if config.dataset.startswith(("zip:", "folder:")):  # uploads: heavy, so in the queue
-            from engine.jobs import work_slot
+            from engine.work_queue import work_slot
 
             def waiting(place: int) -> None:
                 if progress is not None:  # a page element: raises when the visitor left

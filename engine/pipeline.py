@@ -1,8 +1,8 @@
 """Training into the run store: load the data, fit, and save the run, as one call.
 
-`train_run` is what the command line's `train`, the dashboard's background jobs (engine.jobs)
-and scripts call. It sits above both the run store (engine.runs) and training
-(engine.training), so neither has to know about the other.
+`train_run` is what the command line's `train`, the dashboard's background trainings
+(engine.training_jobs) and scripts call. It sits above both the run store (engine.runs) and
+training (engine.training), so neither has to know about the other.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import data, distributed, training
+from engine import distributed, training
 from engine.callbacks import Callback
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
+from engine.datasets.loading import load_dataset
 from engine.errors import EngineError
 from engine.runs import RunStore, RunWriter
 from engine.states import RunState
@@ -47,7 +48,7 @@ def train_run(
     the store alone and return None.
     """
     if split is None:
-        split = data.load_dataset(config.data)
+        split = load_dataset(config.data)
     if not distributed.is_main_process():
         training.fit(config, split, callbacks)
         return None

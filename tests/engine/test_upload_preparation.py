@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
-from engine.data import _mnist_5k_arrays, make_two_digits
+from engine.datasets.shipped import mnist_5k_arrays
+from engine.datasets.two_digits import make_two_digits
 from engine.images import decode_image, preprocess
 from engine.prediction import predict_images
 from engine.runs import RunStore
@@ -72,6 +73,26 @@ def test_a_photographed_blank_page_is_blank() -> None:
     assert digit(dark).max() == 0
 
 
+@pytest.mark.parametrize("name", ["1", "4", "7", "0"])
+def test_a_small_photo_is_cleaned_like_a_large_one(name):
+    # 36 px: below PHOTO_SIDE, but its shadow and the table at its edge are no flat ground.
+    small = photograph(draw_digit(name, (240, 240))).resize((36, 36), Image.Resampling.LANCZOS)
+    assert distance(digit(small), digit(draw_digit(name, (240, 240)))) < 12
+
+
+def test_a_pen_mark_apart_from_the_digit_does_not_shrink_it() -> None:
+    page = draw_digit("7", (600, 400), ink=30, paper=220)
+    marked = page.copy()
+    ImageDraw.Draw(marked).line((520, 300, 575, 290), fill=30, width=8)  # 2% of the ink
+    assert distance(digit(marked), digit(page)) < 3
+
+
+def test_a_band_just_inside_the_edge_of_a_tilted_page_is_no_ink() -> None:
+    page = np.asarray(photograph(Image.new("L", (200, 160), 255), border=False)).copy()
+    page[6:150, 4:12] = (60, 50, 45)  # the table, with a rim of paper beyond it
+    assert digit(Image.fromarray(page)).max() == 0
+
+
 def test_light_ink_on_a_dark_ground_is_found_despite_a_gradient() -> None:
     drawn = np.asarray(draw_digit("7", (200, 200)), dtype=np.float64)
     ramp = np.linspace(20, 90, 200)[None, :]
@@ -81,7 +102,7 @@ def test_light_ink_on_a_dark_ground_is_found_despite_a_gradient() -> None:
 
 
 def test_two_digits_are_laid_out_as_the_two_digits_set_was_built() -> None:
-    images, labels, train, _ = _mnist_5k_arrays()
+    images, labels, train, _ = mnist_5k_arrays()
     one = int(train[(labels[train] == 1).nonzero()[0]])
     seven = int(train[(labels[train] == 7).nonzero()[0]])
     # The set's own layout of this 1 and 7 (make_two_digits puts either one on the left).
@@ -147,9 +168,9 @@ def test_the_sigmoid_demo_reads_user_style_digits() -> None:
     pairs = zip(items, predictions, strict=True)
     right = sum(set(p.verdict) == truth for (_, _, truth), p in pairs)
     none = sum(not p.verdict for p in predictions)
-    # The aim is 95%; the shipped demo reads 284 of 300 (94.7%, see the README), so this
-    # guards what it reaches rather than the aim.
-    assert right >= 0.94 * len(items)
+    # The aim (issue 11): 95% right, "none" at most 5%. The shipped demo reads 289 of 300
+    # (96.3%, "none" 2.3%; see the README).
+    assert right >= 0.95 * len(items)
     assert none <= 0.05 * len(items)
 
 

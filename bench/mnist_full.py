@@ -180,6 +180,29 @@ class BaselineInTurn(Callback):
             raise StopTraining
 
 
+def tutorial_epochs(
+    config: RunConfig,
+    split: DatasetSplit,
+    root: Path,
+    settings: MnistSettings,
+    augment: bool,
+    autocast_dtype: torch.dtype | None = None,
+    evaluate: bool = True,
+) -> Iterator[BaselineResult]:
+    """The baseline on the MNIST files under `root`, with the engine's network and config."""
+    return baseline_epochs(
+        model_factory(config, split),
+        root,
+        config.train,
+        split.num_classes,
+        torch.device(config.train.device),
+        num_workers=settings.num_workers,
+        evaluate=evaluate,
+        autocast_dtype=autocast_dtype,
+        augment=augment,
+    )
+
+
 def run_trial(
     config: RunConfig,
     split: DatasetSplit,
@@ -193,16 +216,7 @@ def run_trial(
     config = config.with_changes(augment=augment, epochs=settings.max_epochs)
     device = torch.device(config.train.device)
     started = load_average()
-    steps = baseline_epochs(
-        model_factory(config, split),
-        root,
-        config.train,
-        split.num_classes,
-        device,
-        num_workers=settings.num_workers,
-        autocast_dtype=autocast_dtype,
-        augment=augment,
-    )
+    steps = tutorial_epochs(config, split, root, settings, augment, autocast_dtype)
     in_turn = BaselineInTurn(steps, settings, device)
     engine = run_engine(config, split, callbacks=[in_turn], between_epochs=in_turn)
     steps.close()  # the baseline stops where the engine stopped
@@ -302,14 +316,17 @@ def measure_mnist(
             trial = run_trial(config, split, root, augment, settings, autocast_dtype)
             results.trials.append(trial)
             print(f"  full MNIST ({device}): {trial.setting} done", flush=True)
-        results.cost_in_turn = augmentation_cost_in_turn(config, split, settings)
+        results.cost_in_turn = augmentation_cost_in_turn(config, split, settings, autocast_dtype)
     finally:
         torch.set_num_threads(previous)
     return results
 
 
 def augmentation_cost_in_turn(
-    config: RunConfig, split: DatasetSplit, settings: MnistSettings
+    config: RunConfig,
+    split: DatasetSplit,
+    settings: MnistSettings,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Augmentation's cost per epoch, plain and augmented epochs run in turn on each side
     (engine plain, engine augmented, baseline plain, baseline augmented, repeated), so that a
@@ -327,21 +344,11 @@ def augmentation_cost_in_turn(
         split.preprocess,
     )
     config = config.with_changes(epochs=settings.cost_repeats)
-    device = torch.device(config.train.device)
     seconds: dict[str, list[list[float]]] = {"engine": [[], []], "baseline": [[], []]}
     with tempfile.TemporaryDirectory(prefix="bench-mnist-cost-") as root:
         write_mnist_folder(subset, Path(root))
         steps = [
-            baseline_epochs(
-                model_factory(config, subset),
-                Path(root),
-                config.train,
-                subset.num_classes,
-                device,
-                num_workers=settings.num_workers,
-                evaluate=False,
-                augment=augment,
-            )
+            tutorial_epochs(config, subset, Path(root), settings, augment, autocast_dtype, False)
             for augment in (False, True)
         ]
         for _ in range(settings.cost_repeats):

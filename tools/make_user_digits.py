@@ -1,6 +1,7 @@
 """Build the held-out set of user-style uploads that no model here trains on.
 
     python -m tools.make_user_digits     # writes tests/data/user_digits.npz (about 0.3 MB)
+    python -m tools.make_user_digits --development-pairs   # pair photos to tune on (below)
 
 What a new user uploads is not an MNIST image: a digit written on paper and photographed, or
 typed in some font, dark ink on light paper, unevenly lit, at low resolution, as a JPEG. This
@@ -17,6 +18,10 @@ script makes such files, deterministically (fixed seeds), as the bytes of small 
 - "blank", "letters", "shapes", "strokes": non-digits photographed the same way (blank pages;
   capital letters in fonts, a kind the sigmoid demo never trains on; outlines; scribbles).
 
+`--development-pairs` makes 300 more pair photos the same way, but of MNIST *training* digits
+with another seed, into runs/development/ (git-ignored): two-digit runs are tuned on those,
+so the held-out pairs above are only ever measured.
+
 The file holds `data` (all JPEG bytes, uint8), `offsets` (N + 1), `targets` (N, 10 multi-hot
 float32, all zero for non-digits) and `kinds` (N strings). Only evaluation reads it: it says how
 the shipped demo runs read real-looking uploads, and the test suite checks that figure.
@@ -24,6 +29,7 @@ the shipped demo runs read real-looking uploads, and the test suite checks that 
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import subprocess
@@ -35,8 +41,12 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = REPO_ROOT / "tests" / "data" / "user_digits.npz"
-MNIST_TEST = REPO_ROOT / "engine" / "assets" / "mnist"
+MNIST_FILES = REPO_ROOT / "engine" / "assets" / "mnist"
 SEED = 20261202
+# The development pairs (for tuning two-digit runs): git-ignored, remade by this script.
+DEVELOPMENT_OUTPUT = REPO_ROOT / "runs" / "development" / "pair_photos_train_digits.npz"
+DEVELOPMENT_SEED = 7_000_001
+DEVELOPMENT_PAIRS = 300
 COUNTS = {"font": 100, "photo": 200, "pair": 100, "blank": 10, "letters": 10, "shapes": 10}
 COUNTS["strokes"] = 10
 LETTERS = "CFHKMNPRUVWX"  # capitals that do not pass for a digit (as engine/nondigits.py)
@@ -49,10 +59,11 @@ PENS = {
 }
 
 
-def mnist_test() -> tuple[np.ndarray, np.ndarray]:
-    with gzip.open(MNIST_TEST / "t10k-images-idx3-ubyte.gz") as handle:
+def mnist_digits(part: str) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's "t10k" (test) or "train" digits from the engine's shipped copy, and labels."""
+    with gzip.open(MNIST_FILES / f"{part}-images-idx3-ubyte.gz") as handle:
         images = np.frombuffer(handle.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(MNIST_TEST / "t10k-labels-idx1-ubyte.gz") as handle:
+    with gzip.open(MNIST_FILES / f"{part}-labels-idx1-ubyte.gz") as handle:
         labels = np.frombuffer(handle.read(), np.uint8, offset=8)
     return images, labels
 
@@ -211,20 +222,53 @@ def photograph(
     return buffer.getvalue()
 
 
-def build() -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(SEED)
-    images, labels = mnist_test()
-    fonts = font_files()
-    files: list[bytes] = []
-    targets: list[np.ndarray] = []
-    kinds: list[str] = []
+def pair_photo(
+    rng: np.random.Generator, images: np.ndarray, labels: np.ndarray
+) -> tuple[bytes, int, int]:
+    """A photo of two digits of different classes side by side, and the two digits."""
+    first = int(rng.integers(len(images)))
+    second = int(rng.integers(len(images)))
+    while labels[second] == labels[first]:
+        second = int(rng.integers(len(images)))
+    side = int(rng.uniform(40, 80))
+    gap = int(rng.uniform(0.0, 0.5) * side)
+    pair = np.zeros((side, 2 * side + gap), dtype=np.float32)
+    pair[:, :side] = mnist_ink(images[first], side)
+    pair[:, side + gap :] = mnist_ink(images[second], side)
+    return photograph(rng, pair, sides=(90, 160)), int(labels[first]), int(labels[second])
 
-    def add(data: bytes, kind: str, *digits: int) -> None:
+
+class Collection:
+    """Files as they are made: JPEG bytes, multi-hot targets and kinds, packed by `arrays`."""
+
+    def __init__(self) -> None:
+        self.files: list[bytes] = []
+        self.targets: list[np.ndarray] = []
+        self.kinds: list[str] = []
+
+    def add(self, data: bytes, kind: str, *digits: int) -> None:
         target = np.zeros(10, dtype=np.float32)
         target[list(digits)] = 1.0
-        files.append(data)
-        targets.append(target)
-        kinds.append(kind)
+        self.files.append(data)
+        self.targets.append(target)
+        self.kinds.append(kind)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        offsets = np.cumsum([0] + [len(data) for data in self.files]).astype(np.int64)
+        return {
+            "data": np.frombuffer(b"".join(self.files), dtype=np.uint8),
+            "offsets": offsets,
+            "targets": np.stack(self.targets),
+            "kinds": np.array(self.kinds),
+        }
+
+
+def build() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    images, labels = mnist_digits("t10k")
+    fonts = font_files()
+    made = Collection()
+    add = made.add
 
     for index in range(COUNTS["font"]):
         digit = index % 10
@@ -235,16 +279,8 @@ def build() -> dict[str, np.ndarray]:
         ink = mnist_ink(images[index], int(rng.uniform(40, 90)))
         add(photograph(rng, ink), "photo", int(labels[index]))
     for _ in range(COUNTS["pair"]):
-        first = int(rng.integers(len(images)))
-        second = int(rng.integers(len(images)))
-        while labels[second] == labels[first]:
-            second = int(rng.integers(len(images)))
-        side = int(rng.uniform(40, 80))
-        gap = int(rng.uniform(0.0, 0.5) * side)
-        pair = np.zeros((side, 2 * side + gap), dtype=np.float32)
-        pair[:, :side] = mnist_ink(images[first], side)
-        pair[:, side + gap :] = mnist_ink(images[second], side)
-        add(photograph(rng, pair, sides=(90, 160)), "pair", int(labels[first]), int(labels[second]))
+        data, first, second = pair_photo(rng, images, labels)
+        add(data, "pair", first, second)
     for _ in range(COUNTS["blank"]):
         add(photograph(rng, np.zeros((64, 64), dtype=np.float32)), "blank")
     for _ in range(COUNTS["letters"]):
@@ -254,23 +290,36 @@ def build() -> dict[str, np.ndarray]:
     for kind in ("shapes", "strokes"):
         for _ in range(COUNTS[kind]):
             add(photograph(rng, drawn_ink(rng, kind, 64)), kind)
+    return made.arrays()
 
-    offsets = np.cumsum([0] + [len(data) for data in files]).astype(np.int64)
-    return {
-        "data": np.frombuffer(b"".join(files), dtype=np.uint8),
-        "offsets": offsets,
-        "targets": np.stack(targets),
-        "kinds": np.array(kinds),
-    }
+
+def build_development_pairs(count: int = DEVELOPMENT_PAIRS) -> dict[str, np.ndarray]:
+    """Pair photos made as the held-out ones, but of MNIST *training* digits and another seed:
+    the set to tune two-digit runs on, so the held-out pairs stay unseen."""
+    rng = np.random.default_rng(DEVELOPMENT_SEED)
+    images, labels = mnist_digits("train")
+    made = Collection()
+    for _ in range(count):
+        data, first, second = pair_photo(rng, images, labels)
+        made.add(data, "pair", first, second)
+    return made.arrays()
 
 
 def main() -> None:
-    arrays = build()
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(OUTPUT, **arrays)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--development-pairs",
+        action="store_true",
+        help=f"write the development pair photos (MNIST training digits) to {DEVELOPMENT_OUTPUT}",
+    )
+    args = parser.parse_args()
+    output = DEVELOPMENT_OUTPUT if args.development_pairs else OUTPUT
+    arrays = build_development_pairs() if args.development_pairs else build()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(output, **arrays)
     kinds, counts = np.unique(arrays["kinds"], return_counts=True)
     summary = ", ".join(f"{kind} {count}" for kind, count in zip(kinds, counts, strict=True))
-    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size / 1024:.0f} KB): {summary}")
+    print(f"wrote {output} ({output.stat().st_size / 1024:.0f} KB): {summary}")
 
 
 if __name__ == "__main__":

@@ -62,11 +62,13 @@ RUNS_DIR_VARIABLE = "LME_RUNS_DIR"
 DEMO_RUN_ID = "demo"
 DEMO_RUN_DIR = Path(__file__).resolve().parent / "assets" / "demo_run"
 # The runs that ship with the program, listed read-only by every store: the sigmoid-trained
-# demo for Explore and Predict, and its softmax-trained twin so Compare shows the three
-# readings of the same validation images on a fresh copy.
+# demo for Explore and Predict, its softmax-trained twin so Compare shows the three
+# readings of the same validation images on a fresh copy, and a sigmoid run on two-digits
+# (two labels per image) for Explore's multi-label-data view and Predict's "1 and 7".
 DEMO_RUNS: dict[str, Path] = {
     DEMO_RUN_ID: DEMO_RUN_DIR,
     "demo-softmax": DEMO_RUN_DIR.with_name("demo_run_softmax"),
+    "demo-pairs": DEMO_RUN_DIR.with_name("demo_run_pairs"),
 }
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 

@@ -21,7 +21,7 @@ from engine.atomic_files import atomic_open, atomic_write_json
 from engine.config import RunConfig
 from engine.data import DatasetSplit, ImageDataset
 from engine.errors import RunError
-from engine.runs import RunStore, load_state_dict
+from engine.runs import LoadedRun, RunStore, load_state_dict
 from engine.training import FitResult
 
 CLASSES = ("zero", "one", "two")
@@ -500,13 +500,14 @@ def test_train_run_marks_a_run_that_raised(
 # the shipped demo run
 
 
-def test_both_demo_runs_are_listed_read_only_after_the_users_runs(tmp_path: Path) -> None:
+def test_the_demo_runs_are_listed_read_only_after_the_users_runs(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "empty")
     listed = {summary.id: summary for summary in store.list_runs()}
-    assert list(listed) == ["demo", "demo-softmax"]
+    assert list(listed) == ["demo", "demo-softmax", "demo-pairs"]
     assert {(s.dataset, s.mode) for s in listed.values()} == {
         ("mnist", "multi-label"),
         ("mnist", "multi-class"),
+        ("two-digits", "multi-label"),
     }
     assert all(s.status == "complete" and s.read_only for s in listed.values())
 
@@ -524,6 +525,29 @@ def test_demo_run_reloads_exactly_and_cannot_be_deleted(tmp_path: Path, demo_id:
     none_examples = record["config"]["data"]["none_examples"]
     assert (none_examples > 0) == (demo_id == "demo")  # the sigmoid run learns "none"
 
+    run = _reloads_exactly_and_cannot_be_deleted(store, demo_id)
+    accuracy = (run.validation.logits.argmax(1) == run.validation.targets).float()
+    assert accuracy.mean().item() == pytest.approx(run.metrics["val_accuracy"], abs=1e-6)
+
+
+def test_the_pairs_demo_is_a_small_multi_label_run_on_two_labels_per_image(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "empty")
+    folder = runs.DEMO_RUNS["demo-pairs"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 600_000
+    record = json.loads((folder / "run.json").read_text())
+    assert record["config"]["data"]["dataset"] == "two-digits"
+    assert record["config"]["train"]["augment"] is True
+    assert record["labels_per_image"] == "several"
+    assert "tools/make_demo_run.py" in record["made_with"]["tool"]
+    run = _reloads_exactly_and_cannot_be_deleted(store, "demo-pairs")
+    assert run.mode == "multi-label" and run.multi_label_data
+    fired = torch.sigmoid(run.validation.logits) >= 0.5
+    exact = (fired == run.validation.targets.bool()).all(dim=1).float().mean().item()
+    assert exact == pytest.approx(run.metrics["val_exact_match"], abs=1e-6)
+    assert exact >= 0.9
+
+
+def _reloads_exactly_and_cannot_be_deleted(store: RunStore, demo_id: str) -> LoadedRun:
     run = store.load_run(demo_id)
     assert run.read_only and run.class_names == tuple(str(d) for d in range(10))
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in run.normalization)
@@ -531,10 +555,9 @@ def test_demo_run_reloads_exactly_and_cannot_be_deleted(tmp_path: Path, demo_id:
     with torch.no_grad():
         logits = run.model((images - mean) / std)
     assert torch.allclose(logits, run.validation.logits[:200], atol=1e-3)
-    accuracy = (run.validation.logits.argmax(1) == run.validation.targets).float()
-    assert accuracy.mean().item() == pytest.approx(run.metrics["val_accuracy"], abs=1e-6)
     with pytest.raises(RunError, match="cannot be deleted"):
         store.delete_run(demo_id)
+    return run
 
 
 def test_demo_run_can_be_left_out(tmp_path: Path) -> None:

@@ -130,7 +130,7 @@ def test_a_runs_folder_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -
     store = RunStore(not_a_folder)
     assert "is a file, not a folder" in store.storage_problem()
     assert str(tmp_path) not in store.storage_problem()  # the dashboard shows it: no path
-    assert [s.id for s in store.list_runs()] == ["demo", "demo-softmax"]
+    assert [s.id for s in store.list_runs()] == ["demo", "demo-softmax", "demo-pairs"]
     with pytest.raises(RunError, match="cannot save the run: .* is a file"):
         store.create_run(TINY, blocks_split())
 

@@ -50,7 +50,7 @@ from engine.run_validation import (
 from engine.states import RunState
 
 if TYPE_CHECKING:
-    from engine.data import DatasetSplit
+    from engine.datasets.dataset import DatasetSplit
     from engine.training import FitResult
 
 RUN_FILE = "run.json"
@@ -739,7 +739,7 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
 # Housekeeping: what a crash leaves behind, and a runs folder that cannot be used
 
 # Scratch folders other modules make in the system temp folder, named `PREFIX<tag>-...`:
-# extracted zips (engine.data) and torchrun jobs' files (engine.jobs).
+# extracted zips (engine.datasets.folders) and torchrun jobs' files (engine.jobs).
 SCRATCH_PREFIXES = ("lme-zip-", "lme-job-")
 _LEFTOVER = re.compile(r"^\..*\.([0-9a-f]{6})-(\d+)(?:[.-].*)?(\.tmp|\.staging|\.deleting)$")
 _UNTAGGED_LEFTOVER = re.compile(r"^\..*(\.tmp|\.staging)$")  # written before writers were tagged

@@ -30,7 +30,9 @@ from pathlib import Path
 
 from engine.callbacks import ProgressPrinter
 from engine.config import RunConfig
-from engine.data import NON_DIGIT_TRAIN_SEED, add_non_digits, available_datasets, load_dataset
+from engine.datasets.loading import load_dataset
+from engine.datasets.none_examples import NON_DIGIT_TRAIN_SEED, add_non_digits
+from engine.datasets.registry import available_datasets
 from engine.pipeline import train_run
 from engine.runs import DEMO_RUNS, RUN_FILE, RunStore
 

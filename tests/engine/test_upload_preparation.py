@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from engine.data import _mnist_5k_arrays, make_two_digits
+from engine.datasets.shipped import mnist_5k_arrays
+from engine.datasets.two_digits import make_two_digits
 from engine.images import decode_image, preprocess
 from engine.prediction import predict_images, verdict_text
 from engine.runs import RunStore
@@ -80,10 +81,16 @@ def test_light_ink_on_a_dark_ground_is_found_despite_a_gradient() -> None:
     assert distance(digit(board), digit(draw_digit("7", (200, 200)))) < 12
 
 
-def test_two_digits_are_laid_out_as_the_two_digits_set_was_built() -> None:
-    images, labels, train, _ = _mnist_5k_arrays()
+def a_one_and_a_seven() -> tuple[torch.Tensor, int, int]:
+    """mnist-5k's images and the index of its first training 1 and 7."""
+    images, labels, train, _ = mnist_5k_arrays()
     one = int(train[(labels[train] == 1).nonzero()[0]])
     seven = int(train[(labels[train] == 7).nonzero()[0]])
+    return images, one, seven
+
+
+def test_two_digits_are_laid_out_as_the_two_digits_set_was_built() -> None:
+    images, one, seven = a_one_and_a_seven()
     # The set's own layout of this 1 and 7 (make_two_digits puts either one on the left).
     built, _ = make_two_digits(images[[one, seven]], torch.tensor([1, 7]), 1, seed=0)
     expected = built[0, 0].numpy().astype(np.float64)
@@ -101,9 +108,7 @@ def test_two_digits_are_laid_out_as_the_two_digits_set_was_built() -> None:
 
 
 def test_a_band_or_a_speck_beside_two_digits_does_not_take_a_digit_s_place() -> None:
-    images, labels, train, _ = _mnist_5k_arrays()
-    one = int(train[(labels[train] == 1).nonzero()[0]])
-    seven = int(train[(labels[train] == 7).nonzero()[0]])
+    images, one, seven = a_one_and_a_seven()
     pair = np.zeros((200, 300), dtype=np.uint8)  # the digits in the middle of a wide page
     pair[58:142, 50:134] = np.asarray(Image.fromarray(images[one, 0].numpy()).resize((84, 84)))
     pair[58:142, 146:230] = np.asarray(Image.fromarray(images[seven, 0].numpy()).resize((84, 84)))

@@ -33,7 +33,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("LME_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-DEMO_RUNS = {"demo", "demo-softmax"}
+DEMO_RUNS = {"demo", "demo-softmax", "demo-pairs"}  # engine.runs.DEMO_RUNS, without torch
 
 
 @dataclass

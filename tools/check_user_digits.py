@@ -3,15 +3,16 @@
     python -m tools.check_user_digits                 # the shipped demo runs
     python -m tools.check_user_digits RUN_ID ...      # runs of ./runs (or --runs-dir)
     python -m tools.check_user_digits path/to/run     # a run folder
+    python -m tools.check_user_digits --set /tmp/user_digits_dev.npz   # a development set
 
 Every file goes the user's way: engine.prediction.predict_images (decode, the run's own
 preprocessing, the model, the verdict at the run's threshold). A digit is "right" when the
 verdict is exactly its digit (multi-label runs) or the top class is its digit (multi-class
 runs); "none" when a multi-label verdict is empty. Two-digit photos ("pair") are right when
 the verdict is exactly the two digits (multi-label runs only). Non-digits should read "none".
-The set is built by tools/make_user_digits.py; no run ever trains on it. `--file` reads another
-set of the same form instead, such as the development pair photos two-digit runs are tuned on
-(`python -m tools.make_user_digits --development-pairs`).
+The set is built by tools/make_user_digits.py; no run ever trains on it. `--set` reads another
+set of the same form instead: a development set (`make_user_digits --dev PATH`), or the
+development pair photos two-digit runs are tuned on (`make_user_digits --dev-pairs PATH`).
 """
 
 from __future__ import annotations
@@ -72,7 +73,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="*", default=["demo", "demo-softmax", "demo-pairs"])
     parser.add_argument("--runs-dir", default="runs")
-    parser.add_argument("--file", type=Path, default=USER_DIGITS, help="default: %(default)s")
+    parser.add_argument(
+        "--set",
+        type=Path,
+        default=USER_DIGITS,
+        help="another set of the same format (a development set from make_user_digits --dev)",
+    )
     args = parser.parse_args()
     store = RunStore(args.runs_dir)
     for run_id in args.runs:
@@ -84,8 +90,8 @@ def main() -> None:
             groups = {"digits": DIGIT_KINDS, **{k: (k,) for k in DIGIT_KINDS}}
             groups["non-digits"] = NON_DIGIT_KINDS
         for name, kinds in groups.items():
-            result = score(run, kinds, args.file)
-            if not result["count"]:
+            result = score(run, kinds, args.set)
+            if not result["count"]:  # a set without these kinds (the development pairs)
                 continue
             print(
                 f"{run_id:14s} {name:11s} n={result['count']:4d}  right {result['right']:6.1%}"

@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from bench.server import streamlit_server
 from engine.runs import DEMO_RUNS
-from tests.e2e.conftest import streamlit_server
 
 pytestmark = pytest.mark.browser
 STEP_MS = 60_000  # the longest any one step may take on a busy 2-core machine

@@ -371,6 +371,8 @@ RUN_COLUMNS = (
 
 
 def runs_command(args: argparse.Namespace) -> int:
+    from engine.states import RunHealth
+
     store = _store(args)
     problem = store.storage_problem()
     if problem:  # the demos still list; say why nothing else does, or nothing can be saved
@@ -388,7 +390,7 @@ def runs_command(args: argparse.Namespace) -> int:
         rows.append(
             (
                 summary.id,
-                summary.status if summary.status == "complete" else f"{summary.status}*",
+                summary.status if summary.status == RunHealth.COMPLETE else f"{summary.status}*",
                 summary.dataset or "-",
                 summary.mode or "-",
                 summary.model or "-",
@@ -400,7 +402,7 @@ def runs_command(args: argparse.Namespace) -> int:
             )
         )
     print(_table(RUN_COLUMNS, rows))
-    notes = [s for s in summaries if s.status != "complete" and s.problem]
+    notes = [s for s in summaries if s.status != RunHealth.COMPLETE and s.problem]
     for summary in notes:
         print(f"* {summary.id}: {summary.problem}")
     for summary in summaries:

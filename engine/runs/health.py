@@ -22,7 +22,7 @@ from engine.runs.checks import (
 from engine.runs.layout import RUN_FILE, VALIDATION_FILE, WEIGHTS_FILE
 from engine.runs.processes import process_alive
 from engine.runs.records import RunSummary, run_warnings
-from engine.states import RunState
+from engine.states import RunHealth, RunState
 
 
 def missing_file(folder: Path) -> str | None:
@@ -60,14 +60,18 @@ def summarize_run(folder: Path, run_id: str | None = None, read_only: bool = Fal
         return _summarize(folder, run_id, read_only)
     except Exception as error:  # e.g. a hand-edited run.json of odd types
         problem = f"its files are inconsistent ({type(error).__name__}: {error})"
-        return RunSummary(run_id, folder, "damaged", problem=problem, state=RunState.DAMAGED)
+        return RunSummary(
+            run_id, folder, RunHealth.DAMAGED, problem=problem, state=RunState.DAMAGED
+        )
 
 
 def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     try:
         record = read_record(folder)
     except Exception as error:  # a listing must survive any damage
-        return RunSummary(run_id, folder, "damaged", problem=str(error), state=RunState.DAMAGED)
+        return RunSummary(
+            run_id, folder, RunHealth.DAMAGED, problem=str(error), state=RunState.DAMAGED
+        )
     try:
         config = RunConfig.from_dict(record["config"])
         dataset, mode, model, epochs = (
@@ -80,14 +84,14 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
         return RunSummary(
             run_id,
             folder,
-            "damaged",
+            RunHealth.DAMAGED,
             problem=f"its config is invalid ({error})",
             state=RunState.DAMAGED,
         )
     base = RunSummary(
         id=run_id,
         path=folder,
-        status="damaged",
+        status=RunHealth.DAMAGED,
         dataset=dataset,
         mode=mode,
         model=model,
@@ -110,11 +114,11 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
     if state == RunState.RUNNING:
         if process_alive(record):
             return replace(
-                base, status="incomplete", state=RunState.RUNNING, problem="still training"
+                base, status=RunHealth.INCOMPLETE, state=RunState.RUNNING, problem="still training"
             )
         return replace(
             base,
-            status="incomplete",
+            status=RunHealth.INCOMPLETE,
             state=RunState.INTERRUPTED,
             problem="training stopped without saving (the process ended)",
         )
@@ -122,15 +126,17 @@ def _summarize(folder: Path, run_id: str, read_only: bool) -> RunSummary:
         problem = record.get("problem") or f"training {state}"
         if state == RunState.STOPPED and not (missing_file(folder) or damage(folder, record)):
             problem = "stopped early; the weights so far were saved"
-        return replace(base, status="incomplete", state=RunState(state), problem=str(problem))
+        return replace(
+            base, status=RunHealth.INCOMPLETE, state=RunState(state), problem=str(problem)
+        )
     if state != RunState.COMPLETE:
         return replace(
             base, problem=f"unknown status {state!r} in {RUN_FILE}", state=RunState.DAMAGED
         )
     missing = missing_file(folder)
     if missing:
-        return replace(base, status="incomplete", state=RunState.COMPLETE, problem=missing)
+        return replace(base, status=RunHealth.INCOMPLETE, state=RunState.COMPLETE, problem=missing)
     problem = damage(folder, record)
     if problem:
-        return replace(base, status="damaged", state=RunState.COMPLETE, problem=problem)
-    return replace(base, status="complete", state=RunState.COMPLETE)
+        return replace(base, status=RunHealth.DAMAGED, state=RunState.COMPLETE, problem=problem)
+    return replace(base, status=RunHealth.COMPLETE, state=RunState.COMPLETE)

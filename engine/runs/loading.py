@@ -140,7 +140,7 @@ def _load_run_folder(path: Path, run_id: str) -> LoadedRun:
         history=history,
         model=model,
         validation=validation,
-        status=str(status),
+        status=RunState(status),
         device=record.get("device"),
         created=record.get("created"),
         labels_per_image=data_labels,

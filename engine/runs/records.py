@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.labels import chance_warning
-from engine.states import RunState
+from engine.states import RunHealth, RunState
 
 if TYPE_CHECKING:
     import torch
@@ -27,7 +27,7 @@ class RunSummary:
 
     id: str
     path: Path
-    status: str  # "complete" | "incomplete" | "damaged"
+    status: RunHealth
     dataset: str | None = None
     mode: str | None = None
     model: str | None = None
@@ -35,7 +35,7 @@ class RunSummary:
     metrics: Mapping[str, float] = field(default_factory=dict)  # the last finished epoch
     created: str | None = None  # ISO 8601, UTC
     problem: str | None = None  # why a run is incomplete or damaged
-    state: str = RunState.UNKNOWN  # run.json's status, or "interrupted" when its process died
+    state: RunState = RunState.UNKNOWN  # run.json's status, or interrupted: its process died
     epochs_done: int = 0
     read_only: bool = False  # the shipped demo run
     class_names: tuple[str, ...] = ()
@@ -86,7 +86,7 @@ class LoadedRun:
     history: list[dict[str, float]]
     model: nn.Module
     validation: ValidationOutputs
-    status: str = RunState.COMPLETE  # run.json's status: "complete" or "stopped"
+    status: RunState = RunState.COMPLETE  # run.json's status: complete or stopped
     device: str | None = None  # where it was trained
     created: str | None = None
     read_only: bool = False

@@ -52,7 +52,9 @@ class RunWriter:
         """Rewrite metrics.json with every finished epoch so far."""
         atomic_write_json(self.path / METRICS_FILE, [dict(epoch) for epoch in history])
 
-    def finish(self, result: FitResult, split: DatasetSplit, status: str | None = None) -> None:
+    def finish(
+        self, result: FitResult, split: DatasetSplit, status: RunState | None = None
+    ) -> None:
         """Save weights, validation outputs and metrics, then mark the run complete (or stopped).
 
         run.json is written last: until it says "complete", the run lists as incomplete.
@@ -90,7 +92,7 @@ class RunWriter:
         self._record.pop("problem", None)
         atomic_write_json(self.path / RUN_FILE, self._record)
 
-    def fail(self, message: str, status: str = RunState.FAILED) -> None:
+    def fail(self, message: str, status: RunState = RunState.FAILED) -> None:
         """Mark the run as failed or stopped without weights; it then lists as incomplete."""
         self._record.update(status=status, finished=utc_now(), problem=message)
         atomic_write_json(self.path / RUN_FILE, self._record)

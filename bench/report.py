@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.json_values import json_text
+from engine.text_table import text_table
 
 
 def format_value(value: Any) -> str:
@@ -31,22 +32,8 @@ def format_value(value: Any) -> str:
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A titled text table with right-aligned figures."""
     cells = [[format_value(cell) for cell in row] for row in rows]
-    widths = [
-        max(len(header), *(len(row[column]) for row in cells)) if cells else len(header)
-        for column, header in enumerate(headers)
-    ]
-    lines = [f"== {title}", _line(headers, widths)]
-    lines += [_line(row, widths) for row in cells]
-    return "\n".join(lines)
-
-
-def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
-    """The first column (a name) left-aligned, the figures right-aligned."""
-    parts = [
-        cell.ljust(width) if column == 0 else cell.rjust(width)
-        for column, (cell, width) in enumerate(zip(cells, widths, strict=True))
-    ]
-    return "  ".join(parts).rstrip()
+    figures = range(1, len(headers))  # the first column names the row
+    return f"== {title}\n" + text_table(headers, cells, right=figures)
 
 
 def save_json(results: dict[str, Any], path: Path | str) -> None:

@@ -9,13 +9,11 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
-LOSS_METRICS = {"train_loss": "train loss", "val_loss": "validation loss"}
-ACCURACY_METRICS = {
-    "val_accuracy": "accuracy (argmax)",
-    "val_accuracy_multi": "accuracy_multi (threshold)",
-    "val_exact_match": "exact match",
-    "val_macro_f1": "macro F1",
-}
+from engine.metric_names import metric_label
+
+# The training curves' two panels, and the metrics each draws (named by engine.metric_names).
+LOSS_METRICS = ("train_loss", "val_loss")
+ACCURACY_METRICS = ("val_accuracy", "val_accuracy_multi", "val_exact_match", "val_macro_f1")
 
 
 def class_balance_chart(counts: pd.DataFrame) -> alt.Chart:
@@ -39,14 +37,14 @@ def history_frame(history: Sequence[Mapping[str, float]]) -> pd.DataFrame:
     """Per-epoch metric dicts -> long form: epoch, metric, value, kind ("loss"/"accuracy")."""
     rows = []
     for number, epoch in enumerate(history, start=1):
-        for key, label in (*LOSS_METRICS.items(), *ACCURACY_METRICS.items()):
+        for key in (*LOSS_METRICS, *ACCURACY_METRICS):
             if key in epoch and epoch[key] is not None:
                 kind = "loss" if key in LOSS_METRICS else "accuracy"
                 value = float(epoch[key])
                 rows.append(
                     {
                         "epoch": int(epoch.get("epoch", number)),
-                        "metric": label,
+                        "metric": metric_label(key),
                         "value": value,
                         "kind": kind,
                     }

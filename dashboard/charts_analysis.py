@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+from engine.metric_names import metric_label, metric_title
+
 PAIR_SELECTION = "pair"  # name of the click selection on the co-activation heatmap
 # Width follows the container, height is the plot's own: the legend below adds to it instead
 # of squeezing the plot (Streamlit's default "fit" counts legend and title inside the height).
@@ -123,11 +125,6 @@ def class_counts_chart(counts: pd.DataFrame, title: str) -> alt.Chart:
     )
 
 
-METRIC_TITLES = {
-    "val_accuracy": "Validation accuracy (argmax)",
-    "val_loss": "Validation loss",
-    "train_loss": "Training loss",
-}
 RUN_LABEL_LIMIT = 28
 
 
@@ -176,7 +173,9 @@ def metric_curves_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
             ],
         )
         .properties(
-            title=alt.TitleParams(METRIC_TITLES.get(metric, metric), anchor="start", offset=8),
+            title=alt.TitleParams(
+                metric_title(metric, say_validation=True), anchor="start", offset=8
+            ),
             height=220,
             autosize=FIT_WIDTH,
         )
@@ -260,25 +259,20 @@ def probability_chart(
 # ---------------------------------------------------------------------------------------------
 # The threshold lesson (Explore): metrics against the threshold, and tuning before/after.
 
-CURVE_LABELS = {
-    "accuracy_multi": "accuracy_multi",
-    "exact_match": "exact match",
-    "macro_f1": "macro F1",
-}
-
 
 def threshold_curve_chart(curve: pd.DataFrame, current: float) -> alt.LayerChart:
     """Lines of accuracy_multi, exact match and macro F1 against the threshold (columns of
     engine.analysis.threshold_curve), the current threshold as a dashed rule."""
     long = curve.melt(id_vars="threshold", var_name="metric", value_name="value")
-    long["metric"] = long["metric"].map(CURVE_LABELS)
+    metrics = [metric_label(column) for column in curve.columns if column != "threshold"]
+    long["metric"] = long["metric"].map(metric_label)
     lines = (
         alt.Chart(long)
         .mark_line()
         .encode(
             x=alt.X("threshold:Q", scale=alt.Scale(domain=[0, 1]), title="threshold"),
             y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="on validation"),
-            color=alt.Color("metric:N", title="metric", sort=list(CURVE_LABELS.values())),
+            color=alt.Color("metric:N", title="metric", sort=metrics),
             tooltip=[
                 alt.Tooltip("threshold:Q", format=".2f"),
                 "metric:N",

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dashboard.charts_analysis import CURVE_LABELS
 from engine.analysis.outputs import truth_matrix
 from engine.images import to_display
 from engine.labels import fires
+from engine.metric_names import metric_label
 
 
 def pair_label(a: str, b: str) -> str:
@@ -241,7 +241,7 @@ def tuning_table(tuning) -> pd.DataFrame:
     }
     return pd.DataFrame(
         [
-            {"thresholds": name, **{CURVE_LABELS[key]: round(value, 4) for key, value in s.items()}}
+            {"thresholds": name, **{metric_label(key): round(value, 4) for key, value in s.items()}}
             for name, s in rows.items()
         ]
     )

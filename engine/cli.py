@@ -18,10 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.config_options import add_config_options, config_from_options
 from engine.errors import EngineError
+from engine.text_table import text_table
 
 USER_ERROR = 2
 INTERRUPTED = 130
+# The training settings `teach-none` takes; it sets none_examples itself (with and without).
+TEACH_NONE_SETTINGS = ("dataset", "name", "epochs", "device", "seed", "threshold", "limit")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,11 +36,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.config import DataConfig, ModelConfig, TrainConfig
-    from engine.device import DEVICE_CHOICES
-    from engine.modes import LABEL_MODES
-
-    data, model, train = DataConfig(), ModelConfig(), TrainConfig()
     parser = _Parser(
         prog="python -m engine",
         description="Train image classifiers multi-class or multi-label, list runs, predict.",
@@ -49,41 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     fit = commands.add_parser("train", help="train a model and save it as a run")
-    fit.add_argument("--dataset", default=data.dataset, help=f"default {data.dataset}")
-    fit.add_argument("--mode", choices=LABEL_MODES, default=train.mode)
-    fit.add_argument("--epochs", type=int, default=train.epochs)
-    fit.add_argument("--model", default=model.name, help=f"default {model.name}")
-    fit.add_argument("--batch-size", type=int, default=train.batch_size)
-    fit.add_argument("--lr", type=float, default=train.lr, help="peak learning rate")
-    fit.add_argument("--weight-decay", type=float, default=train.weight_decay)
-    fit.add_argument("--device", choices=DEVICE_CHOICES, default=train.device)
-    fit.add_argument("--seed", type=int, default=train.seed)
-    fit.add_argument("--threshold", type=float, default=train.threshold, help="sigmoid cut-off")
-    fit.add_argument(
-        "--cpu-threads",
-        type=int,
-        default=train.cpu_threads,
-        help="CPU threads for training; 0 = all cores (default), 1 on a busy shared machine",
-    )
-    fit.add_argument("--limit", type=int, default=data.limit, help="use at most N images")
-    fit.add_argument(
-        "--none-examples",
-        type=int,
-        default=data.none_examples,
-        help="add N generated non-digits with all-zero targets (multi-label only)",
-    )
-    fit.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=train.augment,
-        help="random rotation, scale, shear, shift and stroke width per image (--no-augment: "
-        "plain 2-pixel shifts, the default)",
-    )
-    fit.add_argument("--valid-fraction", type=float, default=data.valid_fraction)
-    fit.add_argument("--freeze-body", action="store_true", help="train the head alone")
-    fit.add_argument("--pretrained", action="store_true", help="local torchvision weights")
-    fit.add_argument("--download", action="store_true", help="download torchvision datasets")
-    fit.add_argument("--data-root", help="where downloadable datasets live")
+    fit.set_defaults(settings=add_config_options(fit))
     fit.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     fit.add_argument(
         "--config",
@@ -127,13 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "teach-none",
         help='train a sigmoid model without and with all-zero "none" examples and compare',
     )
-    teach.add_argument("--dataset", default=data.dataset, help=f"default {data.dataset}")
-    teach.add_argument("--model", default=model.name, help=f"default {model.name}")
-    teach.add_argument("--epochs", type=int, default=train.epochs)
-    teach.add_argument("--device", choices=DEVICE_CHOICES, default=train.device)
-    teach.add_argument("--seed", type=int, default=train.seed)
-    teach.add_argument("--threshold", type=float, default=train.threshold, help="sigmoid cut-off")
-    teach.add_argument("--limit", type=int, default=data.limit, help="use at most N images")
+    teach.set_defaults(settings=add_config_options(teach, TEACH_NONE_SETTINGS))
     teach.add_argument(
         "--none-examples", type=int, default=1000, help="all-zero examples to add (default 1000)"
     )
@@ -213,27 +172,7 @@ def _config_from(args: argparse.Namespace) -> Any:
             raise EngineError(f"{args.config}: {error}") from None
         except (ValueError, TypeError, AttributeError, RecursionError) as error:
             raise EngineError(f"{args.config} does not hold a run config ({error})") from None
-    return RunConfig().with_changes(
-        dataset=args.dataset,
-        root=args.data_root,
-        download=args.download,
-        valid_fraction=args.valid_fraction,
-        limit=args.limit,
-        none_examples=args.none_examples,
-        name=args.model,
-        pretrained=args.pretrained,
-        freeze_body=args.freeze_body,
-        mode=args.mode,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        device=args.device,
-        seed=args.seed,
-        threshold=args.threshold,
-        cpu_threads=args.cpu_threads,
-        augment=args.augment,
-    )
+    return config_from_options(args, args.settings)
 
 
 class _CtrlC:
@@ -401,7 +340,7 @@ def runs_command(args: argparse.Namespace) -> int:
                 "AT CHANCE (see below)" if summary.warnings else "",
             )
         )
-    print(_table(RUN_COLUMNS, rows))
+    print(text_table(RUN_COLUMNS, rows))
     notes = [s for s in summaries if s.status != RunHealth.COMPLETE and s.problem]
     for summary in notes:
         print(f"* {summary.id}: {summary.problem}")
@@ -420,17 +359,6 @@ def _percent(value: Any) -> str:
     if not isinstance(value, int | float) or math.isnan(value):
         return "-"
     return f"{100 * value:.2f}%"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    lines = [header, *rows]
-    return "\n".join(
-        "  ".join(
-            str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)
-        ).rstrip()
-        for line in lines
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,17 +472,8 @@ def analyze_command(args: argparse.Namespace) -> int:
 
 def teach_none_command(args: argparse.Namespace) -> int:
     from engine.analysis import teach_none
-    from engine.config import RunConfig
 
-    config = RunConfig().with_changes(
-        dataset=args.dataset,
-        limit=args.limit,
-        name=args.model,
-        epochs=args.epochs,
-        device=args.device,
-        seed=args.seed,
-        threshold=args.threshold,
-    )
+    config = config_from_options(args, args.settings)
 
     def progress(message: str, fraction: float) -> None:
         if not args.json:
@@ -592,7 +511,7 @@ def datasets_command(args: argparse.Namespace) -> int:
         _print_json([asdict(info) for info in infos])
         return 0
     rows = [(i.name, "yes" if i.offline else "download", i.title) for i in infos]
-    print(_table(("name", "offline", "title"), rows))
+    print(text_table(("name", "offline", "title"), rows))
     print("also: folder:/path (one sub-folder per class), zip:/path.zip")
     return 0
 

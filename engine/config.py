@@ -9,8 +9,9 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from engine.device import DEVICE_CHOICES
 from engine.errors import EngineError
-from engine.modes import check_mode
+from engine.modes import LABEL_MODES, LabelMode, check_mode
 
 # Bounds on every setting (stated in the README): far beyond any sensible run, near enough
 # that a typo or a hostile value is refused in words instead of failing deep in PyTorch.
@@ -23,6 +24,21 @@ MAX_LIMIT = 10_000_000
 MAX_NONE_EXAMPLES = 100_000
 MAX_CPU_THREADS = 1024
 MAX_TEXT_CHARS = 4096
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    on_command_line: bool = True,
+) -> Any:
+    """A config field with its one help text, read by the command line (engine/config_options.py)
+    to build its option: `flag` when the option is not the field's name with dashes, `choices`
+    when only these values are offered there."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "on_command_line": on_command_line}
+    return field(default=default, metadata=metadata)
 
 
 def _is_whole(value: Any) -> bool:
@@ -77,13 +93,20 @@ def _shown(value: Any) -> str:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "mnist-5k"  # a name from engine.available_datasets(), or folder:/zip: PATH
-    root: str | None = None  # where downloadable datasets live; None = engine default
-    download: bool = False  # torchvision sets: fetch when missing (needs the internet)
-    valid_fraction: float = 0.2  # ignored by mnist-5k, whose 4,000/1,000 split is fixed
-    split_seed: int = 0  # seeds the stratified split, kept apart from the training seed
-    limit: int | None = None  # use at most this many images (quick looks at big sets)
-    none_examples: int = 0  # generated non-digits with all-zero targets (multi-label only)
+    dataset: str = setting(
+        "mnist-5k", "a name from `python -m engine datasets`, or folder:PATH or zip:PATH"
+    )
+    # None: engine.data.default_data_root()
+    root: str | None = setting(None, "where downloadable datasets live", flag="--data-root")
+    download: bool = setting(False, "download a torchvision dataset when it is missing")
+    # mnist-5k ignores it: its 4,000/1,000 split is fixed
+    valid_fraction: float = setting(0.2, "share of the images held out for validation")
+    # kept apart from the training seed, so the same images are held out whatever the seed
+    split_seed: int = setting(0, "seeds the stratified split", on_command_line=False)
+    limit: int | None = setting(None, "use at most N images (a quick look at a big set)")
+    none_examples: int = setting(
+        0, "add N generated non-digits with all-zero targets, to train multi-label"
+    )
 
     def __post_init__(self) -> None:
         _text("dataset", self.dataset)
@@ -99,9 +122,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "cnn"  # a name from engine.available_models()
-    pretrained: bool = False  # torchvision weights, only when present locally
-    freeze_body: bool = False  # train the head alone
+    name: str = setting("cnn", "a name from `python -m engine models`", flag="--model")
+    pretrained: bool = setting(False, "start from torchvision weights found locally")
+    freeze_body: bool = setting(False, "train the head alone")
 
     def __post_init__(self) -> None:
         _text("model name", self.name)
@@ -111,24 +134,37 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    mode: str = "multi-label"  # "multi-class" (softmax + CE) or "multi-label" (sigmoid + BCE)
-    epochs: int = 5  # the built-in CNN reaches ~98.5% on mnist-5k in 5, in both modes
-    batch_size: int = 128  # 64-128 ran fastest on a 2-core CPU; 512 was slower
-    lr: float = 5e-3  # peak of the one-cycle schedule
-    weight_decay: float = 1e-2  # AdamW's decoupled decay
-    device: str = "auto"  # auto picks CUDA, then MPS, then CPU
-    seed: int = 0
-    threshold: float = 0.5  # sigmoid cut-off for accuracy_multi and verdicts
-    mixed_precision: bool = True  # bf16/fp16 autocast, used on CUDA only
-    # CPU threads while training; 0 = PyTorch's default (all cores), the fastest on a machine
-    # of one's own (2 cores: 2.2 s instead of 3.0 s for the default run, 81% of the matmul
-    # ceiling). 1 suits a machine shared with other busy work, where threads spin waiting for
-    # each other (seen 5-10x slower), and gives the same weights whatever the core count.
-    cpu_threads: int = 0
-    # Per-sample random rotation, scale, shear and shift of each training batch, and for digit
-    # data stroke-width jitter (engine/augment.py), instead of the plain 2-pixel shifts.
-    # Slower per epoch; on the full MNIST it makes a model read other people's digits.
-    augment: bool = False
+    mode: str = setting(
+        LabelMode.MULTI_LABEL.value,
+        "multi-class (softmax + cross-entropy) or multi-label (a sigmoid per class + BCE)",
+        choices=LABEL_MODES,
+    )
+    # the built-in CNN reaches ~98.5% on mnist-5k in 5, in both modes
+    epochs: int = setting(5, "passes over the training images")
+    # 64-128 ran fastest on a 2-core CPU; 512 was slower
+    batch_size: int = setting(128, "images per step")
+    lr: float = setting(5e-3, "peak learning rate of the one-cycle schedule")
+    weight_decay: float = setting(1e-2, "AdamW's decoupled weight decay")
+    device: str = setting("auto", "auto picks CUDA, then MPS, then CPU", choices=DEVICE_CHOICES)
+    seed: int = setting(0, "seeds the initial weights and the batch order")
+    threshold: float = setting(0.5, "sigmoid cut-off for accuracy_multi and verdicts")
+    mixed_precision: bool = setting(
+        True, "bf16/fp16 autocast, used on CUDA only", on_command_line=False
+    )
+    # 0 = PyTorch's default (all cores), the fastest on a machine of one's own (2 cores: 2.2 s
+    # instead of 3.0 s for the default run, 81% of the matmul ceiling). 1 suits a machine
+    # shared with other busy work, where threads spin waiting for each other (seen 5-10x
+    # slower), and gives the same weights whatever the core count.
+    cpu_threads: int = setting(
+        0, "CPU threads for training: 0 = all cores, 1 on a busy shared machine"
+    )
+    # Per-sample augmentation, engine/augment.py. Slower per epoch; on the full MNIST it makes
+    # a model read other people's digits.
+    augment: bool = setting(
+        False,
+        "random rotation, scale, shear, shift and, for digits, stroke width per image, "
+        "instead of plain 2-pixel shifts",
+    )
 
     def __post_init__(self) -> None:
         _text("mode", self.mode)

@@ -33,6 +33,7 @@ from engine.analysis import (
 )
 from engine.errors import EngineError
 from engine.labels import activation
+from engine.metric_names import metric_title
 from engine.runs import read_tuned_thresholds, save_tuned_thresholds
 
 GALLERY_SIZE = 24
@@ -115,11 +116,11 @@ counts = st.columns(4)
 counts[0].metric("Validation images", f"{images:,}")
 if several:
     counts[1].metric(
-        "Exact match",
+        metric_title("exact_match"),
         f"{metrics.exact_match:.3f}",
         help="Share of images whose set of firing classes is exactly their set of labels.",
     )
-    counts[2].metric("Macro F1", f"{metrics.macro_f1:.3f}")
+    counts[2].metric(metric_title("macro_f1"), f"{metrics.macro_f1:.3f}")
     counts[3].metric("Wrong label sets", f"{wrong.wrong_count:,}")
     st.caption(
         "These images carry several labels each, so two classes firing together is often "
@@ -133,7 +134,7 @@ if several:
 else:
     counts[1].metric("Both (2+ fire)", f"{sets.both_count:,}")
     counts[2].metric("Neither (none fires)", f"{sets.neither_count:,}")
-    counts[3].metric("Macro F1", f"{metrics.macro_f1:.3f}")
+    counts[3].metric(metric_title("macro_f1"), f"{metrics.macro_f1:.3f}")
 
 pair_labels = [tables.pair_label(a, b) for a, b in zip(pairs["a"], pairs["b"], strict=True)]
 chosen_label = st.selectbox(

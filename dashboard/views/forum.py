@@ -18,6 +18,7 @@ from engine import modes, run_pairing
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.config import DataConfig
 from engine.errors import EngineError
+from engine.metric_names import metric_label
 from engine.models import describe_head
 from engine.states import RunHealth
 
@@ -197,7 +198,9 @@ else:
         {
             "run": loaded.id,
             "trained with": "softmax" if loaded.mode == "multi-class" else "sigmoids (BCE)",
-            "accuracy (argmax)": round(loaded.metrics.get("val_accuracy", float("nan")), 4),
+            metric_label("val_accuracy"): round(
+                loaded.metrics.get("val_accuracy", float("nan")), 4
+            ),
         }
         for loaded in (run, twin)
     ]

@@ -14,18 +14,20 @@ from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes
 from engine.labels import LABEL_MODES
+from engine.metric_names import metric_title
 from engine.models import available_models, freeze_warning
 
 POLL_SECONDS = 1.0
 WAITING_POLL_SECONDS = 3.0
-METRIC_LABELS = {
-    "val_accuracy": "Accuracy (argmax)",
-    "val_accuracy_multi": "accuracy_multi",
-    "val_exact_match": "Exact match",
-    "val_macro_f1": "Macro F1",
-    "val_loss": "Validation loss",
-    "train_loss": "Training loss",
-}
+# The final metrics shown, in this order (named by engine.metric_names).
+HEADLINE = (
+    "val_accuracy",
+    "val_accuracy_multi",
+    "val_exact_match",
+    "val_macro_f1",
+    "val_loss",
+    "train_loss",
+)
 # A run on data whose images carry several labels leads with the multi-label metrics, as
 # Explore does: argmax accuracy (one winner) says little when two classes are both right.
 SEVERAL_LABELS_HEADLINE = (
@@ -197,12 +199,12 @@ def show_finished(progress: JobProgress) -> None:
         st.success(f"Done: {progress.epochs} epochs in {progress.elapsed:.0f} s.")
     final = progress.last_metrics
     several = multi_label_data(progress.run_id)
-    order = SEVERAL_LABELS_HEADLINE if several else tuple(METRIC_LABELS)
+    order = SEVERAL_LABELS_HEADLINE if several else HEADLINE
     shown = [key for key in order if key in final]
     if shown:
         columns = st.columns(len(shown))
         for column, key in zip(columns, shown, strict=True):
-            column.metric(METRIC_LABELS[key], f"{final[key]:.4f}")
+            column.metric(metric_title(key), f"{final[key]:.4f}")
         if several:
             st.caption(
                 "These images carry several labels each, so two classes firing together is "

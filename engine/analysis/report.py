@@ -20,6 +20,7 @@ from engine.analysis.pairs import confused_pairs, firing_sets
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.analysis.thresholds import threshold_metrics, tune_thresholds
 from engine.json_values import plain_json
+from engine.metric_names import metric_label
 
 if TYPE_CHECKING:
     from engine.runs import LoadedRun
@@ -131,10 +132,12 @@ def format_report(report: dict[str, Any]) -> str:
         "",
     ]
     metrics = report["metrics"]
+    scores = ", ".join(
+        f"{metric_label(key)} {metrics[key]:.4f}"
+        for key in ("accuracy", "accuracy_multi", "exact_match", "macro_f1")
+    )
     lines.append(
-        f"Metrics at threshold {report['threshold']:g}: accuracy (argmax) "
-        f"{metrics['accuracy']:.4f}, accuracy_multi {metrics['accuracy_multi']:.4f}, exact "
-        f"match {metrics['exact_match']:.4f}, macro F1 {metrics['macro_f1']:.4f}, mean AP "
+        f"Metrics at threshold {report['threshold']:g}: {scores}, mean AP "
         f"{_number(metrics['mean_average_precision'])}"
     )
     per_class = pd.DataFrame(metrics["per_class"]).set_index("class")

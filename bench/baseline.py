@@ -24,7 +24,7 @@ from torchvision import datasets, transforms
 
 from bench.measure import synchronize
 from engine.config import TrainConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.labels import loss_function
 
 NUM_WORKERS = 2  # what the torchvision tutorials pass; the machine the bench targets has 2 cores

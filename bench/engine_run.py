@@ -21,7 +21,7 @@ import torch
 from bench.measure import synchronize
 from engine.callbacks import Callback, TrainState
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.device import resolve_device
 from engine.training import FitResult, fit
 

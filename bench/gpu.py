@@ -14,7 +14,7 @@ from torch.profiler import ProfilerActivity, profile
 from bench.measure import synchronize
 from engine.callbacks import Callback, TrainState
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.training import fit
 
 GPU_MATMUL_SIZE = 8192  # 2048 is too small to keep a large GPU busy; 8192 reaches its peak

@@ -18,7 +18,7 @@ from PIL import Image
 
 from bench.measure import median_seconds
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.images import decode_image, preprocess
 from engine.prediction import predict_images, predict_tensor
 from engine.runs import LoadedRun, RunStore

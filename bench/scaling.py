@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 
 SIZES = (1_000, 5_000, 20_000, 60_000)
 MAX_SHIFT = 2

@@ -1,7 +1,7 @@
 """Command-line start-up: how long `python -m engine --help` and the listings take, each the
 median of a few fresh processes, beside a bare interpreter and `import torch` measured in the
-same run. The parser and the configs load without torch, so `--help` should cost about as
-much as the interpreter itself; `datasets` and `models` still load torch today.
+same run. The parser, the configs and the dataset and model listings load without torch, so
+each of these should cost about as much as the interpreter itself.
 """
 
 from __future__ import annotations

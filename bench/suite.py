@@ -26,7 +26,8 @@ from bench.report import format_value, table
 from bench.startup import startup_section
 from bench.throughput import Comparison, Throughput, combined_speedup
 from engine.config import DataConfig, RunConfig
-from engine.data import DatasetSplit, load_dataset
+from engine.datasets.dataset import DatasetSplit
+from engine.datasets.loading import load_dataset
 from engine.models import build_model
 
 MODES = ("multi-label", "multi-class")  # the default mode first

@@ -47,7 +47,7 @@ def _dataset_cache() -> _SmallCache:
 
 def dataset_choices() -> list[Any]:
     """The engine's datasets (offline default first), as DatasetInfo records."""
-    from engine.data import available_datasets
+    from engine.datasets.registry import available_datasets
 
     return list(available_datasets())
 
@@ -58,7 +58,7 @@ def is_dataset_loaded(config: DataConfig) -> bool:
 
 def load_dataset(config: DataConfig, progress: Callable[[str, float], None] | None = None) -> Any:
     """The DatasetSplit for `config`, loaded once and shared; EngineError when it cannot be."""
-    from engine.data import load_dataset as engine_load
+    from engine.datasets.loading import load_dataset as engine_load
 
     cache = _dataset_cache()
     split = cache.get(config)

@@ -17,7 +17,7 @@ from dashboard import caches, charts_teaching, messages, session
 from engine.analysis import experiments
 from engine.callbacks import Callback, TrainState
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.errors import EngineError
 from engine.jobs import TaskProgress, start_task
 from engine.nondigits import NON_DIGIT_KINDS

@@ -4,7 +4,7 @@ Owns the defences against hostile archives: members that escape the target folde
 absolute paths, drive letters), symbolic links, password-protected members, zip bombs (the
 declared sizes are summed before anything is written, and the bytes actually written are
 counted while streaming, since declared sizes can lie) and archives with too many members.
-Reading the extracted folder as a dataset is engine/data.py's job.
+Reading the extracted folder as a dataset is engine/datasets/folders.py's job.
 
 Everything is written into a temporary folder inside `destination` and moved into place only
 when the whole archive extracted cleanly; on any failure that folder is removed, so nothing

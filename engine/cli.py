@@ -240,7 +240,7 @@ def _end_progress_line() -> None:
 def train_command(args: argparse.Namespace) -> int:
     from engine.atomic_files import atomic_write_bytes
     from engine.callbacks import ProgressPrinter
-    from engine.data import load_dataset
+    from engine.datasets.loading import load_dataset
     from engine.distributed import is_main_process
     from engine.models import freeze_warning
     from engine.pipeline import train_run
@@ -502,13 +502,11 @@ def teach_none_command(args: argparse.Namespace) -> int:
 
 
 def datasets_command(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from engine.data import available_datasets
+    from engine.datasets.registry import available_datasets
 
     infos = available_datasets()
     if args.json:
-        _print_json([asdict(info) for info in infos])
+        _print_json([info.listing() for info in infos])
         return 0
     rows = [(i.name, "yes" if i.offline else "download", i.title) for i in infos]
     print(text_table(("name", "offline", "title"), rows))
@@ -517,7 +515,7 @@ def datasets_command(args: argparse.Namespace) -> int:
 
 
 def models_command(args: argparse.Namespace) -> int:
-    from engine.models import available_models
+    from engine.model_names import available_models
 
     names = available_models()
     if args.json:

@@ -96,7 +96,7 @@ class DataConfig:
     dataset: str = setting(
         "mnist-5k", "a name from `python -m engine datasets`, or folder:PATH or zip:PATH"
     )
-    # None: engine.data.default_data_root()
+    # None: engine.datasets.registry.default_data_root()
     root: str | None = setting(None, "where downloadable datasets live", flag="--data-root")
     download: bool = setting(False, "download a torchvision dataset when it is missing")
     # mnist-5k ignores it: its 4,000/1,000 split is fixed

@@ -47,7 +47,7 @@ import torch
 from engine import hosting, pipeline, runs
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.device import resolve_device
 from engine.errors import EngineError
 from engine.states import FINISHED_JOB_STATES, JobState

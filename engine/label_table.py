@@ -15,8 +15,8 @@ puts the image in the validation part; without it the split is drawn like any ot
 anywhere below it (PASCAL's `train/000005.jpg` is listed as `000005.jpg`).
 
 This module only reads and checks the table; decoding the images and building tensors is
-engine/data.py's job. Every problem is a `DatasetError` that names the CSV by its own file
-name, the row and the fix, never a server path.
+engine/datasets/folders.py's job. Every problem is a `DatasetError` that names the CSV by its
+own file name, the row and the fix, never a server path.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.config import ModelConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.errors import LabelShapeError
 from engine.labels import check_targets, is_multi_hot, to_multi_label
 

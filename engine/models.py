@@ -21,6 +21,11 @@ from torch import nn
 
 from engine.config import ModelConfig
 from engine.errors import ModelError
+from engine.model_names import (
+    TORCHVISION_MODELS,
+    UNOFFERED_TORCHVISION_MODELS,
+    available_models,
+)
 from engine.nets import MLP, DigitCNN
 
 # Architecture (lower-cased class name, matched along the class hierarchy) -> head attribute.
@@ -34,28 +39,6 @@ HEAD_PATHS: dict[str, str] = {
     "regnet": "fc",
     "shufflenetv2": "fc",
 }
-
-BUILT_IN_MODELS = ("cnn", "mlp")
-# The torchvision classifiers offered: each learns on 28x28 digits and 32x32 colour images with
-# the default settings, in both label modes (tests/engine/test_models_learn.py trains every one
-# on real digits). Measured on mnist-5k, --limit 2000, defaults, argmax validation accuracy:
-# resnet18 ~97% in both modes.
-TORCHVISION_MODELS = ("resnet18",)
-# Built (so older runs still load, and their heads are in HEAD_PATHS) but not offered: with the
-# defaults on 2,000 digits, even with batch-norm statistics re-estimated after training, they
-# stayed below 80% (mobilenet_v3_small 79-82%, shufflenet_v2_x1_0 83-85%, mobilenet_v2 69-73%,
-# regnet_y_400mf 69-70%), or cost several times resnet18's training time (resnet34, resnet50)
-# for no gain on images this small.
-UNOFFERED_TORCHVISION_MODELS = (
-    "mobilenet_v3_small",
-    "resnet34",
-    "resnet50",
-    "mobilenet_v3_large",
-    "mobilenet_v2",
-    "efficientnet_b0",
-    "regnet_y_400mf",
-    "shufflenet_v2_x1_0",
-)
 
 
 @dataclass(frozen=True)
@@ -77,11 +60,6 @@ class HeadDescription:
             f"{self.head_params:,} parameters; model: {self.trainable_params:,} trainable, "
             f"{self.frozen_params:,} frozen"
         )
-
-
-def available_models() -> list[str]:
-    """Names build_model accepts: the built-in nets first, then torchvision's."""
-    return [*BUILT_IN_MODELS, *TORCHVISION_MODELS]
 
 
 def freeze_warning(config: ModelConfig) -> str | None:

@@ -2,7 +2,7 @@
 both label modes, and a model's head before and after it is reset for a dataset.
 
 Plain data (DataFrames, numpy arrays, dataclasses) built from the engine's datasets and
-models, so the dashboard's pages only draw. Loading data lives in engine/data.py, heads in
+models, so the dashboard's pages only draw. Loading data lives in engine/datasets/, heads in
 engine/models.py; this module only reads them.
 """
 
@@ -15,9 +15,10 @@ import pandas as pd
 import torch
 
 from engine.config import ModelConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 from engine.images import to_display
 from engine.labels import is_multi_hot, to_multi_label
+from engine.model_names import BUILT_IN_MODELS
 
 PUBLISHED_CLASSES = 1000  # ImageNet: the head every torchvision classifier is published with
 
@@ -149,7 +150,7 @@ def head_change(
     """
     from engine import models  # imported here: models pull in torchvision, slow to import
 
-    built_in = config.name in models.BUILT_IN_MODELS
+    built_in = config.name in BUILT_IN_MODELS
     classes = num_classes if built_in else PUBLISHED_CLASSES
     model = models.build_model(
         ModelConfig(name=config.name, pretrained=False, freeze_body=False), classes, image_shape

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import data, distributed, training
+from engine import distributed, training
 from engine.callbacks import Callback
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
+from engine.datasets.loading import load_dataset
 from engine.errors import EngineError
 from engine.runs import RunStore, RunWriter
 from engine.states import RunState
@@ -47,7 +48,7 @@ def train_run(
     the store alone and return None.
     """
     if split is None:
-        split = data.load_dataset(config.data)
+        split = load_dataset(config.data)
     if not distributed.is_main_process():
         training.fit(config, split, callbacks)
         return None

@@ -38,7 +38,7 @@ from torch import nn
 from engine.augment import augment_batch
 from engine.callbacks import Callback, StopTraining, TrainState
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.device import resolve_device
 from engine.distributed import (
     SINGLE_PROCESS,

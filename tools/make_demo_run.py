@@ -27,7 +27,8 @@ from pathlib import Path
 
 from engine.callbacks import ProgressPrinter
 from engine.config import RunConfig
-from engine.data import NON_DIGIT_TRAIN_SEED, add_non_digits, load_dataset
+from engine.datasets.loading import load_dataset
+from engine.datasets.none_examples import NON_DIGIT_TRAIN_SEED, add_non_digits
 from engine.pipeline import train_run
 from engine.runs import DEMO_RUNS, RUN_FILE, RunStore
 

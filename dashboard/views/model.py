@@ -8,7 +8,8 @@ import streamlit as st
 from dashboard import caches, glossary, links, messages
 from engine.config import DataConfig, ModelConfig
 from engine.errors import EngineError
-from engine.models import available_models, freeze_warning
+from engine.model_names import available_models
+from engine.models import freeze_warning
 
 st.title("Model")
 st.write(

@@ -15,7 +15,8 @@ from engine.errors import EngineError
 from engine.jobs import JobProgress, TrainingJob, default_processes
 from engine.labels import LABEL_MODES
 from engine.metric_names import metric_title
-from engine.models import available_models, freeze_warning
+from engine.model_names import available_models
+from engine.models import freeze_warning
 
 POLL_SECONDS = 1.0
 WAITING_POLL_SECONDS = 3.0

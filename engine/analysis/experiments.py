@@ -3,7 +3,8 @@
 
 The forum's "none of the above" advice, measured: the same sigmoid (multi-label) model is
 trained twice on the same split, once as is and once with generated non-digits (blank, noise,
-letters, shapes, strokes) whose targets are all zeros (engine.data.add_non_digits), then both
+letters, shapes, strokes) whose targets are all zeros
+(engine.datasets.none_examples.add_non_digits), then both
 are shown non-digits drawn with another seed, so none of them was seen in training.
 
 Unseen images of the kinds it was taught are the easy test. The honest one holds a whole kind
@@ -25,7 +26,9 @@ from engine.analysis.outputs import fired
 from engine.analysis.readings import read_outputs
 from engine.callbacks import Callback
 from engine.config import RunConfig
-from engine.data import DatasetSplit, add_non_digits, load_dataset
+from engine.datasets.dataset import DatasetSplit
+from engine.datasets.loading import load_dataset
+from engine.datasets.none_examples import add_non_digits
 from engine.errors import EngineError
 from engine.nondigits import NON_DIGIT_KINDS, make_non_digits
 from engine.training import FitResult, fit

@@ -13,7 +13,7 @@ Limits (stated in the README):
 - MAX_WEIGHTS_BYTES: weights.pt (resnet50's are about 95 MB).
 - MAX_VALIDATION_BYTES: validation.npz's arrays once decompressed, read from the arrays'
   headers before any of them is decompressed (a 3 MB file can claim gigabytes).
-- MAX_IMAGE_SIDE, channels 1 or 3; MAX_CLASSES (engine.data) classes;
+- MAX_IMAGE_SIDE, channels 1 or 3; MAX_CLASSES (engine.datasets.registry) classes;
   MAX_CLASS_NAME_CHARS per class name.
 """
 
@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from engine.datasets.registry import MAX_CLASSES
 from engine.errors import RunError
 from engine.runs.layout import METRICS_FILE, RUN_FILE
 
@@ -122,7 +123,6 @@ def read_history(folder: Path) -> list[dict[str, float]]:
 
 def record_problem(record: Mapping[str, Any]) -> str | None:
     """What in a finished run's run.json cannot be used to rebuild it, if anything."""
-    from engine.data import MAX_CLASSES
     from engine.images import PREPROCESS_STYLES
 
     names, shape = record.get("class_names"), record.get("image_shape")

@@ -21,8 +21,8 @@ _LEFTOVER = re.compile(r"^\..*\.([0-9a-f]{6})-(\d+)(?:[.-].*)?(\.tmp|\.staging|\
 _UNTAGGED_LEFTOVER = re.compile(r"^\..*(\.tmp|\.staging)$")  # written before writers were tagged
 _UNTAGGED_LEFTOVER_SECONDS = 3600
 # Scratch folders other modules make in the system temp folder, named `PREFIX<tag>-...`
-# (engine.atomic_files.scratch_prefix): extracted zips (engine.data) and torchrun jobs' files
-# (engine.torchrun_jobs).
+# (engine.atomic_files.scratch_prefix): extracted zips (engine.datasets.folders) and
+# torchrun jobs' files (engine.torchrun_jobs).
 _SCRATCH = re.compile(r"^lme-(?:zip|job)-([0-9a-f]{6})-(\d+)-")
 
 

@@ -38,7 +38,7 @@ from engine.runs.writer import RunWriter
 from engine.states import RunState
 
 if TYPE_CHECKING:
-    from engine.data import DatasetSplit
+    from engine.datasets.dataset import DatasetSplit
 
 
 class RunStore:

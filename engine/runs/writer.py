@@ -30,7 +30,7 @@ from engine.runs.records import run_warnings
 from engine.states import RunState
 
 if TYPE_CHECKING:
-    from engine.data import DatasetSplit
+    from engine.datasets.dataset import DatasetSplit
     from engine.training import FitResult
 
 DISK_FULL_BYTES = 16 * 1024 * 1024  # less free space than this after a failed write: full

@@ -19,7 +19,7 @@ from bench.flops import training_flops_per_image
 from bench.report import save_json, table
 from bench.suite import MatmulSamples, accuracy_rows, train_side_by_side
 from engine.config import RunConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 
 
 def _digit_split(train: int = 96, valid: int = 64, classes: int = 4) -> DatasetSplit:

@@ -19,7 +19,8 @@ import torch
 from dashboard import session
 from engine.cli import main
 from engine.config import RunConfig
-from engine.data import MAX_CLASSES, DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
+from engine.datasets.registry import MAX_CLASSES
 from engine.pipeline import train_run
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts

@@ -39,7 +39,7 @@ class BadInput:
     build: Callable[[], bytes]
     kind: str  # "image" (Predict upload) or "archive" (Data page's image-folder zip)
     error: str | None  # fragment of the error message; None when the upload is accepted
-    stage: str  # which step answers: "decode", "extract" or "dataset" (engine.data's loader)
+    stage: str  # which step answers: "decode", "extract" or "dataset" (engine.datasets' loader)
     outcome: str  # the expected outcome in words (for accepted inputs, the normalised result)
     blank: bool = False  # accepted image whose digit preprocessing is an empty canvas
     size: tuple[int, int] | None = None  # accepted image: (width, height) after decoding

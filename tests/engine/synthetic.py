@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 
 
 def blocks_split(per_class: int = 12, num_classes: int = 3, seed: int = 0) -> DatasetSplit:

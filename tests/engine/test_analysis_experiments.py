@@ -7,7 +7,7 @@ import torch
 
 from engine.analysis import teach_none
 from engine.config import ModelConfig, RunConfig, TrainConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 from engine.errors import EngineError
 
 

@@ -13,7 +13,7 @@ import pytest
 import engine.archives as archives
 from engine.archives import MAX_ARCHIVE_BYTES, MAX_ARCHIVE_MEMBERS, extract_zip
 from engine.config import DataConfig
-from engine.data import load_dataset
+from engine.datasets.loading import load_dataset
 from engine.errors import ArchiveError, DatasetError
 from tests.engine.bad_inputs import (
     ARCHIVE_CASES,

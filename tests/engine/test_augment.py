@@ -10,7 +10,7 @@ import torch
 
 from engine.augment import AugmentRanges, augment_batch, jitter_strokes
 from engine.config import RunConfig
-from engine.data import load_dataset
+from engine.datasets.loading import load_dataset
 from engine.training import fit
 
 NOTHING = AugmentRanges(rotation_degrees=0, scale=0, shear=0, shift=0, stroke=0, bold=0)

@@ -4,6 +4,7 @@ file formats (IDX and CIFAR pickles, written here in miniature), image folders a
 import gzip
 import hashlib
 import io
+import os
 import pickle
 import struct
 import zipfile
@@ -15,17 +16,13 @@ import torch
 import torchvision.datasets
 from PIL import Image
 
-from engine import data
 from engine.config import DataConfig
-from engine.data import (
-    DIGIT_CLASSES,
-    NON_DIGIT_TRAIN_SEED,
-    available_datasets,
-    default_data_root,
-    load_dataset,
-    make_two_digits,
-    stratified_split,
-)
+from engine.datasets import shipped, two_digits
+from engine.datasets.loading import load_dataset
+from engine.datasets.none_examples import NON_DIGIT_TRAIN_SEED
+from engine.datasets.registry import DIGIT_CLASSES, available_datasets, default_data_root
+from engine.datasets.splitting import stratified_split
+from engine.datasets.two_digits import make_two_digits
 from engine.errors import DatasetError, LabelShapeError
 from engine.labels import to_multi_class
 from engine.nondigits import make_non_digits
@@ -65,7 +62,7 @@ def test_unknown_dataset_names_the_choices():
 
 
 def test_shipped_file_is_the_one_the_readme_records():
-    path = Path(data.__file__).parent / "assets" / "mnist_5k.npz"
+    path = shipped.MNIST_5K_PATH
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     readme = (path.parent / "README.md").read_text()
     assert digest in readme
@@ -90,7 +87,7 @@ def test_mnist_5k_is_a_fixed_stratified_4000_1000_split():
     assert torch.bincount(split.valid.targets).tolist() == [100] * 10
     assert int(split.train.images.max()) == 255 and split.warnings == ()
     # train and validation hold different images, and together all 5,000
-    _, _, train, valid = data._mnist_5k_arrays()
+    _, _, train, valid = shipped.mnist_5k_arrays()
     assert sorted(torch.cat([train, valid]).tolist()) == list(range(5000))
 
 
@@ -208,9 +205,9 @@ def test_two_digits_dataset_is_multi_label_and_does_not_leak():
     assert torch.equal(split.train.targets.sum(dim=1), torch.full((4000,), 2.0))
     assert int(split.valid.targets.sum(dim=0).min()) > 50  # every digit appears often
     # every validation half is a validation digit of mnist-5k, never a training one
-    images, _, train, valid = data._mnist_5k_arrays()
-    valid_tiles = {bytes(tile.numpy()) for tile in data._digit_tiles(images[valid])}
-    train_tiles = {bytes(tile.numpy()) for tile in data._digit_tiles(images[train])}
+    images, _, train, valid = shipped.mnist_5k_arrays()
+    valid_tiles = {bytes(tile.numpy()) for tile in two_digits.digit_tiles(images[valid])}
+    train_tiles = {bytes(tile.numpy()) for tile in two_digits.digit_tiles(images[train])}
     halves = [split.valid.images[:, 0, 4:24, :14], split.valid.images[:, 0, 4:24, 14:]]
     for half in halves:
         found = [bytes(tile.numpy()) in valid_tiles for tile in half]
@@ -288,27 +285,27 @@ def test_mnist_trains_on_its_training_file_and_validates_on_its_test_file(tmp_pa
 
 
 def test_the_full_mnist_is_shipped_with_its_recorded_digests():
-    shipped = data.MNIST_ASSETS
-    assert sorted(p.name for p in shipped.iterdir() if p.suffix == ".gz") == sorted(
-        f"{name}.gz" for name in data.MNIST_FILES
+    assets = shipped.MNIST_ASSETS
+    assert sorted(p.name for p in assets.iterdir() if p.suffix == ".gz") == sorted(
+        f"{name}.gz" for name in shipped.MNIST_FILES
     )
-    readme = (shipped.parent / "README.md").read_text()
+    readme = (assets.parent / "README.md").read_text()
     assert "CC BY-SA 3.0" in readme
-    for name, digest in data.MNIST_FILES.items():
+    for name, digest in shipped.MNIST_FILES.items():
         assert digest in readme
         assert (
-            hashlib.sha256(gzip.decompress((shipped / f"{name}.gz").read_bytes())).hexdigest()
+            hashlib.sha256(gzip.decompress((assets / f"{name}.gz").read_bytes())).hexdigest()
             == digest
         )
 
 
-def test_mnist_is_extracted_offline_on_first_use(tmp_path, monkeypatch):
-    """The shipped files are checked by sha256 and renamed into place; here a small stand-in
-    copy with its own digests keeps the test fast."""
+def _small_shipped_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A small stand-in for the shipped MNIST, with its own digests, keeps the tests fast:
+    60 training and 10 test digits, image i's pixel (0, 0) is i and pixel (1, 1) its label."""
     small = tmp_path / "assets"
     small.mkdir()
     digests = {}
-    for name in data.MNIST_FILES:
+    for name in shipped.MNIST_FILES:
         count = 60 if name.startswith("train") else 10
         labels = np.arange(count) % 10
         if "images" in name:
@@ -321,8 +318,15 @@ def test_mnist_is_extracted_offline_on_first_use(tmp_path, monkeypatch):
         raw = (tmp_path / name).read_bytes()
         (small / f"{name}.gz").write_bytes(gzip.compress(raw))
         digests[name] = hashlib.sha256(raw).hexdigest()
-    monkeypatch.setattr(data, "MNIST_ASSETS", small)
-    monkeypatch.setattr(data, "MNIST_FILES", digests)
+    monkeypatch.setattr(shipped, "MNIST_ASSETS", small)
+    monkeypatch.setattr(shipped, "MNIST_FILES", digests)
+    return digests
+
+
+def test_mnist_is_extracted_offline_on_first_use(tmp_path, monkeypatch):
+    """The shipped files are checked by sha256 and renamed into place."""
+    digests = _small_shipped_mnist(tmp_path, monkeypatch)
+    small = tmp_path / "assets"
     root = tmp_path / "root"
     split = load_dataset(DataConfig(dataset="mnist", root=str(root)))
     assert (len(split.train), len(split.valid)) == (60, 10)
@@ -335,12 +339,35 @@ def test_mnist_is_extracted_offline_on_first_use(tmp_path, monkeypatch):
     assert torch.equal(again.train.images, split.train.images)
 
 
+def test_each_extracted_mnist_file_is_fsynced_before_its_rename(tmp_path, monkeypatch):
+    """A power cut after the rename must not leave an empty or half-written file in place."""
+    digests = _small_shipped_mnist(tmp_path, monkeypatch)
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor: int) -> None:
+        events.append("fsync")
+        real_fsync(descriptor)
+
+    def replace(source: str, destination: str) -> None:
+        events.append(f"rename {Path(destination).name}")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    raw = shipped.install_shipped_mnist(tmp_path / "root")
+    renames = [index for index, event in enumerate(events) if event.startswith("rename")]
+    assert sorted(events[index].removeprefix("rename ") for index in renames) == sorted(digests)
+    assert all(events[index - 1] == "fsync" for index in renames)
+    assert sorted(path.name for path in raw.iterdir()) == sorted(digests)
+
+
 def test_a_damaged_shipped_mnist_file_is_refused_and_not_installed(tmp_path, monkeypatch):
     small = tmp_path / "assets"
     small.mkdir()
-    for name in data.MNIST_FILES:
+    for name in shipped.MNIST_FILES:
         (small / f"{name}.gz").write_bytes(gzip.compress(b"not mnist"))
-    monkeypatch.setattr(data, "MNIST_ASSETS", small)
+    monkeypatch.setattr(shipped, "MNIST_ASSETS", small)
     with pytest.raises(DatasetError, match="damaged .sha256 mismatch.: reinstall"):
         load_dataset(DataConfig(dataset="mnist", root=str(tmp_path / "root")))
     assert list((tmp_path / "root" / "MNIST" / "raw").iterdir()) == []

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from engine.config import DataConfig
-from engine.data import MAX_DATASET_PIXELS, load_dataset
+from engine.datasets.folders import MAX_DATASET_PIXELS
+from engine.datasets.loading import load_dataset
 from engine.errors import DatasetError
 from engine.images import decode_image
 from tests.engine.child_peak import run_child
@@ -77,7 +78,7 @@ def test_a_zip_of_huge_canvases_is_refused_before_any_decoding(
 
 
 def test_a_dataset_with_too_many_classes_is_refused(tmp_path: Path) -> None:
-    from engine.data import MAX_CLASSES
+    from engine.datasets.registry import MAX_CLASSES
 
     buffer = io.BytesIO()
     Image.new("L", (8, 8), 0).save(buffer, format="PNG")

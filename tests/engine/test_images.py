@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from engine.data import MNIST_5K_PATH
+from engine.datasets.shipped import MNIST_5K_PATH
 from engine.errors import ImageError
 from engine.images import (
     MAX_PIXELS,

@@ -16,7 +16,7 @@ import torch
 from engine import jobs, pipeline, runs
 from engine.callbacks import StopTraining, TrainState
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 from engine.errors import DatasetError, EngineError
 
 TINY = RunConfig(

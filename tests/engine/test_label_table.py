@@ -13,7 +13,7 @@ import torch
 
 from engine.cli import main
 from engine.config import DataConfig
-from engine.data import load_dataset
+from engine.datasets.loading import load_dataset
 from engine.errors import DatasetError
 from engine.label_table import MAX_TABLE_ROWS, label_set_text
 from tests.engine import labelled_data

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.config import DataConfig
-from engine.data import load_dataset
+from engine.datasets.loading import load_dataset
 from engine.lessons import reproduce_forum_error
 from tests.engine.synthetic import blocks_split
 

@@ -11,8 +11,8 @@ from torch import nn
 
 from engine.config import ModelConfig, RunConfig
 from engine.errors import ModelError
+from engine.model_names import available_models
 from engine.models import (
-    available_models,
     build_model,
     describe_head,
     freeze_body,

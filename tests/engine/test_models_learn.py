@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from engine.config import RunConfig
-from engine.data import DatasetSplit, ImageDataset, load_dataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
+from engine.datasets.loading import load_dataset
 from engine.errors import ModelError
-from engine.models import UNOFFERED_TORCHVISION_MODELS, available_models
+from engine.model_names import UNOFFERED_TORCHVISION_MODELS, available_models
 from engine.training import fit, recalibrate_batch_norm
 
 pytestmark = pytest.mark.slow  # trains or reads real models for many seconds; CI runs it

@@ -7,7 +7,7 @@ import torch
 
 from engine import overview
 from engine.config import ModelConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 
 
 def _split() -> DatasetSplit:

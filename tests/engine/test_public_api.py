@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,62 @@ def test_the_command_lines_help_parser_and_configs_load_without_torch() -> None:
     helps, commands, mode, torch_loaded = result.stdout.split()
     assert int(commands) >= 7 and int(helps) == int(commands) + 1
     assert (mode, torch_loaded) == ("multi-class", "False")
+
+
+# `python -m engine datasets|models`, as a script runs them: the listing on stdout, and on
+# stderr whether torch was imported on the way.
+LISTING_PROBE = """
+import sys
+from engine.cli import main
+status = main(sys.argv[1:])
+print("torch" in sys.modules, file=sys.stderr)
+sys.exit(status)
+"""
+
+DATASETS_TABLE = """\
+name           offline   title
+mnist-5k       yes       MNIST 5k (built in)
+two-digits     yes       Two digits (multi-label)
+mnist          yes       MNIST (full, built in)
+fashion-mnist  download  Fashion-MNIST (torchvision)
+kmnist         download  Kuzushiji-MNIST (torchvision)
+cifar10        download  CIFAR-10 (torchvision)
+also: folder:/path (one sub-folder per class), zip:/path.zip
+"""
+
+
+def _listing(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", LISTING_PROBE, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stderr.strip() == "False", f"torch was imported: {result.stderr}"
+    return result.stdout
+
+
+def test_listing_datasets_prints_the_same_table_without_torch() -> None:
+    assert _listing("datasets") == DATASETS_TABLE
+
+
+def test_listing_datasets_as_json_keeps_its_five_fields_without_torch() -> None:
+    rows = json.loads(_listing("datasets", "--json"))
+    assert [list(row) for row in rows] == [
+        ["name", "title", "description", "offline", "preprocess"]
+    ] * 6
+    assert rows[1] == {
+        "name": "two-digits",
+        "title": "Two digits (multi-label)",
+        "description": "Pairs of different mnist-5k digits side by side, both labels set: 4,000 "
+        "training and 1,000 validation images. Trains in multi-label mode only.",
+        "offline": True,
+        "preprocess": "digit-pair",
+    }
+
+
+def test_listing_models_prints_the_offered_names_without_torch() -> None:
+    assert _listing("models") == "cnn\nmlp\nresnet18\n"
+    assert _listing("models", "--json").split() == ["[", '"cnn",', '"mlp",', '"resnet18"', "]"]

@@ -19,7 +19,7 @@ import engine.pipeline as pipeline
 import engine.runs as runs
 from engine.atomic_files import atomic_open, atomic_write_json
 from engine.config import RunConfig
-from engine.data import DatasetSplit, ImageDataset
+from engine.datasets.dataset import DatasetSplit, ImageDataset
 from engine.errors import RunError
 from engine.runs import RunStore, load_state_dict
 from engine.runs.layout import RUN_ID_PATTERN, new_run_id

@@ -11,7 +11,7 @@ import torch
 
 from engine.callbacks import Callback, ProgressPrinter, StopTraining, TrainState, format_metrics
 from engine.config import RunConfig
-from engine.data import DatasetSplit
+from engine.datasets.dataset import DatasetSplit
 from engine.errors import LabelShapeError
 from engine.nets import DigitCNN
 from engine.training import (

@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from engine.data import _mnist_5k_arrays, make_two_digits
+from engine.datasets.shipped import mnist_5k_arrays
+from engine.datasets.two_digits import make_two_digits
 from engine.images import decode_image, preprocess
 from engine.prediction import predict_images
 from engine.runs import RunStore
@@ -81,7 +82,7 @@ def test_light_ink_on_a_dark_ground_is_found_despite_a_gradient() -> None:
 
 
 def test_two_digits_are_laid_out_as_the_two_digits_set_was_built() -> None:
-    images, labels, train, _ = _mnist_5k_arrays()
+    images, labels, train, _ = mnist_5k_arrays()
     one = int(train[(labels[train] == 1).nonzero()[0]])
     seven = int(train[(labels[train] == 7).nonzero()[0]])
     # The set's own layout of this 1 and 7 (make_two_digits puts either one on the left).

@@ -9,5 +9,7 @@ One concept per module: `measure` (clocks and medians), `machine` (what the hard
 `flops` (the work one image costs), `baseline` (the tutorial pipeline), `engine_run` (the
 engine's fit, timed through its callbacks), `throughput`, `accuracy`, `latency`,
 `analysis_speed`, `scaling`, `gpu`, `startup` (the measurements), `targets` (the speed goals,
-met or missed), `report` (tables and JSON) and `suite` (the sections in order).
+met or missed), `report` (tables and JSON) and `suite` (the sections in order). Apart from
+the suite, `load` puts many browser visitors on one hosted server, started by `server` (which
+the browser tests use too).
 """

@@ -22,15 +22,14 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from bench.server import streamlit_server
+
 CHROMIUM = os.environ.get("LME_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 DEMO_RUNS = {"demo", "demo-softmax"}
@@ -77,14 +76,6 @@ class LoadReport:
         ]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -117,34 +108,6 @@ def _digits(count: int) -> list[tuple[bytes, str]]:
         if len(found) == count:
             break
     return found
-
-
-def start_server(runs_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    environment = {
-        **os.environ,
-        "LME_PUBLIC": "1",
-        "LME_RUNS_DIR": str(runs_dir),
-        "LME_UPLOADS_DIR": str(runs_dir.parent / "uploads"),
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"the server did not start:\n{log_path.read_text()[-2000:]}")
 
 
 async def _run_choices(page) -> list[str]:
@@ -220,9 +183,9 @@ async def run_load(args: argparse.Namespace) -> LoadReport:
     runs_dir = folder / "runs"
     log_path = folder / "server.log"
     digits = _digits(max(args.predictions, 1) * 3)
-    process, url = start_server(runs_dir, log_path)
     samples: list[float] = []
-    try:
+    settings = {"LME_PUBLIC": "1", "LME_UPLOADS_DIR": str(folder / "uploads")}
+    with streamlit_server(runs_dir, log_path, **settings) as (url, pid):
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             warm = await browser.new_page()  # every page once, so "before" is a served app
@@ -230,11 +193,11 @@ async def run_load(args: argparse.Namespace) -> LoadReport:
                 await warm.goto(f"{url}/{path}")
                 await warm.wait_for_timeout(1500)
             await warm.close()
-            report.memory_mb["before"] = _rss_mb(process.pid)
+            report.memory_mb["before"] = _rss_mb(pid)
 
             async def sample() -> None:
                 while True:
-                    samples.append(_rss_mb(process.pid))
+                    samples.append(_rss_mb(pid))
                     await asyncio.sleep(0.5)
 
             sampler = asyncio.create_task(sample())
@@ -268,13 +231,7 @@ async def run_load(args: argparse.Namespace) -> LoadReport:
             await browser.close()
         await asyncio.sleep(2)
         report.memory_mb["peak"] = max(samples or [0.0])
-        report.memory_mb["after"] = _rss_mb(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        report.memory_mb["after"] = _rss_mb(pid)
     report.log_tracebacks = log_path.read_text(errors="replace").count("Traceback")
     return report
 

@@ -64,7 +64,7 @@ def load_dataset(config: DataConfig, progress: Callable[[str, float], None] | No
     split = cache.get(config)
     if split is None:
         if config.dataset.startswith(("zip:", "folder:")):  # uploads: heavy, so in the queue
-            from engine.jobs import work_slot
+            from engine.work_queue import work_slot
 
             def waiting(place: int) -> None:
                 if progress is not None:  # a page element: raises when the visitor left

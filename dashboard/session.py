@@ -32,9 +32,9 @@ UPLOAD_CHOICE = "upload a .zip"  # the dataset option that reveals the zip uploa
 
 
 def current_job() -> Any:
-    """This tab's training job (engine.jobs.TrainingJob), or None. On a hosted server a
+    """This tab's training job (engine.training_jobs.TrainingJob), or None. On a hosted server a
     reloaded page or a new tab of the same visitor finds the visitor's latest job."""
-    from engine.jobs import get_job, jobs_of
+    from engine.training_jobs import get_job, jobs_of
 
     job = get_job(st.session_state.get(JOB_KEY))
     owner = visitor.visitor_owner()
@@ -78,10 +78,19 @@ def _job_status() -> None:
     st.page_link(links.TRAIN_PAGE, label="See it on the Train page", icon="🏋️")
 
 
+def progress_bar_until_finished(job: Any, label: Callable[[Any], str]) -> None:
+    """A running job's bar, `label(progress) · seconds`, for a polling fragment; once the job
+    has finished, a full rerun instead, so the page draws the outcome outside the fragment."""
+    progress = job.progress()
+    if progress.finished:
+        st.rerun()
+    st.progress(progress.fraction, text=f"{label(progress)} · {progress.elapsed:.0f} s")
+
+
 def start_training(config: Any, split: Any, processes: int = 1) -> Any:
-    """Start a training job for this visitor (engine.jobs.start_training) after the hosted
+    """Start a training job for this visitor (engine.training_jobs.start_training) after the hosted
     server's checks: their own data only, their quotas, and a stop when their tab is gone."""
-    from engine.jobs import start_training as engine_start
+    from engine.training_jobs import start_training as engine_start
 
     owner = visitor.visitor_owner()
     limits = hosting.hosting_limits()
@@ -240,6 +249,7 @@ TEACH_FORM = "lme_teach_form"
 TEACH_NONE_EXAMPLES = "lme_teach_none_examples"
 TEACH_HELD_OUT = "lme_teach_held_out"
 TEACH_EPOCHS = "lme_teach_epochs"
+TEACH_DATASET = "lme_teach_dataset"
 _TEACH_TASK = "lme_teach_task"  # (task id, description of its settings)
 _TEACH_OUTCOME = "lme_teach_outcome"  # (finished TaskProgress, description)
 

@@ -24,7 +24,7 @@ from engine.nondigits import NON_DIGIT_KINDS
 
 POLL_SECONDS = 1.0
 DIGIT_DATASETS = ("mnist-5k", "mnist")  # the sets whose images are digits, like the test's
-FALLBACK_DATASET = "mnist-5k"
+QUICK_DATASET = "mnist-5k"
 TEST_COUNT = 500  # unseen non-digits shown to both models
 DEFAULT_HELD_OUT = ("letters",)
 TASK_NAME = "Teaching 'none'"
@@ -41,14 +41,19 @@ ADVICE = (
 )
 
 
-def experiment_dataset(runs: Sequence) -> tuple[str, str]:
-    """(dataset, why): the compared runs' dataset when it is a digit set, else mnist-5k."""
+def dataset_choices(runs: Sequence) -> dict[str, str]:
+    """The digit sets the experiment may train on, each with what it costs: mnist-5k first
+    (the default: two models in seconds), then the compared runs' digit set when it is another
+    one (the full MNIST of the demo runs: minutes per model on a CPU, and a shared server's
+    CPU)."""
+    choices = {QUICK_DATASET: "4,000 training digits: seconds per model"}
     for run in runs:
-        if run.config.data.dataset in DIGIT_DATASETS:
-            return run.config.data.dataset, "the compared runs' dataset"
-    if runs:
-        return FALLBACK_DATASET, "the compared runs are not of a digit set"
-    return FALLBACK_DATASET, "the offline default"
+        dataset = run.config.data.dataset
+        if dataset in DIGIT_DATASETS and dataset not in choices:
+            choices[dataset] = (
+                "the compared runs' digits, 66,000 training images: minutes per model on a CPU"
+            )
+    return choices
 
 
 def run_experiment(
@@ -91,10 +96,7 @@ def poll_experiment() -> None:
     if running is None:
         return
     task, description = running
-    progress = task.progress()
-    if progress.finished:
-        st.rerun()
-    st.progress(progress.fraction, text=f"{progress.message} · {progress.elapsed:.0f} s")
+    session.progress_bar_until_finished(task, lambda progress: progress.message)
     st.caption(f"Running: {messages.plain(description)}")
 
 
@@ -129,8 +131,15 @@ def show_teaching_none(runs: Sequence) -> None:
     session.take_teaching_outcome()
     running = session.teaching_task()
     defaults = RunConfig()
-    dataset, why = experiment_dataset(runs)
+    choices = dataset_choices(runs)
     with st.form(session.TEACH_FORM, border=True):
+        dataset = st.selectbox(
+            "Digits to train on",
+            list(choices),
+            format_func=lambda name: f"{name} ({choices[name]})",
+            help="Both models train on these digits and are scored on their validation part.",
+            key=session.TEACH_DATASET,
+        )
         count_column, kinds_column, epochs_column = st.columns(3)
         none_examples = count_column.number_input(
             "All-zero examples to add",
@@ -153,7 +162,7 @@ def show_teaching_none(runs: Sequence) -> None:
             "Epochs (each model)", 1, 50, defaults.train.epochs, key=session.TEACH_EPOCHS
         )
         st.caption(
-            f"Dataset: {dataset} ({why}) · model: {defaults.model.name} · both models are "
+            f"Model: {defaults.model.name} · both models are "
             f"tested on the same {TEST_COUNT} generated non-digits, none seen in training."
         )
         submitted = st.form_submit_button(

@@ -91,9 +91,9 @@ _EXPORTS: dict[str, str] = {
     "format_report": "engine.analysis",
     "teach_none": "engine.analysis",
     # background training (the dashboard's worker) and torchrun
-    "TrainingJob": "engine.jobs",
-    "JobProgress": "engine.jobs",
-    "start_training": "engine.jobs",
+    "TrainingJob": "engine.training_jobs",
+    "JobProgress": "engine.training_jobs",
+    "start_training": "engine.training_jobs",
     "TaskJob": "engine.jobs",
     "start_task": "engine.jobs",
     "DistributedContext": "engine.distributed",

@@ -5,7 +5,7 @@ before_epoch, after_batch, after_epoch, after_fit. Every event gets a `TrainStat
 snapshot, never the trainer itself, so a callback can read progress but not change the loop.
 To stop early a callback raises `StopTraining`; fit() catches it and returns what it has.
 The progress bar is just a callback (`ProgressPrinter`, for the command line); the dashboard's
-callback lives in engine/jobs.py and dashboard/.
+callback lives in engine/training_jobs.py and dashboard/.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ run is visible and the command line is unaffected.
 
 Every limit is a `HostingLimits` field read from an environment variable (`LIMIT_SETTINGS`
 names them; the README lists them). This module decides and measures; the training queue is
-engine.jobs', the run files engine.runs'.
+engine.work_queue's, the run files engine.runs'.
 """
 
 from __future__ import annotations

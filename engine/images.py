@@ -56,6 +56,10 @@ WORK_SCALE = 0.25  # thickening works at 4x the final size
 PHOTO_SIDE = (
     40  # from this size on, treat the input as a photo: cleaned, firm levels, specks trimmed
 )
+# Smaller images are photos too when their ground is not flat: the plain recipe subtracts one
+# background level, so a shadow or a dark edge would count as ink. MNIST-sized drawings keep it.
+SMALL_PHOTO_SIDE = 24
+UNEVEN_GROUND = 16  # spread (5th to 95th percentile, 0-255) of the border pixels' brightness
 DIGIT_WORKING_SIDE = 256  # larger inputs are box-averaged down first: fast, and it averages
 # away sensor and JPEG noise (thin strokes fade but survive: ink is measured against its peak)
 
@@ -358,10 +362,14 @@ def to_display(image: torch.Tensor | np.ndarray) -> np.ndarray:
 def digit_ink(image: Image.Image) -> np.ndarray | None:
     """The ink of a digit image, float (h, w) in 0..1 cropped to its box; None when blank.
 
-    Photos (smaller side from PHOTO_SIDE) go through `photo_ink`; small images and drawings
-    keep the plain recipe: invert a light background, subtract it, scale to the ink's peak.
+    Photos (smaller side from PHOTO_SIDE, or from SMALL_PHOTO_SIDE when the ground is uneven)
+    go through `photo_ink`, then lose specks apart from the digit (`_drop_specks`); small flat
+    images and drawings keep the plain recipe: invert a light background, subtract it, scale
+    to the ink's peak.
     """
-    photo = min(image.size) >= PHOTO_SIDE
+    photo = min(image.size) >= PHOTO_SIDE or (
+        min(image.size) >= SMALL_PHOTO_SIDE and _uneven_ground(image)
+    )
     factor = -(-max(image.size) // DIGIT_WORKING_SIDE)
     if photo:
         ink = photo_ink(image.reduce(factor) if factor > 1 else image)
@@ -383,11 +391,22 @@ def digit_ink(image: Image.Image) -> np.ndarray | None:
         ink = values / peak
     low, high = PHOTO_INK_LEVELS if photo else DRAWING_INK_LEVELS
     ink = np.clip((ink - low) / (high - low), 0.0, 1.0)
+    if photo:
+        ink = _drop_specks(ink)
     box = _ink_box(ink, trim=photo)
     if box is None:
         return None
     top, bottom, left, right = box
     return ink[top:bottom, left:right]
+
+
+def _uneven_ground(image: Image.Image) -> bool:
+    """Whether the pixels along the image's edges (mostly ground) vary in brightness more than
+    a flat scan or drawing does: lighting, shadow, a table or the page's edge."""
+    values = np.asarray(image.convert("L"), dtype=np.float32)
+    border = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
+    low, high = np.percentile(border, [5, 95])
+    return bool(high - low >= UNEVEN_GROUND)
 
 
 def _digit_canvas(ink: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -535,6 +554,9 @@ INK_PEAK_PERCENTILE = 99.7  # the ink's peak, robust to a few stray dark pixels
 BORDER_KEEP_SHARE = 0.2  # edge strokes stay unless an inner stroke holds this share of the ink
 BORDER_SPAN = 0.5  # a stroke along this much of the edge it touches is a border, not ink,
 BORDER_DEPTH = 0.35  # when it reaches at most this far into the image (a shadow band too)
+EDGE_MARGIN = 0.04  # of the side: a band this near the edge is at it (a tilted photo's rim)
+SPECK_SHARE = 0.1  # a mark with under this share of the heaviest stroke's ink, lying further
+SPECK_GAP = 0.25  # than this (of the digit's larger side) from the digit's strokes, is a speck
 
 
 def photo_ink(image: Image.Image) -> np.ndarray | None:
@@ -595,11 +617,15 @@ def _drop_border_ink(ink: np.ndarray) -> np.ndarray:
     weights = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
     touching = np.zeros(count, dtype=bool)
     border = np.zeros(count, dtype=bool)
+    rim_rows, rim_cols = int(EDGE_MARGIN * height), int(EDGE_MARGIN * width)
     for index, (rows, cols) in enumerate(ndimage.find_objects(labels)):
         tall, wide = rows.stop - rows.start, cols.stop - cols.start
-        at_top_or_bottom = rows.start == 0 or rows.stop == height
-        at_side = cols.start == 0 or cols.stop == width
-        touching[index] = at_top_or_bottom or at_side
+        touching[index] = (
+            rows.start == 0 or rows.stop == height or cols.start == 0 or cols.stop == width
+        )
+        # Near the edge is at it, for a band: a tilted photo leaves a rim of paper beyond.
+        at_top_or_bottom = rows.start <= rim_rows or rows.stop >= height - rim_rows
+        at_side = cols.start <= rim_cols or cols.stop >= width - rim_cols
         # A band along the edge it touches, thin across it (a band from side to side counts
         # as along the top or bottom even when a sliver of paper lies above it).
         along_width = wide >= BORDER_SPAN * width and tall <= BORDER_DEPTH * height
@@ -613,6 +639,35 @@ def _drop_border_ink(ink: np.ndarray) -> np.ndarray:
     if not border.any():
         return ink
     return np.where(np.isin(labels, np.flatnonzero(border) + 1), 0.0, ink)
+
+
+def _drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Remove small marks lying apart from the digit (dust, a dot of the paper's texture, a
+    stray pen mark), which would otherwise widen the ink box and shrink the digit. The digit
+    is every stroke holding a good share of the heaviest one's ink; a small piece near it (the
+    bar of a 5, a broken stroke) stays."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3)))
+    if count < 2:
+        return ink
+    weights = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
+    boxes = ndimage.find_objects(labels)
+    heavy = weights >= SPECK_SHARE * weights.max()
+    top = min(boxes[i][0].start for i in np.flatnonzero(heavy))
+    bottom = max(boxes[i][0].stop for i in np.flatnonzero(heavy))
+    left = min(boxes[i][1].start for i in np.flatnonzero(heavy))
+    right = max(boxes[i][1].stop for i in np.flatnonzero(heavy))
+    gap = SPECK_GAP * max(bottom - top, right - left)
+    specks = [
+        index + 1
+        for index, (rows, cols) in enumerate(boxes)
+        if not heavy[index]
+        and max(top - rows.stop, rows.start - bottom, left - cols.stop, cols.start - right) > gap
+    ]
+    if not specks:
+        return ink
+    return np.where(np.isin(labels, specks), 0.0, ink)
 
 
 # --- two digits side by side --------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Training into the run store: load the data, fit, and save the run, as one call.
 
-`train_run` is what the command line's `train`, the dashboard's background jobs (engine.jobs)
-and scripts call. It sits above both the run store (engine.runs) and training
-(engine.training), so neither has to know about the other.
+`train_run` is what the command line's `train`, the dashboard's background trainings
+(engine.training_jobs) and scripts call. It sits above both the run store (engine.runs) and
+training (engine.training), so neither has to know about the other.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Training in torchrun child processes, supervised from a worker thread of this process.
 
-On a machine with several CUDA GPUs a dashboard job (engine.jobs) trains with
+On a machine with several CUDA GPUs a dashboard training (engine.training_jobs) trains with
 `torchrun -m engine train`, one process per GPU (engine/distributed.py). This module starts
 the command, follows the run folder's metrics.json for progress, passes a stop on as SIGTERM
 (on which the command line saves the run as stopped), and reads the end state from run.json,
@@ -29,7 +29,7 @@ PROCESS_POLL_SECONDS = 0.25  # how often a job in child processes reads its run 
 
 
 class SupervisedJob(Protocol):
-    """What this module needs of a job (engine.jobs.TrainingJob)."""
+    """What this module needs of a job (engine.training_jobs.TrainingJob)."""
 
     config: RunConfig
     processes: int
@@ -41,13 +41,13 @@ class SupervisedJob(Protocol):
 
     def progress(self) -> Any: ...  # a snapshot with `run_id` and `epoch`
 
-    def _update(self, **changes: object) -> None: ...
+    def update(self, **changes: object) -> None: ...
 
 
-def train_in_processes(job: SupervisedJob, store: RunStore) -> None:
+def train_in_processes(job: SupervisedJob, store: RunStore) -> dict[str, object]:
     """Run torchrun in `job.processes` child processes until they end: the run folder's
-    metrics copied into the job's snapshot, a stop passed on as SIGTERM, the end state read
-    from run.json. The caller holds the server's training slot."""
+    metrics copied into the job's snapshot, a stop passed on as SIGTERM. Returns the job's
+    end (state, error) read from run.json. The caller holds the server's training slot."""
     with tempfile.TemporaryDirectory(prefix=scratch_prefix("lme-job-")) as folder:
         config_file, run_id_file, log_file = (
             Path(folder) / name for name in ("config.json", "run-id", "output.log")
@@ -63,7 +63,7 @@ def train_in_processes(job: SupervisedJob, store: RunStore) -> None:
                 stdin=subprocess.DEVNULL,
                 env=distributed.engine_environment(),
             )
-        job._update(state=JobState.RUNNING, device=resolve_device(job.config.train.device).type)
+        job.update(state=JobState.RUNNING, device=resolve_device(job.config.train.device).type)
         signalled = False
         while process.poll() is None:
             if job.should_stop() and not signalled:
@@ -72,7 +72,7 @@ def train_in_processes(job: SupervisedJob, store: RunStore) -> None:
             _follow_run(job, store, run_id_file)
             time.sleep(PROCESS_POLL_SECONDS)
         _follow_run(job, store, run_id_file)
-        _finish_from_run(job, store, log_file.read_text(errors="replace"))
+        return _end_from_run(job, store, log_file.read_text(errors="replace"))
 
 
 def _follow_run(job: SupervisedJob, store: RunStore, run_id_file: Path) -> None:
@@ -80,7 +80,7 @@ def _follow_run(job: SupervisedJob, store: RunStore, run_id_file: Path) -> None:
     run_id = job.progress().run_id
     if run_id is None and run_id_file.is_file():
         run_id = run_id_file.read_text(encoding="utf-8").strip() or None
-        job._update(run_id=run_id)
+        job.update(run_id=run_id)
     if run_id is None:
         return
     try:
@@ -89,10 +89,10 @@ def _follow_run(job: SupervisedJob, store: RunStore, run_id_file: Path) -> None:
         return  # not written yet, or being replaced: read it next time
     if isinstance(history, list) and len(history) > job.progress().epoch:
         frozen = tuple(MappingProxyType(dict(row)) for row in history if isinstance(row, dict))
-        job._update(epoch=len(frozen), history=frozen)
+        job.update(epoch=len(frozen), history=frozen)
 
 
-def _finish_from_run(job: SupervisedJob, store: RunStore, output: str) -> None:
+def _end_from_run(job: SupervisedJob, store: RunStore, output: str) -> dict[str, object]:
     """The job's end state from its run.json; the command's error line when it failed."""
     run_id = job.progress().run_id
     status = None
@@ -103,15 +103,12 @@ def _finish_from_run(job: SupervisedJob, store: RunStore, output: str) -> None:
         except (OSError, ValueError, AttributeError):
             status = None
     if status == RunState.COMPLETE:
-        job._update(state=JobState.DONE, step_fraction=0.0)
-    elif status == RunState.STOPPED or (job.stop_requested and status != RunState.FAILED):
-        job._update(state=JobState.STOPPED, step_fraction=0.0)
-    else:
-        errors = [
-            line[len("error: ") :] for line in output.splitlines() if line.startswith("error: ")
-        ]
-        last = output.strip().splitlines()[-1:] or ["no output"]
-        job._update(
-            state=JobState.FAILED,
-            error=errors[-1] if errors else f"training failed in torchrun (last output: {last[0]})",
-        )
+        return {"state": JobState.DONE, "step_fraction": 0.0}
+    if status == RunState.STOPPED or (job.stop_requested and status != RunState.FAILED):
+        return {"state": JobState.STOPPED, "step_fraction": 0.0}
+    errors = [line[len("error: ") :] for line in output.splitlines() if line.startswith("error: ")]
+    last = output.strip().splitlines()[-1:] or ["no output"]
+    return {
+        "state": JobState.FAILED,
+        "error": errors[-1] if errors else f"training failed in torchrun (last output: {last[0]})",
+    }

@@ -3,6 +3,7 @@
     python -m tools.check_user_digits                 # the shipped demo pair
     python -m tools.check_user_digits RUN_ID ...      # runs of ./runs (or --runs-dir)
     python -m tools.check_user_digits path/to/run     # a run folder
+    python -m tools.check_user_digits --set /tmp/user_digits_dev.npz   # a development set
 
 Every file goes the user's way: engine.prediction.predict_images (decode, the run's own
 preprocessing, the model, the verdict at the run's threshold). A digit is "right" when the
@@ -68,6 +69,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="*", default=["demo", "demo-softmax"])
     parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument(
+        "--set",
+        type=Path,
+        default=USER_DIGITS,
+        help="another set of the same format (a development set from make_user_digits --dev)",
+    )
     args = parser.parse_args()
     store = RunStore(args.runs_dir)
     for run_id in args.runs:
@@ -79,7 +86,7 @@ def main() -> None:
             groups = {"digits": DIGIT_KINDS, **{k: (k,) for k in DIGIT_KINDS}}
             groups["non-digits"] = NON_DIGIT_KINDS
         for name, kinds in groups.items():
-            result = score(run, kinds)
+            result = score(run, kinds, args.set)
             print(
                 f"{run_id:14s} {name:11s} n={result['count']:4d}  right {result['right']:6.1%}"
                 f"  none {result['none']:6.1%}"

@@ -25,6 +25,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from engine.atomic_files import atomic_write_json
 from engine.callbacks import ProgressPrinter
 from engine.config import RunConfig
 from engine.datasets.loading import load_dataset
@@ -90,7 +91,7 @@ def make_demo_run(
         record.update(id=demo_id, trained_as=run_id, made_with=made_with)
         for machine_detail in ("pid", "host"):
             record.pop(machine_detail, None)
-        (folder / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_json(folder / RUN_FILE, record)
         if destination.exists():
             shutil.rmtree(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ Below them, the "Teaching 'none'" experiment (dashboard/teaching.py).
 
 A fresh copy opens with the shipped demo pair. When the chosen runs hold only one of the two
 modes, the page offers the other mode's twin of a chosen run: an existing run of the same
-settings, or a background training (engine.jobs) whose progress a fragment polls; the twin is
-chosen once it is saved.
+settings, or a background training (engine.training_jobs) whose progress a fragment polls; the
+twin is chosen once it is saved.
 """
 
 from __future__ import annotations
@@ -154,14 +154,12 @@ def twin_progress() -> None:
     if twin is None:
         return
     job, _ = twin
-    progress = job.progress()
-    if progress.finished:
-        st.rerun()
-    st.progress(
-        progress.fraction,
-        text=f"Training the {job.config.train.mode} twin: epoch "
-        f"{min(progress.epoch + 1, progress.epochs)} of {progress.epochs} · "
-        f"{progress.elapsed:.0f} s",
+    session.progress_bar_until_finished(
+        job,
+        lambda progress: (
+            f"Training the {job.config.train.mode} twin: epoch "
+            f"{min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
+        ),
     )
     if st.button("Stop the twin", icon="⏹️"):
         job.stop()

@@ -26,29 +26,37 @@ with st.container(border=True):
         "(one-hot), not the head: the head already has 10 outputs."
     )
     st.page_link(links.FORUM_PAGE, label="Why the error? Reproduce it with your data", icon="💬")
-questions = st.columns(3)
-with questions[0], st.container(border=True):
-    st.markdown(
+QUESTIONS = (  # (the question and its short answer, the page that shows it, link, icon)
+    (
         "**1. Can a multi-class dataset be trained the multi-label way? How are the labels "
         "converted?**\n\nYes: class index `7` becomes the vector `[0,0,0,0,0,0,0,1,0,0]`, "
         "and the loss becomes binary cross-entropy per class (fastai: `MultiCategoryBlock`, "
-        "`BCEWithLogitsLossFlat`)."
-    )
-    st.page_link(links.DATA_PAGE, label="See the labels converted", icon="🖼️")
-with questions[1], st.container(border=True):
-    st.markdown(
+        "`BCEWithLogitsLossFlat`).",
+        links.DATA_PAGE,
+        "See the labels converted",
+        "🖼️",
+    ),
+    (
         "**2. How is the model's head changed?**\n\nNot for the label mode: the head "
         "already has one output per class and is the same in both modes; only the activation "
         "(softmax or a sigmoid per class) and the loss change. It is replaced only to change "
-        "the number of classes (`reset_classifier`; fastai: `learn.model[-1]`)."
-    )
-    st.page_link(links.MODEL_PAGE, label="See the head before and after", icon="🧠")
-with questions[2], st.container(border=True):
-    st.markdown(
+        "the number of classes (`reset_classifier`; fastai: `learn.model[-1]`).",
+        links.MODEL_PAGE,
+        "See the head before and after",
+        "🧠",
+    ),
+    (
         "**3. Train with softmax and read sigmoids at inference, or train with sigmoids?**"
-        "\n\nTrain one run each way on the same data and put them side by side."
-    )
-    st.page_link(links.COMPARE_PAGE, label="Compare the two trainings", icon="⚖️")
+        "\n\nTrain one run each way on the same data and put them side by side.",
+        links.COMPARE_PAGE,
+        "Compare the two trainings",
+        "⚖️",
+    ),
+)
+for column, (question, page, label, icon) in zip(st.columns(3), QUESTIONS, strict=True):
+    with column, st.container(border=True):
+        st.markdown(question)
+        st.page_link(page, label=label, icon=icon)
 st.page_link(
     links.FORUM_PAGE,
     label="All three answered with your run's own numbers",

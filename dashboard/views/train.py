@@ -12,11 +12,11 @@ import streamlit as st
 from dashboard import caches, charts, glossary, links, messages, session, visitor
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
-from engine.jobs import JobProgress, TrainingJob, default_processes
 from engine.labels import LABEL_MODES
 from engine.metric_names import metric_title
 from engine.model_names import available_models
 from engine.models import freeze_warning
+from engine.training_jobs import JobProgress, TrainingJob, default_processes
 
 POLL_SECONDS = 1.0
 WAITING_POLL_SECONDS = 3.0

@@ -9,11 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import jobs
+
+if TYPE_CHECKING:
+    from tests.conftest import TinyRuns
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TIMEOUT = 60  # seconds for one script run; the first one decodes mnist-5k
@@ -26,6 +30,19 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LME_RUNS_DIR", str(folder))
     monkeypatch.setenv("LME_DATA_DIR", str(tmp_path / "data"))
     return folder
+
+
+@pytest.fixture
+def tiny_store(runs_dir: Path, tiny_runs: TinyRuns, monkeypatch: pytest.MonkeyPatch) -> TinyRuns:
+    """The tiny runs (tests/conftest.py), in the run store the pages read (and `RunStore()`)."""
+    monkeypatch.setenv("LME_RUNS_DIR", str(tiny_runs.root))
+    return tiny_runs
+
+
+@pytest.fixture
+def run_id(tiny_store: TinyRuns) -> str:
+    """The tiny multi-label run, in the run store the page reads."""
+    return tiny_store.multi_label
 
 
 @pytest.fixture
@@ -42,11 +59,9 @@ def open_page(runs_dir: Path) -> Iterator[Callable[..., AppTest]]:
         return app
 
     yield open_
-    for job in jobs.running_jobs():  # never leave a training thread behind
-        job.stop()
-        job.wait(30)
-    for task in jobs.running_tasks():  # nor an experiment (tasks cannot be stopped)
-        task.wait(60)
+    for job in jobs.running(jobs.Job):  # never leave a training or an experiment behind
+        job.stop()  # a task (an experiment) stops only while it waits: then it runs to its end
+        job.wait(60)
 
 
 def as_displayed(markdown: str) -> str:

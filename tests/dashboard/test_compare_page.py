@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dashboard import session
-from engine import jobs
+from engine import training_jobs
 from engine.analysis.readings import compare_runs, explain_readings
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts
@@ -20,11 +20,9 @@ PAGE = "views/compare.py"
 
 
 @pytest.fixture
-def run_ids(runs_dir: Path, tiny_runs, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+def run_ids(tiny_store) -> tuple[str, str]:
     """(multi-label id, multi-class id) in the run store the page reads."""
-    root, multi_label_id, multi_class_id = tiny_runs
-    monkeypatch.setenv("LME_RUNS_DIR", str(root))
-    return multi_label_id, multi_class_id
+    return tiny_store.multi_label, tiny_store.multi_class
 
 
 def test_a_fresh_copy_opens_with_the_demo_pair_and_the_three_readings(open_page):
@@ -104,7 +102,7 @@ def test_a_run_without_a_twin_gets_one_trained_and_chosen(open_page, runs_dir, t
     assert train.label == "Train the multi-class twin"
     train.click().run()
     assert not app.exception and not app.error
-    job = jobs.get_job(app.session_state[session.JOB_KEY])
+    job = training_jobs.get_job(app.session_state[session.JOB_KEY])
     assert job.config.train.mode == "multi-class"
     assert job.config.with_changes(mode="multi-label") == RunStore().load_run(multi_label_id).config
     assert app.get("progress")  # the twin's progress, polled by a fragment

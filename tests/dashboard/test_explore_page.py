@@ -3,8 +3,6 @@ and a shared link's query parameters bring the same view back (or a notice when 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from engine.analysis import confused_pairs, firing_sets, tune_thresholds
@@ -13,14 +11,6 @@ from engine.runs import RunStore
 from tests.dashboard.conftest import metrics, texts
 
 PAGE = "views/explore.py"
-
-
-@pytest.fixture
-def run_id(runs_dir: Path, tiny_runs, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The tiny multi-label run, in the run store the page reads (and `RunStore()` here)."""
-    root, multi_label_id, _ = tiny_runs
-    monkeypatch.setenv("LME_RUNS_DIR", str(root))
-    return multi_label_id
 
 
 def engine_view(run_id: str, threshold):

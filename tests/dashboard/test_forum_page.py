@@ -72,11 +72,8 @@ def test_the_batch_size_input_changes_the_numbers(open_page) -> None:
     assert "batch=16" in texts(app.sidebar, "code")[0]
 
 
-def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(
-    open_page, monkeypatch, tiny_runs
-):
-    root, multi_label, multi_class = tiny_runs
-    monkeypatch.setenv("LME_RUNS_DIR", str(root))
+def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(open_page, tiny_store):
+    root, multi_label, multi_class = tiny_store
     app = open_page(PAGE, run=multi_label)
     assert not app.exception
     run = RunStore(root).load_run(multi_label)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from dashboard import links, session
-from engine import hosting, jobs
+from engine import hosting, training_jobs
 from engine.config import RunConfig
 from engine.runs import RunStore
 from tests.dashboard.conftest import texts
@@ -33,7 +33,7 @@ def _train_tiny(open_page, **query: str):
     app = open_page(TRAIN, **TINY, **query)
     app.button[0].click().run()  # Start training
     assert not app.error, [e.value for e in app.error]
-    job = jobs.get_job(app.session_state[session.JOB_KEY])
+    job = training_jobs.get_job(app.session_state[session.JOB_KEY])
     final = job.wait(60)
     assert final.state == "done", final.error
     return app, final.run_id
@@ -95,7 +95,7 @@ def test_runs_are_private_until_shared_and_shared_runs_are_read_only(open_page, 
 def test_a_reloaded_tab_finds_its_running_training_and_one_at_a_time(open_page):
     first = open_page(TRAIN, epochs="100", model="cnn")
     first.button[0].click().run()
-    job = jobs.get_job(first.session_state[session.JOB_KEY])
+    job = training_jobs.get_job(first.session_state[session.JOB_KEY])
     try:
         reloaded = _reload(first, TRAIN)  # a reload: the key is in the link from the start
         assert reloaded.session_state[session.JOB_KEY] == job.id
@@ -104,7 +104,7 @@ def test_a_reloaded_tab_finds_its_running_training_and_one_at_a_time(open_page):
 
         assert reloaded.button[0].disabled  # the form is disabled; a direct start is refused
         with pytest.raises(Exception, match="queued or running already"):
-            jobs.start_training(RunConfig(), RunStore(), owner=job.owner)
+            training_jobs.start_training(RunConfig(), RunStore(), owner=job.owner)
 
         stranger = open_page(TRAIN)  # another visitor sees no job of theirs
         assert "No training started from this tab yet" in stranger.info[0].value

@@ -4,7 +4,6 @@ gets the engine's message while the good files beside it are still predicted."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 import torch
@@ -21,14 +20,6 @@ from tests.engine.bad_inputs import IMAGE_CASES
 
 PAGE = "views/predict.py"
 MIME = "application/octet-stream"
-
-
-@pytest.fixture
-def run_id(runs_dir: Path, tiny_runs, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The tiny multi-label run, in the run store the page reads (and `RunStore()` here)."""
-    root, multi_label_id, _ = tiny_runs
-    monkeypatch.setenv("LME_RUNS_DIR", str(root))
-    return multi_label_id
 
 
 def png_bytes(pixels) -> bytes:

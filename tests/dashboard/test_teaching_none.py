@@ -53,7 +53,10 @@ def tiny_experiment(monkeypatch: pytest.MonkeyPatch) -> list:
     return results
 
 
-def _run_experiment(app, none_examples: int = 60, epochs: int = 1, held_out=("letters",)):
+def _run_experiment(
+    app, none_examples: int = 60, epochs: int = 1, held_out=("letters",), dataset="mnist-5k"
+):
+    app.selectbox(key=session.TEACH_DATASET).set_value(dataset)
     app.number_input(key=session.TEACH_NONE_EXAMPLES).set_value(none_examples)
     app.number_input(key=session.TEACH_EPOCHS).set_value(epochs)
     app.multiselect(key=session.TEACH_HELD_OUT).set_value(list(held_out))
@@ -70,19 +73,24 @@ def test_the_section_explains_the_advice_and_defaults_to_letters_held_out(open_p
     assert any("none of the above" in text for text in texts(app, "markdown"))
     assert app.multiselect(key=session.TEACH_HELD_OUT).value == ["letters"]
     assert app.number_input(key=session.TEACH_EPOCHS).value == RunConfig().train.epochs
-    # the demo runs are on the full MNIST: the experiment uses their dataset
-    assert any("Dataset: mnist (the compared runs' dataset)" in t for t in texts(app, "caption"))
+    # the quick set by default; the demo runs' full MNIST is offered, with its cost named
+    datasets = app.selectbox(key=session.TEACH_DATASET)
+    assert datasets.value == "mnist-5k"
+    assert datasets.options == [
+        "mnist-5k (4,000 training digits: seconds per model)",
+        "mnist (the compared runs' digits, 66,000 training images: minutes per model on a CPU)",
+    ]
 
 
 @pytest.mark.slow
 def test_the_experiment_runs_in_the_background_and_shows_the_engines_numbers(
     open_page, tiny_experiment
 ):
-    app = _run_experiment(open_page(PAGE), none_examples=60, epochs=1)
+    app = _run_experiment(open_page(PAGE), none_examples=60, epochs=1, dataset="mnist")
     assert not app.exception and not app.error
     [(config, result)] = tiny_experiment
     assert (config.data.dataset, config.train.epochs, config.train.mode) == (
-        "mnist",  # the demo pair's dataset
+        "mnist",  # the demo pair's dataset, chosen
         1,
         RunConfig().train.mode,
     )
@@ -146,16 +154,17 @@ def test_the_progress_bar_moves_with_every_batch(monkeypatch):
     assert reports[1][0] == "Training the model without all-zero examples: epoch 1 of 2"
 
 
-def test_the_dataset_is_the_compared_runs_when_it_is_a_digit_set():
+def test_the_quick_set_comes_first_and_the_compared_runs_digit_set_is_offered():
     def run(dataset: str):
         return SimpleNamespace(config=RunConfig(data=DataConfig(dataset=dataset)))
 
-    assert teaching.experiment_dataset([run("fashion-mnist"), run("mnist")])[0] == "mnist"
-    assert teaching.experiment_dataset([run("cifar10")]) == (
+    assert list(teaching.dataset_choices([run("fashion-mnist"), run("mnist")])) == [
         "mnist-5k",
-        "the compared runs are not of a digit set",
-    )
-    assert teaching.experiment_dataset([])[0] == "mnist-5k"
+        "mnist",
+    ]
+    assert list(teaching.dataset_choices([run("cifar10")])) == ["mnist-5k"]
+    assert list(teaching.dataset_choices([run("mnist-5k"), run("mnist-5k")])) == ["mnist-5k"]
+    assert list(teaching.dataset_choices([])) == ["mnist-5k"]
 
 
 def test_the_per_kind_frame_puts_held_out_kinds_last_and_names_them():

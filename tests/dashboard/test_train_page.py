@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dashboard import caches, links, session
-from engine import hosting, jobs
+from engine import hosting, training_jobs
 from engine.config import RunConfig, TrainConfig
 from tests.dashboard.conftest import metrics, texts
 
@@ -21,9 +21,9 @@ def _start(app):
     return app
 
 
-def _job_of(app) -> jobs.TrainingJob:
+def _job_of(app) -> training_jobs.TrainingJob:
     """The tab's job, found the way the page finds it: by the id in its session."""
-    job = jobs.get_job(app.session_state[session.JOB_KEY])
+    job = training_jobs.get_job(app.session_state[session.JOB_KEY])
     assert job is not None, "no training was started"
     return job
 
@@ -136,7 +136,7 @@ def test_invalid_settings_show_an_error_not_a_traceback(open_page) -> None:
     assert not app.exception
     assert len(app.error) == 1
     assert "limit" in app.error[0].value
-    assert jobs.running_jobs() == []
+    assert training_jobs.running_jobs() == []
 
 
 def test_non_digit_examples_reach_the_saved_config(open_page, runs_dir) -> None:

@@ -1,11 +1,11 @@
 """Train page on a machine with several GPUs: a toggle trains on all of them (torchrun child
-processes, engine.jobs); with one GPU or none the form has no such toggle."""
+processes, engine.training_jobs); with one GPU or none the form has no such toggle."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine import jobs
+from engine import training_jobs
 from engine.errors import EngineError
 
 PAGE = "views/train.py"
@@ -24,8 +24,8 @@ def test_several_gpus_train_on_all_of_them(open_page, monkeypatch: pytest.Monkey
         started.append(processes)
         raise EngineError("not started in this test")
 
-    monkeypatch.setattr(jobs, "default_processes", lambda config: 4)
-    monkeypatch.setattr(jobs, "start_training", fake_start)
+    monkeypatch.setattr(training_jobs, "default_processes", lambda config: 4)
+    monkeypatch.setattr(training_jobs, "start_training", fake_start)
     app = open_page(PAGE, limit="300")
     [toggle] = [toggle for toggle in app.toggle if "GPUs" in toggle.label]
     assert toggle.label.startswith("Use all 4 GPUs") and toggle.value

@@ -13,7 +13,7 @@ import pytest
 
 from dashboard import session
 from dashboard.examples import CLEAR
-from engine import jobs
+from engine import training_jobs
 from engine.analysis import threshold_metrics, wrong_label_sets
 from engine.config import RunConfig
 from engine.labels import CHANCE_WARNING, activation
@@ -59,7 +59,7 @@ def test_a_run_at_chance_is_flagged_when_its_training_ends(open_page) -> None:
     tiny = {"epochs": "1", "limit": "300", "model": "mlp", "batch": "64", "lr": "0.000001"}
     app = open_page("views/train.py", **tiny)
     app.button[0].click().run()
-    job = jobs.get_job(app.session_state[session.JOB_KEY])
+    job = training_jobs.get_job(app.session_state[session.JOB_KEY])
     final = job.wait(60)
     assert final.state == "done", final.error
     app.run()

@@ -51,6 +51,20 @@ def share_link(page) -> str:
     return code.inner_text().strip()
 
 
+def demo_pair(threshold: float, rank: int) -> str:
+    """The demo run's `rank`-th most confused pair at `threshold` (0: the page's default), as
+    the `pair` parameter writes it: "a-b"."""
+    demo = RunStore(include_demo=True).load_run("demo")
+    ranked = confused_pairs(
+        activation(demo.validation.logits, "multi-label"),
+        demo.validation.targets,
+        demo.class_names,
+        threshold,
+        top=15,
+    )
+    return f"{ranked['a'].iloc[rank]}-{ranked['b'].iloc[rank]}"
+
+
 def test_upload_a_digit_on_predict_and_read_the_verdict(page, server_url, clear_digits):
     path, expected = clear_digits[7]
     page.goto(f"{server_url}/predict")
@@ -77,15 +91,7 @@ def test_a_bad_upload_shows_the_message_and_the_page_keeps_working(page, server_
 
 
 def test_a_share_link_opens_the_same_explore_view(page, server_url):
-    demo = RunStore(include_demo=True).load_run("demo")
-    ranked = confused_pairs(
-        activation(demo.validation.logits, "multi-label"),
-        demo.validation.targets,
-        demo.class_names,
-        0.3,
-        top=15,
-    )
-    pair = f"{ranked['a'].iloc[1]}-{ranked['b'].iloc[1]}"  # not the default (first) pair
+    pair = demo_pair(0.3, rank=1)  # not the default (first) pair
     a, b = pair.split("-")
     page.goto(f"{server_url}/explore?run=demo&threshold=0.3&pair={pair}")
     page.locator("h3").filter(has_text=f"{a} or {b}?").wait_for(timeout=60_000)
@@ -147,15 +153,7 @@ def test_clicking_a_heatmap_cell_chooses_that_pair(page, server_url):
 
 
 def test_ticking_a_row_of_the_pair_table_chooses_that_pair(page, server_url):
-    demo = RunStore(include_demo=True).load_run("demo")
-    ranked = confused_pairs(
-        activation(demo.validation.logits, "multi-label"),
-        demo.validation.targets,
-        demo.class_names,
-        0.5,
-        top=15,
-    )
-    third = f"{ranked['a'].iloc[2]}-{ranked['b'].iloc[2]}"
+    third = demo_pair(0.5, rank=2)
     page.goto(f"{server_url}/explore?run=demo")
     page.locator("h3").filter(has_text=re.compile(r"^\S+ or \S+\?$")).first.wait_for(
         timeout=PATIENCE_MS

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.conftest import streamlit_server
+from bench.server import streamlit_server
 
 pytestmark = pytest.mark.browser
 STEP_MS = 60_000  # the longest any one step may take on a busy 2-core machine

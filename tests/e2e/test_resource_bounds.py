@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import streamlit_server
+from bench.server import streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

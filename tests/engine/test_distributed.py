@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import cli, distributed, jobs
+from engine import cli, distributed, training_jobs
 from engine.config import RunConfig
 from engine.distributed import (
     SINGLE_PROCESS,
@@ -245,7 +245,7 @@ def _job_config(**changes) -> RunConfig:
 def test_a_job_in_two_processes_reports_epochs_and_stops_with_its_run_saved(tmp_path):
     store = RunStore(tmp_path, include_demo=False)
     config = _job_config(epochs=500)
-    job = jobs.start_training(config, store, processes=2)
+    job = training_jobs.start_training(config, store, processes=2)
     assert job.processes == 2
     deadline = time.monotonic() + TORCHRUN_SECONDS
     while job.progress().epoch < 1 and not job.progress().finished:
@@ -267,7 +267,7 @@ def test_a_job_in_two_processes_reports_epochs_and_stops_with_its_run_saved(tmp_
 @pytest.mark.slow
 def test_a_failing_job_in_processes_shows_the_commands_error(tmp_path):
     store = RunStore(tmp_path, include_demo=False)
-    job = jobs.start_training(_job_config(dataset="no-such-data"), store, processes=2)
+    job = training_jobs.start_training(_job_config(dataset="no-such-data"), store, processes=2)
     final = job.wait(TORCHRUN_SECONDS)
     assert final.state == "failed"
     assert "no-such-data" in final.error
@@ -277,12 +277,12 @@ def test_a_failing_job_in_processes_shows_the_commands_error(tmp_path):
 def test_jobs_use_every_gpu_only_where_there_are_several(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
-    assert jobs.default_processes(_job_config(device="auto")) == 4
-    assert jobs.default_processes(_job_config(device="cpu")) == 1
+    assert training_jobs.default_processes(_job_config(device="auto")) == 4
+    assert training_jobs.default_processes(_job_config(device="cpu")) == 1
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert jobs.default_processes(_job_config(device="auto")) == 1
+    assert training_jobs.default_processes(_job_config(device="auto")) == 1
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert jobs.default_processes(_job_config(device="auto")) == 1
+    assert training_jobs.default_processes(_job_config(device="auto")) == 1
 
 
 def test_torchrun_command_runs_the_engine_on_this_python():

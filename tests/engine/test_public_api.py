@@ -21,34 +21,39 @@ def test_every_exported_name_resolves() -> None:
     assert "train_run" in dir(engine)
 
 
-def test_importing_engine_loads_neither_streamlit_nor_torch() -> None:
-    probe = "import sys, engine; print('streamlit' in sys.modules, 'torch' in sys.modules)"
+def _python(probe: str, timeout: float = 60) -> str:
+    """What a fresh interpreter prints running `probe` from the repository root."""
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-        timeout=60,
+        timeout=timeout,
     )
-    assert result.stdout.split() == ["False", "False"]
+    return result.stdout
 
 
-@pytest.mark.slow
-def test_the_whole_engine_imports_without_streamlit() -> None:
-    probe = (
-        "import sys, engine; [getattr(engine, name) for name in engine.__all__]; "
-        "import engine.cli, engine.jobs; print('streamlit' in sys.modules)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert result.stdout.strip() == "False"
+@pytest.mark.parametrize(
+    ("probe", "printed"),
+    [
+        pytest.param(
+            "import sys, engine; print('streamlit' in sys.modules, 'torch' in sys.modules)",
+            "False False",
+            id="engine-alone",
+        ),
+        pytest.param(
+            "import sys, engine; [getattr(engine, name) for name in engine.__all__]; "
+            "import engine.cli, engine.jobs, engine.training_jobs; "
+            "print('streamlit' in sys.modules)",
+            "False",
+            id="whole-engine",
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_what_importing_the_engine_loads(probe: str, printed: str) -> None:
+    assert _python(probe, timeout=120).split() == printed.split()
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
@@ -80,15 +85,7 @@ print(helps, len(commands.choices), config.train.mode, "torch" in sys.modules)
 
 
 def test_the_command_lines_help_parser_and_configs_load_without_torch() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PARSER_PROBE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    helps, commands, mode, torch_loaded = result.stdout.split()
+    helps, commands, mode, torch_loaded = _python(PARSER_PROBE).split()
     assert int(commands) >= 7 and int(helps) == int(commands) + 1
     assert (mode, torch_loaded) == ("multi-class", "False")
 

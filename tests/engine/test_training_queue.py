@@ -1,6 +1,7 @@
-"""The server's training queue (engine.jobs): at most `LME_MAX_TRAININGS` at once, the others
-wait in order with their place shown and can be cancelled; one unfinished job per visitor; a
-job nobody asks about is stopped; dataset loads and experiments wait in the same line."""
+"""The server's training queue (engine.work_queue, engine.training_jobs): at most
+`LME_MAX_TRAININGS` at once, the others wait in order with their place shown and can be
+cancelled; one unfinished job per visitor; a job nobody asks about is stopped; dataset loads
+and experiments wait in the same line."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 import pytest
 from PIL import Image
 
-from engine import jobs, pipeline, runs
+from engine import jobs, pipeline, runs, training_jobs, work_queue
 from engine.callbacks import StopTraining, TrainState
 from engine.config import RunConfig
 from engine.errors import EngineError
@@ -72,7 +73,7 @@ def gated(monkeypatch: pytest.MonkeyPatch) -> GatedTraining:
     monkeypatch.setattr(pipeline, "train_run", fake)
     yield fake
     fake.release.set()
-    for job in jobs.running_jobs():
+    for job in training_jobs.running_jobs():
         job.stop()
         job.wait(WAIT)
 
@@ -89,7 +90,7 @@ def _until(condition: Callable[[], bool]) -> bool:
 def test_trainings_wait_their_turn_with_their_place_and_can_be_cancelled(gated, tmp_path):
     store = runs.RunStore(tmp_path)
     first, second, third = (
-        jobs.start_training(TINY.with_changes(mode=mode), store, owner=owner)
+        training_jobs.start_training(TINY.with_changes(mode=mode), store, owner=owner)
         for mode, owner in (("multi-label", "a"), ("multi-class", "b"), ("multi-label", "c"))
     )
     assert _until(lambda: first.progress().state == "running")
@@ -110,21 +111,23 @@ def test_trainings_wait_their_turn_with_their_place_and_can_be_cancelled(gated, 
 
 def test_a_visitor_has_one_unfinished_training_at_a_time(gated, tmp_path):
     store = runs.RunStore(tmp_path)
-    mine = jobs.start_training(TINY, store, owner="me")
+    mine = training_jobs.start_training(TINY, store, owner="me")
     with pytest.raises(EngineError, match="queued or running already"):
-        jobs.start_training(TINY, store, owner="me")
-    theirs = jobs.start_training(TINY, store, owner="them")  # another visitor may queue
-    assert jobs.jobs_of("me") == [mine] and jobs.jobs_of("them") == [theirs]
+        training_jobs.start_training(TINY, store, owner="me")
+    theirs = training_jobs.start_training(TINY, store, owner="them")  # another visitor may queue
+    assert training_jobs.jobs_of("me") == [mine] and training_jobs.jobs_of("them") == [theirs]
     gated.release.set()
     assert mine.wait(WAIT).state == "done"
-    again = jobs.start_training(TINY, store, owner="me")  # the first one ended: allowed again
+    again = training_jobs.start_training(
+        TINY, store, owner="me"
+    )  # the first one ended: allowed again
     assert again.wait(WAIT).state == "done"
-    assert jobs.jobs_of("me")[0] is again  # newest first: what a reloaded page shows
+    assert training_jobs.jobs_of("me")[0] is again  # newest first: what a reloaded page shows
 
 
 def test_a_job_nobody_asks_about_is_stopped_and_one_that_is_asked_about_runs_on(gated, tmp_path):
     store = runs.RunStore(tmp_path)
-    watched = jobs.start_training(TINY, store, owner="open tab", abandon_after=0.5)
+    watched = training_jobs.start_training(TINY, store, owner="open tab", abandon_after=0.5)
     assert _until(lambda: watched.progress().state == "running")
     for _ in range(10):  # a page polls it: not abandoned
         watched.touch()
@@ -137,7 +140,7 @@ def test_a_job_nobody_asks_about_is_stopped_and_one_that_is_asked_about_runs_on(
 
 def test_a_dataset_load_waits_in_the_same_line_and_leaves_it_when_its_visitor_goes(gated, tmp_path):
     store = runs.RunStore(tmp_path)
-    training = jobs.start_training(TINY, store)
+    training = training_jobs.start_training(TINY, store)
     assert _until(lambda: training.progress().state == "running")
     places: list[int] = []
 
@@ -149,21 +152,21 @@ def test_a_dataset_load_waits_in_the_same_line_and_leaves_it_when_its_visitor_go
         if len(places) >= 3:
             raise VisitorLeft  # what Streamlit raises in a page element once the tab closed
 
-    with pytest.raises(VisitorLeft), jobs.work_slot(on_wait=on_wait):
+    with pytest.raises(VisitorLeft), work_queue.work_slot(on_wait=on_wait):
         pytest.fail("the load must not run while the only slot trains")
     assert places[:3] == [1, 1, 1]
-    assert jobs._QUEUE.waiting() == 0  # it left the line
+    assert work_queue.QUEUE.waiting() == 0  # it left the line
 
     loaded = []
     gated.release.set()
     assert training.wait(WAIT).state == "done"
-    with jobs.work_slot():
+    with work_queue.work_slot():
         loaded.append(True)
     assert loaded == [True]
 
 
 def test_an_experiment_waits_for_a_slot_too(gated, tmp_path):
-    training = jobs.start_training(TINY, runs.RunStore(tmp_path))
+    training = training_jobs.start_training(TINY, runs.RunStore(tmp_path))
     assert _until(lambda: training.progress().state == "running")
     task = jobs.start_task(lambda progress: 42, name="Teaching 'none'")
     assert _until(lambda: "Waiting for a free slot" in task.progress().message)
@@ -177,7 +180,8 @@ def test_real_trainings_queued_together_all_complete(monkeypatch, tmp_path):
     store = runs.RunStore(tmp_path, include_demo=False)
     split = blocks_split()
     started = [
-        jobs.start_training(TINY.with_changes(seed=seed), store, split=split) for seed in range(3)
+        training_jobs.start_training(TINY.with_changes(seed=seed), store, split=split)
+        for seed in range(3)
     ]
     finals = [job.wait(60) for job in started]
     assert [final.state for final in finals] == ["done"] * 3, [f.error for f in finals]
@@ -186,8 +190,8 @@ def test_real_trainings_queued_together_all_complete(monkeypatch, tmp_path):
 
 
 def test_prediction_never_waits_behind_training(gated, tmp_path):
-    training = jobs.start_training(TINY, runs.RunStore(tmp_path))
-    waiting = jobs.start_training(TINY, runs.RunStore(tmp_path))
+    training = training_jobs.start_training(TINY, runs.RunStore(tmp_path))
+    waiting = training_jobs.start_training(TINY, runs.RunStore(tmp_path))
     assert _until(lambda: waiting.progress().queue_position == 1)  # every slot is taken
     run = runs.RunStore(tmp_path).load_run("demo")
     image = run.validation.images[0].numpy()[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from engine.datasets.shipped import mnist_5k_arrays
 from engine.datasets.two_digits import make_two_digits
@@ -71,6 +71,26 @@ def test_a_photographed_blank_page_is_blank() -> None:
     assert digit(page).max() == 0
     dark = Image.new("RGB", (120, 120), (12, 10, 8))  # a photo in the dark: no ink either
     assert digit(dark).max() == 0
+
+
+@pytest.mark.parametrize("name", ["1", "4", "7", "0"])
+def test_a_small_photo_is_cleaned_like_a_large_one(name):
+    # 36 px: below PHOTO_SIDE, but its shadow and the table at its edge are no flat ground.
+    small = photograph(draw_digit(name, (240, 240))).resize((36, 36), Image.Resampling.LANCZOS)
+    assert distance(digit(small), digit(draw_digit(name, (240, 240)))) < 12
+
+
+def test_a_pen_mark_apart_from_the_digit_does_not_shrink_it() -> None:
+    page = draw_digit("7", (600, 400), ink=30, paper=220)
+    marked = page.copy()
+    ImageDraw.Draw(marked).line((520, 300, 575, 290), fill=30, width=8)  # 2% of the ink
+    assert distance(digit(marked), digit(page)) < 3
+
+
+def test_a_band_just_inside_the_edge_of_a_tilted_page_is_no_ink() -> None:
+    page = np.asarray(photograph(Image.new("L", (200, 160), 255), border=False)).copy()
+    page[6:150, 4:12] = (60, 50, 45)  # the table, with a rim of paper beyond it
+    assert digit(Image.fromarray(page)).max() == 0
 
 
 def test_light_ink_on_a_dark_ground_is_found_despite_a_gradient() -> None:
@@ -148,9 +168,9 @@ def test_the_sigmoid_demo_reads_user_style_digits() -> None:
     pairs = zip(items, predictions, strict=True)
     right = sum(set(p.verdict) == truth for (_, _, truth), p in pairs)
     none = sum(not p.verdict for p in predictions)
-    # The aim is 95%; the shipped demo reads 284 of 300 (94.7%, see the README), so this
-    # guards what it reaches rather than the aim.
-    assert right >= 0.94 * len(items)
+    # The aim (issue 11): 95% right, "none" at most 5%. The shipped demo reads 289 of 300
+    # (96.3%, "none" 2.3%; see the README).
+    assert right >= 0.95 * len(items)
     assert none <= 0.05 * len(items)
 
 

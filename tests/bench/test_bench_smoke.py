@@ -3,6 +3,7 @@ speed is the bench's business, run with `python -m bench`)."""
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from torchvision import datasets
 from bench import accuracy, analysis_speed, latency, scaling, targets
 from bench.baseline import write_mnist_folder
 from bench.flops import training_flops_per_image
-from bench.report import table
+from bench.report import save_json, table
 from bench.suite import MatmulSamples, accuracy_rows, train_side_by_side
 from engine.config import RunConfig
 from engine.datasets.dataset import DatasetSplit, ImageDataset
@@ -151,3 +152,11 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     assert slowest.measured == 4.0 and slowest.met is True and slowest.margin == 1.25
     assert checked["CPU predict: one uploaded PNG"].margin == 0.5
     assert checked["python -m engine --help"].margin == 4.0
+
+
+def test_saved_results_are_strict_json(tmp_path: Path) -> None:
+    """`--json PATH` writes through the engine's one sanitiser: numbers, never NaN."""
+    path = tmp_path / "nested" / "results.json"
+    results = {"speedup": float("nan"), "images": torch.tensor(3), "rates": (1.5, math.inf)}
+    save_json(results, path)
+    assert json.loads(path.read_text()) == {"speedup": None, "images": 3, "rates": [1.5, None]}

@@ -22,6 +22,7 @@ from engine.config import RunConfig
 from engine.datasets.dataset import DatasetSplit, ImageDataset
 from engine.errors import RunError
 from engine.runs import LoadedRun, RunStore, load_state_dict
+from engine.runs.layout import RUN_ID_PATTERN, new_run_id
 from engine.training import FitResult
 
 CLASSES = ("zero", "one", "two")
@@ -204,7 +205,7 @@ def test_crash_while_saving_weights_leaves_run_incomplete_not_broken(
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs.np, "savez_compressed", crash)
+    monkeypatch.setattr("engine.runs.writer.np.savez_compressed", crash)
     with pytest.raises(OSError):
         writer.finish(fake_result(split), split)
     statuses = {s.id: s.status for s in store.list_runs()}
@@ -412,7 +413,7 @@ def test_run_ids_are_unique_even_when_a_name_is_taken(
 ) -> None:
     store = RunStore(tmp_path, include_demo=False)
     names = iter(["same-second-aaaa", "same-second-aaaa", "same-second-bbbb"])
-    monkeypatch.setattr(runs, "new_run_id", lambda config: next(names))
+    monkeypatch.setattr("engine.runs.store.new_run_id", lambda config: next(names))
     first = store.create_run(RunConfig(), make_split())
     second = store.create_run(RunConfig(), make_split())
     assert (first.id, second.id) == ("same-second-aaaa", "same-second-bbbb")
@@ -428,9 +429,9 @@ def test_many_runs_in_one_second_get_different_ids(tmp_path: Path) -> None:
 
 def test_run_id_slug_is_folder_safe() -> None:
     config = RunConfig().with_changes(dataset="folder:/data/My Pets/", mode="multi-class")
-    run_id = runs.new_run_id(config)
+    run_id = new_run_id(config)
     assert "-folder-my-pets-multi-class-" in run_id
-    assert runs._RUN_ID_PATTERN.fullmatch(run_id)
+    assert RUN_ID_PATTERN.fullmatch(run_id)
 
 
 def test_runs_dir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

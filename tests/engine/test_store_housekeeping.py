@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import atomic_files, runs
+from engine import atomic_files
 from engine.cli import main
 from engine.config import RunConfig
 from engine.errors import RunError
@@ -142,7 +142,7 @@ def test_a_runs_folder_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -
 def test_a_read_only_runs_folder_is_named_as_such(tmp_path, monkeypatch) -> None:
     # Tests may run as root, for whom no folder is read-only: ask os.access what it says
     # to an ordinary user on a read-only folder.
-    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
+    monkeypatch.setattr("engine.runs.housekeeping.os.access", lambda path, mode: False)
     store = RunStore(tmp_path)
     assert "read-only" in store.storage_problem()
     with pytest.raises(RunError, match="read-only"):

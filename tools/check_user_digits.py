@@ -77,7 +77,7 @@ def main() -> None:
         "--set",
         type=Path,
         default=USER_DIGITS,
-        help="another set of the same format (a development set from make_user_digits --dev)",
+        help="another set of the same format (make_user_digits --dev or --dev-pairs)",
     )
     args = parser.parse_args()
     store = RunStore(args.runs_dir)

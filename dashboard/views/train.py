@@ -17,6 +17,7 @@ from engine.metric_names import metric_title
 from engine.model_names import available_models
 from engine.models import freeze_warning
 from engine.runs import LoadedRun
+from engine.states import JobState
 from engine.training_jobs import JobProgress, TrainingJob, default_processes
 
 POLL_SECONDS = 1.0
@@ -189,13 +190,13 @@ def saved_run(run_id: str | None) -> LoadedRun | None:
 
 def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
-    if progress.state == "failed":
+    if progress.state == JobState.FAILED:
         messages.show_error(f"Training failed: {progress.error}")
         return
-    if progress.state == "stopped" and progress.run_id is None:
+    if progress.state == JobState.STOPPED and progress.run_id is None:
         st.warning("Cancelled before it started: nothing was saved.")
         return
-    if progress.state == "stopped":
+    if progress.state == JobState.STOPPED:
         st.warning(f"Stopped after {progress.epoch} of {progress.epochs} epochs.")
     else:
         st.success(f"Done: {progress.epochs} epochs in {progress.elapsed:.0f} s.")

@@ -32,7 +32,7 @@ from bench.server import streamlit_server
 
 CHROMIUM = os.environ.get("LME_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-DEMO_RUNS = {"demo", "demo-softmax"}
+DEMO_RUNS = {"demo", "demo-softmax", "demo-pairs"}  # engine.runs.DEMO_RUNS, without torch
 
 
 @dataclass

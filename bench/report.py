@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.json_values import json_text
 from engine.text_table import text_table
 
 
@@ -37,14 +37,8 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
 
 
 def save_json(results: dict[str, Any], path: Path | str) -> None:
-    """Write the results where `--json PATH` asked, creating the folder if needed."""
+    """Write the results where `--json PATH` asked, creating the folder if needed: strict
+    JSON through the engine's one sanitiser (numpy values as numbers, NaN as null)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, default=_plain) + "\n", encoding="utf-8")
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and other odd values as plain JSON."""
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
+    path.write_text(json_text(results) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from dashboard import caches, links, visitor
 from dashboard.messages import show_error, show_warnings
 from engine import hosting
 from engine.errors import EngineError
+from engine.states import RunHealth, RunState
 
 JOB_KEY = "lme_job_id"  # session-state key of this tab's job id (AppTest tests read it)
 _UPLOADED_DATASET = "lme_uploaded_dataset"
@@ -291,7 +292,9 @@ def analysis_run_picker(page: str = "explore") -> Any:
     """
     # Runs stopped early kept their weights so far: they can be explored too.
     summaries = [
-        s for s in visitor.run_summaries() if s.status == "complete" or s.state == "stopped"
+        s
+        for s in visitor.run_summaries()
+        if s.status == RunHealth.COMPLETE or s.state == RunState.STOPPED
     ]
     if not summaries:
         st.info("There is no saved run yet: train one first.")

@@ -21,6 +21,7 @@ from engine.datasets.dataset import DatasetSplit
 from engine.errors import EngineError
 from engine.jobs import TaskProgress, start_task
 from engine.nondigits import NON_DIGIT_KINDS
+from engine.states import JobState
 
 POLL_SECONDS = 1.0
 DIGIT_DATASETS = ("mnist-5k", "mnist")  # the sets whose images are digits, like the test's
@@ -102,7 +103,7 @@ def poll_experiment() -> None:
 
 def show_outcome(progress: TaskProgress, description: str) -> None:
     """The finished experiment: the engine's sentence, the table, the chart; or its error."""
-    if progress.state != "done":
+    if progress.state != JobState.DONE:
         messages.show_error(progress.error or "The experiment did not finish.")
         return
     result = progress.result

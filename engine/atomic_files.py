@@ -2,7 +2,7 @@
 
 Every write goes to a temporary file in the same folder, is flushed to disk, then renamed over
 the old file. Temporary files (and the scratch folders other modules make in the system temp)
-carry their writer, a tag of the host and the pid, so a later clean-up (engine.runs'
+carry their writer, a tag of the host and the pid, so a later clean-up (engine.runs.housekeeping's
 `clean_leftovers`) can tell a crash's leftovers from another process's write in progress.
 """
 

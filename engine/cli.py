@@ -310,6 +310,8 @@ RUN_COLUMNS = (
 
 
 def runs_command(args: argparse.Namespace) -> int:
+    from engine.states import RunHealth
+
     store = _store(args)
     problem = store.storage_problem()
     if problem:  # the demos still list; say why nothing else does, or nothing can be saved
@@ -327,7 +329,7 @@ def runs_command(args: argparse.Namespace) -> int:
         rows.append(
             (
                 summary.id,
-                summary.status if summary.status == "complete" else f"{summary.status}*",
+                summary.status if summary.status == RunHealth.COMPLETE else f"{summary.status}*",
                 summary.dataset or "-",
                 summary.mode or "-",
                 summary.model or "-",
@@ -339,7 +341,7 @@ def runs_command(args: argparse.Namespace) -> int:
             )
         )
     print(text_table(RUN_COLUMNS, rows))
-    notes = [s for s in summaries if s.status != "complete" and s.problem]
+    notes = [s for s in summaries if s.status != RunHealth.COMPLETE and s.problem]
     for summary in notes:
         print(f"* {summary.id}: {summary.problem}")
     for summary in summaries:

@@ -14,7 +14,7 @@ collective the training loop needs:
 
 One process (no torchrun, or WORLD_SIZE=1) gets `SINGLE_PROCESS`, whose collectives hand their
 input back, so engine/training.py runs one loop either way. What a run saves, and that only
-rank 0 saves it, is engine/runs.py's business.
+rank 0 saves it, is engine/runs/'s business.
 """
 
 from __future__ import annotations

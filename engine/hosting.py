@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import EngineError
+from engine.states import RunState
 
 if TYPE_CHECKING:
     from engine.config import RunConfig
@@ -360,7 +361,7 @@ def remove_expired(store: RunStore, limits: HostingLimits, now: float | None = N
     cutoff = now - limits.max_age_hours * 3600
     removed = []
     for summary in store.list_runs():
-        if summary.read_only or summary.owner is None or summary.state == "running":
+        if summary.read_only or summary.owner is None or summary.state == RunState.RUNNING:
             continue
         try:
             modified = (summary.path / "run.json").stat().st_mtime

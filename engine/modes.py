@@ -1,6 +1,6 @@
-"""The label-mode vocabulary: the two names and the check, importable without torch (the
-command line's parser and the configs need them before any tensor exists). What each mode
-means for targets, losses and activations lives in engine/labels.py.
+"""The label-mode vocabulary: the two names, the check, and the keys of the three readings,
+importable without torch (the command line's parser and the configs need them before any tensor
+exists). What each mode means for targets, losses and activations lives in engine/labels.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,15 @@ class LabelMode(StrEnum):
 
 
 LABEL_MODES: tuple[str, ...] = tuple(mode.value for mode in LabelMode)
+
+
+class ReadingKey(StrEnum):
+    """The forum question's three readings of logits (engine.analysis.readings.READINGS says
+    what each is); each member is the letter shown on screen and written in reports."""
+
+    SOFTMAX_ARGMAX = "a"  # a softmax-trained model read with softmax argmax
+    SOFTMAX_AS_SIGMOIDS = "b"  # the same model read with a sigmoid per logit
+    SIGMOID = "c"  # a sigmoid-trained (BCE) model read with sigmoids at the threshold
 
 
 def check_mode(mode: str) -> str:

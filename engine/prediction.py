@@ -1,6 +1,6 @@
 """Prediction: uploaded image bytes in, per-class sigmoid and softmax probabilities out.
 
-Owns the step from a loaded run (engine/runs.py) to a `Prediction` per file: decode and
+Owns the step from a loaded run (engine/runs/) to a `Prediction` per file: decode and
 preprocess (engine/images.py), normalise exactly as training did ((x / 255 - mean) / std), one
 batched forward pass, and a verdict at a threshold. A file that cannot be read does not sink
 the batch: its `Prediction` carries `error` and no probabilities.

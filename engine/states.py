@@ -21,6 +21,15 @@ class RunState(StrEnum):
     UNKNOWN = "unknown"
 
 
+class RunHealth(StrEnum):
+    """A run as the listing judges it (`RunSummary.status`, the `status` of `runs --json`):
+    only a complete run can be loaded; `RunSummary.state` and `problem` say why it is not."""
+
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"  # still training, stopped, failed, interrupted or missing a file
+    DAMAGED = "damaged"  # its files are unreadable or do not fit its run.json
+
+
 class JobState(StrEnum):
     """A background job's state (engine.jobs): queued, running, then one of the three ends."""
 

@@ -11,7 +11,7 @@ Python. Small random shifts, done on the whole batch at once, are the default au
 `TrainConfig.augment` swaps them for per-sample random affine transforms and stroke-width
 jitter (engine/augment.py), still on the device, batch by batch.
 AdamW with a one-cycle schedule; fixed seeds, so two fits on the CPU give identical weights;
-autocast (bf16, or fp16 with a gradient scaler) on CUDA only. Saving runs is engine/runs.py's
+autocast (bf16, or fp16 with a gradient scaler) on CUDA only. Saving runs is engine/runs/'s
 job; progress and stopping go through engine/callbacks.py.
 
 Under torchrun the same loop runs in every process (engine/distributed.py holds the

@@ -1,6 +1,6 @@
 """How runs read the held-out user-style uploads of tests/data/user_digits.npz.
 
-    python -m tools.check_user_digits                 # the shipped demo pair
+    python -m tools.check_user_digits                 # the shipped demo runs
     python -m tools.check_user_digits RUN_ID ...      # runs of ./runs (or --runs-dir)
     python -m tools.check_user_digits path/to/run     # a run folder
     python -m tools.check_user_digits --set /tmp/user_digits_dev.npz   # a development set
@@ -10,7 +10,9 @@ preprocessing, the model, the verdict at the run's threshold). A digit is "right
 verdict is exactly its digit (multi-label runs) or the top class is its digit (multi-class
 runs); "none" when a multi-label verdict is empty. Two-digit photos ("pair") are right when
 the verdict is exactly the two digits (multi-label runs only). Non-digits should read "none".
-The set is built by tools/make_user_digits.py; no run ever trains on it.
+The set is built by tools/make_user_digits.py; no run ever trains on it. `--set` reads another
+set of the same form instead: a development set (`make_user_digits --dev PATH`), or the
+development pair photos two-digit runs are tuned on (`make_user_digits --dev-pairs PATH`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def read_user_digits(
 def score(run, kinds: tuple[str, ...], path: Path = USER_DIGITS) -> dict[str, float]:
     """Shares of files read right, read "none", and the count, for the files of `kinds`."""
     items = list(read_user_digits(path, kinds))
+    if not items:  # a set without these kinds (the development pairs hold no non-digits)
+        return {"right": 0.0, "none": 0.0, "count": 0}
     predictions = predict_images(
         run, [(f"{kind}-{i}.jpg", data) for i, (kind, data, _) in enumerate(items)]
     )
@@ -67,13 +71,13 @@ def score(run, kinds: tuple[str, ...], path: Path = USER_DIGITS) -> dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="*", default=["demo", "demo-softmax"])
+    parser.add_argument("runs", nargs="*", default=["demo", "demo-softmax", "demo-pairs"])
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument(
         "--set",
         type=Path,
         default=USER_DIGITS,
-        help="another set of the same format (a development set from make_user_digits --dev)",
+        help="another set of the same format (make_user_digits --dev or --dev-pairs)",
     )
     args = parser.parse_args()
     store = RunStore(args.runs_dir)
@@ -87,6 +91,8 @@ def main() -> None:
             groups["non-digits"] = NON_DIGIT_KINDS
         for name, kinds in groups.items():
             result = score(run, kinds, args.set)
+            if not result["count"]:  # a set without these kinds (the development pairs)
+                continue
             print(
                 f"{run_id:14s} {name:11s} n={result['count']:4d}  right {result['right']:6.1%}"
                 f"  none {result['none']:6.1%}"

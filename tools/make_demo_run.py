@@ -1,7 +1,8 @@
 """Train the demo runs that ship in `engine/assets/`, so Explore, Compare and Predict work on a
 fresh or hosted copy before anyone trains.
 
-    python -m tools.make_demo_run     # from the project root: full MNIST, both label modes, CPU
+    python -m tools.make_demo_run     # from the project root: all three demo runs, CPU
+    python -m tools.make_demo_run --only demo-pairs    # one of them
 
 (`python tools/make_demo_run.py` works too once the project is installed, `pip install -e .`.)
 
@@ -12,8 +13,10 @@ defaults: "demo" in multi-label mode, so its sigmoids can say "both" and "neithe
 "demo-softmax" in multi-class mode, its twin for the three readings. The sigmoid run also
 trains on generated non-digits (blank pages, noise, shapes, scribbles; letters are held out
 for evaluation) with all-zero targets, so that a blank page or a scribble reads "none of the
-classes". run.json records all of this under "made_with". Every RunStore lists them read-only
-under those ids (engine.runs.DEMO_RUNS).
+classes". "demo-pairs" is a multi-label run on `two-digits` (two digits side by side, both
+labels set: genuinely multi-label data), so Explore shows its multi-label-data view and Predict
+reads a photo of two digits as "1 and 7". run.json records all of this under "made_with".
+Every RunStore lists them read-only under those ids (engine.runs.DEMO_RUNS).
 """
 
 from __future__ import annotations
@@ -30,11 +33,17 @@ from engine.callbacks import ProgressPrinter
 from engine.config import RunConfig
 from engine.datasets.loading import load_dataset
 from engine.datasets.none_examples import NON_DIGIT_TRAIN_SEED, add_non_digits
+from engine.datasets.registry import available_datasets
 from engine.pipeline import train_run
 from engine.runs import DEMO_RUNS, RUN_FILE, RunStore
 
-DEMO_MODES = {"demo": "multi-label", "demo-softmax": "multi-class"}
+DEMO_MODES = {"demo": "multi-label", "demo-softmax": "multi-class", "demo-pairs": "multi-label"}
 DEMO_EPOCHS = 10
+# demo-pairs trains on its own dataset, for its own number of epochs (the others: --dataset,
+# the full MNIST by default, for DEMO_EPOCHS); it learns no non-digits.
+PAIRS_DEMO = "demo-pairs"
+PAIRS_DATASET = "two-digits"
+PAIRS_EPOCHS = 30
 NONE_EXAMPLES = 6000  # one per ten digits, for the sigmoid run only
 NONE_KINDS = ("blank", "noise", "shapes", "strokes")  # letters stay unseen, for evaluation
 
@@ -43,14 +52,17 @@ def make_demo_run(
     demo_id: str = "demo",
     epochs: int | None = None,
     destination: Path | None = None,
-    dataset: str = "mnist",
+    dataset: str | None = None,
     limit: int | None = None,
     none_count: int = NONE_EXAMPLES,
 ) -> Path:
     """Train into a scratch runs folder, then move the finished run into `destination`."""
     destination = destination or DEMO_RUNS[demo_id]
     mode = DEMO_MODES[demo_id]
-    none_examples = none_count if mode == "multi-label" else 0
+    pairs = demo_id == PAIRS_DEMO
+    dataset = PAIRS_DATASET if pairs else dataset or "mnist"
+    epochs = epochs or (PAIRS_EPOCHS if pairs else DEMO_EPOCHS)
+    none_examples = none_count if mode == "multi-label" and not pairs else 0
     if limit is not None:
         none_examples = min(none_examples, limit // 10)
     config = RunConfig().with_changes(
@@ -59,7 +71,7 @@ def make_demo_run(
         device="cpu",
         cpu_threads=1,
         augment=True,
-        epochs=epochs or DEMO_EPOCHS,
+        epochs=epochs,
         none_examples=none_examples,
         limit=limit,
     )
@@ -71,7 +83,7 @@ def make_demo_run(
     made_with = {
         "tool": "tools/make_demo_run.py",
         "dataset": f"{dataset}: {len(split.train)} training images, validation = "
-        f"{len(split.valid)} images (for mnist, MNIST's official test digits)",
+        f"{len(split.valid)} images ({_description(dataset)})",
         "augmentation": "per-sample random affine (rotation +-15 degrees, scale +-15%, shear, "
         "shift +-2.5 px) and stroke-width jitter (a blend towards up to two 3x3 dilations or "
         "one erosion), engine/augment.py",
@@ -99,11 +111,19 @@ def make_demo_run(
     return destination
 
 
+def _description(dataset: str) -> str:
+    return next((i.description for i in available_datasets() if i.name == dataset), dataset)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, help=f"default: {DEMO_EPOCHS}")
+    parser.add_argument(
+        "--epochs", type=int, help=f"default: {DEMO_EPOCHS} ({PAIRS_DEMO}: {PAIRS_EPOCHS})"
+    )
     parser.add_argument("--only", choices=sorted(DEMO_MODES), help="make just this demo run")
-    parser.add_argument("--dataset", default="mnist", help="default: mnist (the full MNIST)")
+    parser.add_argument(
+        "--dataset", help=f"default: mnist (the full MNIST); {PAIRS_DEMO}: always {PAIRS_DATASET}"
+    )
     parser.add_argument("--limit", type=int, help="use at most this many images (a quick try)")
     parser.add_argument("--destination", type=Path, help="write here instead of engine/assets")
     parser.add_argument(

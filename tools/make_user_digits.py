@@ -2,12 +2,15 @@
 
     python -m tools.make_user_digits     # writes tests/data/user_digits.npz (about 0.3 MB)
     python -m tools.make_user_digits --dev /tmp/user_digits_dev.npz   # a development set
+    python -m tools.make_user_digits --dev-pairs runs/development/pair_photos_train_digits.npz
 
 The held-out set is for the final measurement only. Error analysis and any choice of recipe
 are made on a development set (`--dev PATH`, kept out of tests/data): other seeds, three times
 as many files, and photos of MNIST *training* digits instead of test digits (so it shares no
 source digit with the held-out set; the demo runs have seen those digits, but never
-photographed). The fonts are the same: they are all this machine has.
+photographed). The fonts are the same: they are all this machine has. Two-digit runs are tuned
+on `--dev-pairs PATH`: 300 pair photos made the same way, of MNIST training digits, with the
+same seed and nothing else (the README's development figures for `demo-pairs`).
 
 What a new user uploads is not an MNIST image: a digit written on paper and photographed, or
 typed in some font, dark ink on light paper, unevenly lit, at low resolution, as a JPEG. This
@@ -49,6 +52,7 @@ DEV_SEED = 7_000_001  # the development set's: any seed but the held-out set's
 COUNTS = {"font": 100, "photo": 200, "pair": 100, "blank": 10, "letters": 10, "shapes": 10}
 COUNTS["strokes"] = 10
 DEV_COUNTS = {kind: 3 * count for kind, count in COUNTS.items()} | {"pair": 0}
+DEV_PAIR_COUNTS = {kind: 0 for kind in COUNTS} | {"pair": 300}  # for two-digit runs
 LETTERS = "CFHKMNPRUVWX"  # capitals that do not pass for a digit (as engine/nondigits.py)
 PENS = {
     "black": (25, 25, 30),
@@ -283,13 +287,18 @@ def main() -> None:
     parser.add_argument(
         "--dev", type=Path, metavar="PATH", help="write a development set here instead"
     )
+    parser.add_argument(
+        "--dev-pairs", type=Path, metavar="PATH", help="write development pair photos here"
+    )
     args = parser.parse_args()
-    if args.dev is None:
+    development = args.dev or args.dev_pairs
+    if development is None:
         arrays, output = build(), OUTPUT
     else:
-        if args.dev.resolve().parent == OUTPUT.parent:
+        if development.resolve().parent == OUTPUT.parent:
             sys.exit("keep the development set out of tests/data: it is not the held-out set")
-        arrays, output = build(DEV_SEED, DEV_COUNTS, "train"), args.dev
+        counts = DEV_COUNTS if args.dev else DEV_PAIR_COUNTS
+        arrays, output = build(DEV_SEED, counts, "train"), development
     output.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(output, **arrays)
     kinds, counts = np.unique(arrays["kinds"], return_counts=True)

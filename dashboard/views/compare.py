@@ -32,6 +32,7 @@ from engine import modes, run_pairing
 from engine.analysis.neither import check_non_digits
 from engine.analysis.readings import compare_runs, explain_readings, readings_frame
 from engine.errors import EngineError
+from engine.states import JobState, RunHealth
 
 CURVE_METRICS = ("val_accuracy", "val_loss", "train_loss")
 POLL_SECONDS = 1.0
@@ -134,7 +135,7 @@ def take_finished_twin() -> None:
         return
     job, chosen_before = twin
     progress = job.progress()
-    if progress.state == "done" and progress.run_id:
+    if progress.state == JobState.DONE and progress.run_id:
         session.finish_twin([*chosen_before, progress.run_id])
         st.success(
             f"The {job.config.train.mode} twin is trained and chosen: "
@@ -223,7 +224,7 @@ st.write(
 
 take_finished_twin()
 loaded: list = []
-summaries = [summary for summary in visitor.run_summaries() if summary.status == "complete"]
+summaries = [summary for summary in visitor.run_summaries() if summary.status == RunHealth.COMPLETE]
 if not summaries:
     st.info("There is no saved run to compare yet: train one multi-class and one multi-label run.")
     st.page_link(links.TRAIN_PAGE, label="Train a model", icon="🏋️")

@@ -20,6 +20,7 @@ from engine.config import DataConfig
 from engine.errors import EngineError
 from engine.metric_names import metric_label
 from engine.models import describe_head
+from engine.states import RunHealth
 
 st.title("The forum's questions, with your numbers")
 st.write(
@@ -171,7 +172,7 @@ st.write(
 st.caption(glossary.FASTAI["head"])
 
 st.subheader("3. Train with softmax and read sigmoids, or train with sigmoids?")
-summaries = [summary for summary in visitor.run_summaries() if summary.status == "complete"]
+summaries = [summary for summary in visitor.run_summaries() if summary.status == RunHealth.COMPLETE]
 twin_id = run_pairing.saved_twin(run, summaries)
 if twins.has_no_softmax_twin(run):
     st.write(

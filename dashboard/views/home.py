@@ -7,6 +7,8 @@ import streamlit as st
 
 from dashboard import links
 
+PAIRS_DEMO = "demo-pairs"  # engine.runs.DEMO_RUNS: the demo on two labels per image
+
 st.title("Label Mode Explorer")
 st.markdown(
     "A digit classifier is usually trained **multi-class**: one softmax over the ten digits, "
@@ -75,8 +77,19 @@ with steps[2]:
     st.page_link(links.PREDICT_PAGE, label="Predict your own digit", icon="✍️")
     st.caption("Upload a photo of a handwritten digit, or try an example.")
 
+st.page_link(
+    links.EXPLORE_PAGE,
+    label="Two digits in one image: the demo-pairs run",
+    icon="🔢",
+    query_params={links.RUN: PAIRS_DEMO},
+)
 st.caption(
-    "Two small demo runs ship with the app, one trained each way, so Explore, Compare and "
-    "Predict work before you train. "
+    "Trained on two digits side by side, both labels set: there two firing classes are the "
+    'right answer ("1 and 7"), so Explore scores it by exact match, and Predict reads a '
+    "photo of two digits."
+)
+st.caption(
+    "Three small demo runs ship with the app: one trained each way on MNIST, so Explore, "
+    "Compare and Predict work before you train, and demo-pairs. "
     "Every page keeps its choices in the link: use **Share this view** in the sidebar."
 )

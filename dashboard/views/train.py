@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import caches, charts, glossary, links, messages, session, visitor
+from dashboard import caches, charts, glossary, links, messages, session, twins, visitor
 from engine.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from engine.errors import EngineError
 from engine.labels import LABEL_MODES
 from engine.metric_names import metric_title
 from engine.model_names import available_models
 from engine.models import freeze_warning
+from engine.runs import LoadedRun
+from engine.states import JobState
 from engine.training_jobs import JobProgress, TrainingJob, default_processes
 
 POLL_SECONDS = 1.0
@@ -176,30 +178,31 @@ if submitted and not busy:
     st.rerun()  # redraw with the form disabled and the status polling
 
 
-def multi_label_data(run_id: str | None) -> bool:
-    """The saved run's images carry several labels each (two-digits, a multi-label CSV set)."""
+def saved_run(run_id: str | None) -> LoadedRun | None:
+    """The saved run, to read what its data is; None when it cannot be loaded."""
     if run_id is None:
-        return False
+        return None
     try:
-        return bool(visitor.load_run(run_id).multi_label_data)
+        return visitor.load_run(run_id)
     except EngineError:
-        return False
+        return None
 
 
 def show_finished(progress: JobProgress) -> None:
     """The outcome: final metrics, where the run is saved, and where to look at it next."""
-    if progress.state == "failed":
+    if progress.state == JobState.FAILED:
         messages.show_error(f"Training failed: {progress.error}")
         return
-    if progress.state == "stopped" and progress.run_id is None:
+    if progress.state == JobState.STOPPED and progress.run_id is None:
         st.warning("Cancelled before it started: nothing was saved.")
         return
-    if progress.state == "stopped":
+    if progress.state == JobState.STOPPED:
         st.warning(f"Stopped after {progress.epoch} of {progress.epochs} epochs.")
     else:
         st.success(f"Done: {progress.epochs} epochs in {progress.elapsed:.0f} s.")
     final = progress.last_metrics
-    several = multi_label_data(progress.run_id)
+    run = saved_run(progress.run_id)
+    several = run is not None and bool(run.multi_label_data)
     order = SEVERAL_LABELS_HEADLINE if several else HEADLINE
     shown = [key for key in order if key in final]
     if shown:
@@ -218,7 +221,9 @@ def show_finished(progress: JobProgress) -> None:
         explore, compare = st.columns([1, 3])
         if explore.button("Explore this run", icon="🔍"):
             links.open_page(links.EXPLORE_PAGE, **{links.RUN: progress.run_id})
-        if compare.button(
+        if run is not None and twins.has_no_softmax_twin(run):
+            compare.caption(twins.NO_SOFTMAX_TWIN)  # Compare would only say the same
+        elif compare.button(
             "Compare it with its twin",
             icon="⚖️",
             help="The same settings trained the other way (softmax or sigmoids): Compare offers "

@@ -30,6 +30,7 @@ from engine.datasets.dataset import DatasetSplit
 from engine.datasets.loading import load_dataset
 from engine.datasets.none_examples import add_non_digits
 from engine.errors import EngineError
+from engine.modes import ReadingKey
 from engine.nondigits import NON_DIGIT_KINDS, make_non_digits
 from engine.training import FitResult, fit
 
@@ -134,7 +135,7 @@ def teach_none(
 def _measure(
     result: FitResult, non_digits: torch.Tensor, threshold: float
 ) -> tuple[dict[str, float], torch.Tensor]:
-    digits = read_outputs(result.valid_logits, result.valid_targets, "c", threshold)
+    digits = read_outputs(result.valid_logits, result.valid_targets, ReadingKey.SIGMOID, threshold)
     logits = model_logits(result.model, non_digits, result.normalization)
     neither = ~fired(logits.sigmoid(), threshold).any(dim=1)
     row = {

@@ -24,6 +24,7 @@ from torch import nn
 from engine.analysis.outputs import Thresholds, check_scores, fired, threshold_for_json
 from engine.analysis.readings import READINGS
 from engine.labels import fires
+from engine.modes import ReadingKey
 
 if TYPE_CHECKING:
     from engine.runs import LoadedRun
@@ -165,7 +166,11 @@ def check_non_digits(
     for run in runs:
         fitted = fit_images_to_shape(images, run.image_shape)
         logits = model_logits(run.model, fitted, run.normalization)
-        keys = ("a", "b") if run.config.train.mode == "multi-class" else ("c",)
+        keys = (
+            (ReadingKey.SOFTMAX_ARGMAX, ReadingKey.SOFTMAX_AS_SIGMOIDS)
+            if run.config.train.mode == "multi-class"
+            else (ReadingKey.SIGMOID,)
+        )
         for key in keys:
             logits_by_reading[key] = logits
     return neither_rates(logits_by_reading, kinds, runs[0].class_names, threshold)

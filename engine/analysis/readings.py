@@ -25,15 +25,24 @@ from engine.analysis.calibration import Reliability, classwise_reliability, top_
 from engine.analysis.outputs import ArrayLike, Thresholds, as_float_tensor, checked_pair, fired
 from engine.errors import RunError
 from engine.json_values import plain_json
+from engine.modes import ReadingKey
 
 if TYPE_CHECKING:
     from engine.runs import LoadedRun
 
 # key -> (trained with, read with, title)
-READINGS: dict[str, tuple[str, str, str]] = {
-    "a": ("multi-class", "softmax", "softmax-trained, read with softmax argmax"),
-    "b": ("multi-class", "sigmoid", "softmax-trained, read with a sigmoid per logit"),
-    "c": ("multi-label", "sigmoid", "sigmoid-trained (BCE), read with sigmoids"),
+READINGS: dict[ReadingKey, tuple[str, str, str]] = {
+    ReadingKey.SOFTMAX_ARGMAX: (
+        "multi-class",
+        "softmax",
+        "softmax-trained, read with softmax argmax",
+    ),
+    ReadingKey.SOFTMAX_AS_SIGMOIDS: (
+        "multi-class",
+        "sigmoid",
+        "softmax-trained, read with a sigmoid per logit",
+    ),
+    ReadingKey.SIGMOID: ("multi-label", "sigmoid", "sigmoid-trained (BCE), read with sigmoids"),
 }
 
 
@@ -41,7 +50,7 @@ READINGS: dict[str, tuple[str, str, str]] = {
 class Reading:
     """One way of turning logits into a decision, scored on the validation set."""
 
-    key: str  # "a", "b" or "c"
+    key: ReadingKey  # "a", "b" or "c"
     title: str
     trained_mode: str  # "multi-class" or "multi-label"
     activation: str  # "softmax" (decide by argmax) or "sigmoid" (decide by threshold)
@@ -91,13 +100,14 @@ def auroc(scores: ArrayLike, labels: ArrayLike) -> float:
 def read_outputs(
     logits: ArrayLike,
     targets: ArrayLike,
-    key: str,
+    key: ReadingKey | str,
     threshold: Thresholds = 0.5,
     bins: int = 10,
 ) -> Reading:
     """Score one reading (key "a", "b" or "c" of READINGS) of a model's validation logits."""
     if key not in READINGS:
         raise ValueError(f"unknown reading {key!r}: use one of {', '.join(READINGS)}")
+    key = ReadingKey(key)
     trained_mode, activation, title = READINGS[key]
     scores, truth = checked_pair(logits, targets)
     probabilities = scores.softmax(dim=1) if activation == "softmax" else scores.sigmoid()
@@ -133,9 +143,9 @@ def three_readings(
 ) -> list[Reading]:
     """Readings (a), (b) and (c) of two models' logits on the same validation images."""
     return [
-        read_outputs(softmax_trained_logits, targets, "a", threshold),
-        read_outputs(softmax_trained_logits, targets, "b", threshold),
-        read_outputs(sigmoid_trained_logits, targets, "c", threshold),
+        read_outputs(softmax_trained_logits, targets, ReadingKey.SOFTMAX_ARGMAX, threshold),
+        read_outputs(softmax_trained_logits, targets, ReadingKey.SOFTMAX_AS_SIGMOIDS, threshold),
+        read_outputs(sigmoid_trained_logits, targets, ReadingKey.SIGMOID, threshold),
     ]
 
 
@@ -188,7 +198,9 @@ def explain_readings(readings: Sequence[Reading]) -> str:
     with like and naming the metric: argmax accuracy of the two models, then exact match of
     the three readings."""
     by_key = {reading.key: reading for reading in readings}
-    softmax, crossed, sigmoid = by_key["a"], by_key["b"], by_key["c"]
+    softmax = by_key[ReadingKey.SOFTMAX_ARGMAX]
+    crossed = by_key[ReadingKey.SOFTMAX_AS_SIGMOIDS]
+    sigmoid = by_key[ReadingKey.SIGMOID]
     argmax_gap = sigmoid.argmax_accuracy - softmax.argmax_accuracy
     if abs(argmax_gap) < 0.0005:
         argmax_verdict = "the same"

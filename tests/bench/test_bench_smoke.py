@@ -3,6 +3,7 @@ speed is the bench's business, run with `python -m bench`)."""
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from dataclasses import replace
@@ -17,7 +18,7 @@ from bench import accuracy, analysis_speed, latency, scaling, targets
 from bench.baseline import write_mnist_folder
 from bench.flops import training_flops_per_image
 from bench.mnist_full import MnistResults, MnistSettings, SideRun, Trial, mnist_section, mnist_text
-from bench.report import table
+from bench.report import save_json, table
 from bench.suite import MatmulSamples, accuracy_rows, train_side_by_side
 from engine.config import RunConfig
 from engine.datasets.dataset import DatasetSplit, ImageDataset
@@ -209,6 +210,8 @@ def test_full_mnist_section_reads_torchvision_files_and_counts_epochs_to_the_tar
         assert cost["pair_ratios"] == ratios and cost["median_pair_ratio"] > 0
     assert "augmentation's cost, engine (plain and augmented epochs of 64 digits" in printed
     assert "Full MNIST to 90.0% test accuracy" in printed
+    save_json(results, tmp_path / "results.json")  # what --json writes: strict JSON
+    assert json.loads((tmp_path / "results.json").read_text())["cpu"]["test_images"] == 64
 
     # The same epochs against a target no accuracy reaches: reported as not reached.
     measured = MnistResults(
@@ -221,3 +224,11 @@ def test_full_mnist_section_reads_torchvision_files_and_counts_epochs_to_the_tar
     text = mnist_text(measured)
     assert text.count("not reached") == 6 and "to 101.0%: engine not reached" in text
     assert measured.trials[0].engine.seconds_to(0.9) == 2 * 2.0  # 2 epochs x median 2 s
+
+
+def test_saved_results_are_strict_json(tmp_path: Path) -> None:
+    """`--json PATH` writes through the engine's one sanitiser: numbers, never NaN."""
+    path = tmp_path / "nested" / "results.json"
+    results = {"speedup": float("nan"), "images": torch.tensor(3), "rates": (1.5, math.inf)}
+    save_json(results, path)
+    assert json.loads(path.read_text()) == {"speedup": None, "images": 3, "rates": [1.5, None]}

@@ -27,6 +27,13 @@ def test_every_question_and_the_first_training_are_one_link_away(open_page) -> N
     assert links["Predict your own digit"] == "predict"
 
 
+def test_the_pairs_demo_is_one_link_away_and_opens_on_explore(open_page) -> None:
+    app = open_page()
+    [link] = [link for link in app.page_link if "demo-pairs" in link.value]
+    assert link.proto.page == "explore"
+    assert link.proto.query_string == "run=demo-pairs"
+
+
 def test_the_share_link_points_at_the_home_page(open_page) -> None:
     app = open_page()
     assert texts(app.sidebar, "code") == ["http://localhost:8501/"]

@@ -12,7 +12,7 @@ import pytest
 from dashboard import links, session
 from engine import hosting, training_jobs
 from engine.config import RunConfig
-from engine.runs import RunStore
+from engine.runs import DEMO_RUNS, RunStore
 from tests.dashboard.conftest import texts
 
 TRAIN, EXPLORE = "views/train.py", "views/explore.py"
@@ -65,7 +65,7 @@ def test_runs_are_private_until_shared_and_shared_runs_are_read_only(open_page, 
     stranger = open_page(EXPLORE)
     assert _key(stranger) != _key(owner_tab)
     assert run_id not in stranger.selectbox(key=links.RUN).options  # only the demos
-    assert set(stranger.selectbox(key=links.RUN).options) == {"demo", "demo-softmax"}
+    assert set(stranger.selectbox(key=links.RUN).options) == set(DEMO_RUNS)
     guessed = open_page(EXPLORE, run=run_id)  # knowing the id is not enough
     assert guessed.selectbox(key=links.RUN).value != run_id
     assert any("not valid here" in w.value for w in guessed.warning)
@@ -80,7 +80,7 @@ def test_runs_are_private_until_shared_and_shared_runs_are_read_only(open_page, 
     friend = open_page(EXPLORE, run=run_id, share=query["share"][0])
     assert not friend.exception
     assert friend.selectbox(key=links.RUN).value == run_id
-    assert set(friend.selectbox(key=links.RUN).options) == {run_id, "demo", "demo-softmax"}
+    assert set(friend.selectbox(key=links.RUN).options) == {run_id, *DEMO_RUNS}
     assert "Shared with you: read-only." in texts(friend, "caption")
     assert "Delete for good" not in [b.label for b in friend.button]  # not theirs
     wrong = open_page(EXPLORE, run=run_id, share=hosting.share_token(runs_dir, "other-run"))

@@ -17,6 +17,7 @@ from engine.prediction import predict_images, verdict_text
 from engine.runs import RunStore
 from tests.dashboard.conftest import as_displayed, texts
 from tests.engine.bad_inputs import IMAGE_CASES
+from tests.engine.test_upload_preparation import user_digits
 
 PAGE = "views/predict.py"
 MIME = "application/octet-stream"
@@ -161,3 +162,22 @@ def test_uploads_are_released_once_read_and_their_results_stay(open_page, run_id
     next(button for button in app.button if button.label == "Clear these results").click().run()
     assert verdicts(app) == []
     assert "Upload one or more images" in texts(app, "info")[0]
+
+
+def test_a_photo_of_two_digits_on_the_pairs_demo_reads_as_both(open_page, runs_dir):
+    """The shipped demo-pairs reads a held-out photo of two test digits as the pair, worded as
+    two labels that are both there (not "1 or 7 — ambiguous")."""
+    run = RunStore().load_run("demo-pairs")
+    photos = user_digits(("pair",))
+    predictions = predict_images(run, [(f"{i}.jpg", data) for i, (_, data, _) in enumerate(photos)])
+    data, truth = next(
+        (data, truth)
+        for (_, data, truth), prediction in zip(photos, predictions, strict=True)
+        if set(prediction.verdict) == truth
+    )
+    first, second = sorted(truth)
+    app = open_page(PAGE, run="demo-pairs")
+    app.file_uploader[0].set_value([("two-digits.jpg", data, "image/jpeg")]).run()
+    assert not app.exception and not app.error
+    assert verdicts(app) == [f"{first} and {second}"]
+    assert len(app.get("image")) == 3  # the examples, as uploaded, as the model sees it

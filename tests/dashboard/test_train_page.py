@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dashboard import caches, links, session
+from dashboard import caches, links, session, twins
 from engine import hosting, training_jobs
 from engine.config import RunConfig, TrainConfig
 from tests.dashboard.conftest import metrics, texts
@@ -189,3 +189,7 @@ def test_a_run_on_multi_label_data_headlines_exact_match_and_macro_f1(open_page)
     assert shown["Exact match"] == f"{final.last_metrics['val_exact_match']:.4f}"
     assert shown["Macro F1"] == f"{final.last_metrics['val_macro_f1']:.4f}"
     assert "the headline is exact match and macro F1" in " ".join(texts(app, "caption"))
+    # Softmax cannot train two labels per image: no twin is offered, and the page says why.
+    assert "Compare it with its twin" not in [button.label for button in app.button]
+    assert twins.NO_SOFTMAX_TWIN in texts(app, "caption")
+    assert "Explore this run" in [button.label for button in app.button]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,7 @@ from dashboard import session
 from dashboard.examples import CLEAR
 from engine import training_jobs
 from engine.analysis import threshold_metrics, wrong_label_sets
-from engine.config import RunConfig
 from engine.labels import CHANCE_WARNING, activation
-from engine.pipeline import train_run
 from engine.runs import DEMO_RUN_DIR, RunStore
 from tests.dashboard.conftest import metrics, texts
 
@@ -102,28 +99,12 @@ def test_predict_reads_a_softmax_run_with_its_softmax_and_says_so(open_page, run
     assert "read with softmax, which this model was not trained for" in captions
 
 
-@cache
-def two_digits_run() -> tuple[Path, str]:
-    """A tiny sigmoid run on two-digits, whose images carry two labels each."""
-    import atexit
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="lme-two-digits-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    config = RunConfig().with_changes(
-        dataset="two-digits", epochs=2, limit=600, batch_size=64, device="cpu", cpu_threads=1
-    )
-    return root, train_run(config, RunStore(root))
-
-
-@pytest.mark.slow
-def test_explore_reads_multi_label_data_by_exact_match_and_wrong_label_sets(open_page, monkeypatch):
-    root, run_id = two_digits_run()
-    monkeypatch.setenv("LME_RUNS_DIR", str(root))
-    run = RunStore(root).load_run(run_id)
+def test_explore_reads_multi_label_data_by_exact_match_and_wrong_label_sets(open_page, runs_dir):
+    # The shipped demo-pairs: two digits per image, both labels set.
+    run = RunStore().load_run("demo-pairs")
     assert run.labels_per_image == "several"
-    app = open_page("views/explore.py", run=run_id)
-    assert not app.exception
+    app = open_page("views/explore.py", run="demo-pairs")
+    assert not app.exception and not app.error
     probabilities = activation(run.validation.logits, "multi-label")
     expected = threshold_metrics(probabilities, run.validation.targets, run.class_names, 0.5)
     wrong = wrong_label_sets(probabilities, run.validation.targets, run.class_names, 0.5)

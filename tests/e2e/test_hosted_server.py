@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from bench.server import streamlit_server
+from engine.runs import DEMO_RUNS
 
 pytestmark = pytest.mark.browser
 STEP_MS = 60_000  # the longest any one step may take on a busy 2-core machine
@@ -144,7 +145,7 @@ def test_a_visitors_work_stays_theirs_and_a_shared_run_opens_read_only(hosted, n
     assert len(list(uploads.glob("*/*/*.zip"))) == 1  # a refused upload is not kept
     bob.goto(f"{base_url}/explore")
     bob.get_by_text("Co-activation", exact=False).first.wait_for()
-    assert sorted(_run_options(bob)) == ["demo", "demo-softmax"]
+    assert sorted(_run_options(bob)) == sorted(DEMO_RUNS)
 
     # A opens the stopped run on Explore and shares it.
     [run_id] = [p.name for p in runs_dir.iterdir() if not p.name.startswith(".")]
@@ -158,7 +159,7 @@ def test_a_visitors_work_stays_theirs_and_a_shared_run_opens_read_only(hosted, n
     # B opens the link: that run alone, read-only.
     bob.goto(link)
     bob.get_by_text("Shared with you: read-only.").wait_for()
-    assert sorted(_run_options(bob)) == sorted([run_id, "demo", "demo-softmax"])
+    assert sorted(_run_options(bob)) == sorted([run_id, *DEMO_RUNS])
     assert bob.get_by_role("button", name="Delete this run").count() == 0
     _no_error(bob)
 

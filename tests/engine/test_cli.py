@@ -70,7 +70,7 @@ def test_runs_json_has_the_contract_fields(
         assert 0.0 <= mine["metrics"][name] < 10.0, name
     assert 0.0 <= mine["metrics"]["val_accuracy"] <= 1.0
     ids = [run["id"] for run in listed]
-    assert ids[-2:] == ["demo", "demo-softmax"]  # the shipped demo runs are listed last
+    assert ids[-3:] == ["demo", "demo-softmax", "demo-pairs"]  # the shipped demos come last
 
 
 def test_runs_table_lists_the_run(

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import engine.pipeline
-import engine.runs
+import engine.runs.writer
 from engine.cli import build_parser
 from engine.config import RunConfig
 from engine.errors import EngineError, TrainingError
@@ -277,8 +277,8 @@ def test_a_full_disk_says_the_disk_is_full(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(engine.runs.torch, "save", full_disk)
-    monkeypatch.setattr(engine.runs.shutil, "disk_usage", lambda path: usage(100, 100, 0))
+    monkeypatch.setattr(engine.runs.writer.torch, "save", full_disk)
+    monkeypatch.setattr(engine.runs.writer.shutil, "disk_usage", lambda path: usage(100, 100, 0))
     args = arguments(BASE_TRAIN, "--runs-dir", str(tmp_path))
     status, _, err = cli("train", "--quiet", *args)
     assert_one_error_line(status, err, "the disk is full")

@@ -1,4 +1,4 @@
-"""On the shipped demo pair, Predict and Explore agree on every count at every threshold.
+"""On the shipped demo runs, Predict and Explore agree on every count at every threshold.
 
 Predict's path: the saved model run on the prepared validation images (as predict_prepared
 does), its logits read by read_logits at each threshold. Explore's: the analysis of the saved
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from engine.analysis import confusion_matrix, firing_sets, threshold_metrics
 from engine.labels import activation
@@ -22,15 +23,13 @@ pytestmark = pytest.mark.slow  # trains or reads real models for many seconds; C
 THRESHOLDS = [round(0.01 * step, 2) for step in range(1, 100)]
 
 
-@pytest.mark.parametrize("run_id", ["demo", "demo-softmax"])
+@pytest.mark.parametrize("run_id", ["demo", "demo-softmax", "demo-pairs"])
 def test_predict_and_explore_agree_on_every_count_at_every_threshold(run_id):
     run = RunStore(include_demo=True).load_run(run_id)
     names, targets = run.class_names, run.validation.targets
     probabilities = activation(run.validation.logits, "multi-label")  # Explore's reading
-    truth = [
-        {names[k] for k in torch.nonzero(row).flatten().tolist()}
-        for row in torch.nn.functional.one_hot(targets.long(), len(names))
-    ]
+    multi_hot = targets if targets.ndim == 2 else F.one_hot(targets.long(), len(names))
+    truth = [{names[k] for k in torch.nonzero(row).flatten().tolist()} for row in multi_hot]
     # One forward pass of Predict's, read at every threshold.
     logits = predict_tensor(run.model, run.validation.images, run.normalization)
     for threshold in THRESHOLDS:
@@ -49,8 +48,8 @@ def test_predict_and_explore_agree_on_every_count_at_every_threshold(run_id):
             assert all(set(p.verdict) == f for p, f in zip(predictions, fired, strict=True))
     # The softmax verdict does not move with the threshold; it is Explore's argmax.
     predictions = predict_prepared(run, run.validation.images, 0.5)
-    confusion = confusion_matrix(run.validation.logits, targets, names)
-    winners = [names.index(p.verdict[0]) if run.reading == "softmax" else None for p in predictions]
     if run.reading == "softmax":
+        confusion = confusion_matrix(run.validation.logits, targets, names)
+        winners = [names.index(p.verdict[0]) for p in predictions]
         right = sum(w == int(t) for w, t in zip(winners, targets, strict=True))
         assert right == int(np.trace(confusion.to_numpy()))

@@ -21,7 +21,8 @@ from engine.atomic_files import atomic_open, atomic_write_json
 from engine.config import RunConfig
 from engine.datasets.dataset import DatasetSplit, ImageDataset
 from engine.errors import RunError
-from engine.runs import RunStore, load_state_dict
+from engine.runs import LoadedRun, RunStore, load_state_dict
+from engine.runs.layout import RUN_ID_PATTERN, new_run_id
 from engine.training import FitResult
 
 CLASSES = ("zero", "one", "two")
@@ -204,7 +205,7 @@ def test_crash_while_saving_weights_leaves_run_incomplete_not_broken(
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runs.np, "savez_compressed", crash)
+    monkeypatch.setattr("engine.runs.writer.np.savez_compressed", crash)
     with pytest.raises(OSError):
         writer.finish(fake_result(split), split)
     statuses = {s.id: s.status for s in store.list_runs()}
@@ -412,7 +413,7 @@ def test_run_ids_are_unique_even_when_a_name_is_taken(
 ) -> None:
     store = RunStore(tmp_path, include_demo=False)
     names = iter(["same-second-aaaa", "same-second-aaaa", "same-second-bbbb"])
-    monkeypatch.setattr(runs, "new_run_id", lambda config: next(names))
+    monkeypatch.setattr("engine.runs.store.new_run_id", lambda config: next(names))
     first = store.create_run(RunConfig(), make_split())
     second = store.create_run(RunConfig(), make_split())
     assert (first.id, second.id) == ("same-second-aaaa", "same-second-bbbb")
@@ -428,9 +429,9 @@ def test_many_runs_in_one_second_get_different_ids(tmp_path: Path) -> None:
 
 def test_run_id_slug_is_folder_safe() -> None:
     config = RunConfig().with_changes(dataset="folder:/data/My Pets/", mode="multi-class")
-    run_id = runs.new_run_id(config)
+    run_id = new_run_id(config)
     assert "-folder-my-pets-multi-class-" in run_id
-    assert runs._RUN_ID_PATTERN.fullmatch(run_id)
+    assert RUN_ID_PATTERN.fullmatch(run_id)
 
 
 def test_runs_dir_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -500,13 +501,14 @@ def test_train_run_marks_a_run_that_raised(
 # the shipped demo run
 
 
-def test_both_demo_runs_are_listed_read_only_after_the_users_runs(tmp_path: Path) -> None:
+def test_the_demo_runs_are_listed_read_only_after_the_users_runs(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "empty")
     listed = {summary.id: summary for summary in store.list_runs()}
-    assert list(listed) == ["demo", "demo-softmax"]
+    assert list(listed) == ["demo", "demo-softmax", "demo-pairs"]
     assert {(s.dataset, s.mode) for s in listed.values()} == {
         ("mnist", "multi-label"),
         ("mnist", "multi-class"),
+        ("two-digits", "multi-label"),
     }
     assert all(s.status == "complete" and s.read_only for s in listed.values())
 
@@ -524,6 +526,29 @@ def test_demo_run_reloads_exactly_and_cannot_be_deleted(tmp_path: Path, demo_id:
     none_examples = record["config"]["data"]["none_examples"]
     assert (none_examples > 0) == (demo_id == "demo")  # the sigmoid run learns "none"
 
+    run = _reloads_exactly_and_cannot_be_deleted(store, demo_id)
+    accuracy = (run.validation.logits.argmax(1) == run.validation.targets).float()
+    assert accuracy.mean().item() == pytest.approx(run.metrics["val_accuracy"], abs=1e-6)
+
+
+def test_the_pairs_demo_is_a_small_multi_label_run_on_two_labels_per_image(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "empty")
+    folder = runs.DEMO_RUNS["demo-pairs"]
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 600_000
+    record = json.loads((folder / "run.json").read_text())
+    assert record["config"]["data"]["dataset"] == "two-digits"
+    assert record["config"]["train"]["augment"] is True
+    assert record["labels_per_image"] == "several"
+    assert "tools/make_demo_run.py" in record["made_with"]["tool"]
+    run = _reloads_exactly_and_cannot_be_deleted(store, "demo-pairs")
+    assert run.mode == "multi-label" and run.multi_label_data
+    fired = torch.sigmoid(run.validation.logits) >= 0.5
+    exact = (fired == run.validation.targets.bool()).all(dim=1).float().mean().item()
+    assert exact == pytest.approx(run.metrics["val_exact_match"], abs=1e-6)
+    assert exact >= 0.9
+
+
+def _reloads_exactly_and_cannot_be_deleted(store: RunStore, demo_id: str) -> LoadedRun:
     run = store.load_run(demo_id)
     assert run.read_only and run.class_names == tuple(str(d) for d in range(10))
     mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in run.normalization)
@@ -531,10 +556,9 @@ def test_demo_run_reloads_exactly_and_cannot_be_deleted(tmp_path: Path, demo_id:
     with torch.no_grad():
         logits = run.model((images - mean) / std)
     assert torch.allclose(logits, run.validation.logits[:200], atol=1e-3)
-    accuracy = (run.validation.logits.argmax(1) == run.validation.targets).float()
-    assert accuracy.mean().item() == pytest.approx(run.metrics["val_accuracy"], abs=1e-6)
     with pytest.raises(RunError, match="cannot be deleted"):
         store.delete_run(demo_id)
+    return run
 
 
 def test_demo_run_can_be_left_out(tmp_path: Path) -> None:

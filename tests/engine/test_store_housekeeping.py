@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import atomic_files, runs
+from engine import atomic_files
 from engine.cli import main
 from engine.config import RunConfig
 from engine.errors import RunError
@@ -130,7 +130,7 @@ def test_a_runs_folder_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -
     store = RunStore(not_a_folder)
     assert "is a file, not a folder" in store.storage_problem()
     assert str(tmp_path) not in store.storage_problem()  # the dashboard shows it: no path
-    assert [s.id for s in store.list_runs()] == ["demo", "demo-softmax"]
+    assert [s.id for s in store.list_runs()] == ["demo", "demo-softmax", "demo-pairs"]
     with pytest.raises(RunError, match="cannot save the run: .* is a file"):
         store.create_run(TINY, blocks_split())
 
@@ -142,7 +142,7 @@ def test_a_runs_folder_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -
 def test_a_read_only_runs_folder_is_named_as_such(tmp_path, monkeypatch) -> None:
     # Tests may run as root, for whom no folder is read-only: ask os.access what it says
     # to an ordinary user on a read-only folder.
-    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
+    monkeypatch.setattr("engine.runs.housekeeping.os.access", lambda path, mode: False)
     store = RunStore(tmp_path)
     assert "read-only" in store.storage_problem()
     with pytest.raises(RunError, match="read-only"):

@@ -108,9 +108,10 @@ def test_predict_json_says_which_reading_the_verdict_is(tmp_path, capsys):
             assert answer["verdict"] == answer["fired"]
 
 
-@pytest.mark.parametrize("run_id", ["demo", "demo-softmax"])
+@pytest.mark.parametrize("run_id", ["demo", "demo-softmax", "demo-pairs"])
 def test_shipped_demo_runs_know_their_reading_and_data(run_id):
     run = RunStore(include_demo=True).load_run(run_id)
     assert run.reading == ("softmax" if run.mode == "multi-class" else "sigmoid")
-    assert run.labels_per_image == "one"  # mnist-5k: one digit per image
+    # MNIST: one digit per image; two-digits: two
+    assert run.labels_per_image == ("several" if run_id == "demo-pairs" else "one")
     assert run.warnings == []

@@ -33,6 +33,7 @@ import numpy as np
 
 from engine.datasets.registry import MAX_CLASSES
 from engine.errors import RunError
+from engine.runs.layout import METRICS_FILE, RUN_FILE
 
 MAX_RUN_FILE_BYTES = 1024 * 1024  # 1 MB: a run.json is about 2 KB
 MAX_METRICS_BYTES = 8 * 1024 * 1024  # 8 MB: about 20,000 epochs of metrics
@@ -95,6 +96,25 @@ def read_json(path: Path | str, limit: int) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RunError(f"{Path(path).name} is unreadable ({error})") from None
+
+
+def read_record(folder: Path) -> dict[str, Any]:
+    """A run folder's run.json, when it is a bounded regular file of JSON with a config."""
+    record = read_json(folder / RUN_FILE, MAX_RUN_FILE_BYTES)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise RunError(f"{RUN_FILE} does not describe a run (no config)")
+    return record
+
+
+def read_history(folder: Path) -> list[dict[str, float]]:
+    """A run folder's metrics.json, checked by `history_problem`; [] before the first epoch."""
+    if not (folder / METRICS_FILE).exists():
+        return []
+    history = read_json(folder / METRICS_FILE, MAX_METRICS_BYTES)
+    problem = history_problem(history)
+    if problem:
+        raise RunError(problem)
+    return history
 
 
 # ---------------------------------------------------------------------------------------------

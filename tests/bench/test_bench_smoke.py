@@ -156,6 +156,7 @@ def test_bench_pieces_run_on_tiny_sizes_and_give_sane_numbers():
     assert checked["python -m engine --help"].margin == 4.0
 
 
+@pytest.mark.slow
 def test_full_mnist_section_reads_torchvision_files_and_counts_epochs_to_the_target(
     tmp_path, capsys, monkeypatch
 ):

@@ -25,6 +25,7 @@ def run_ids(tiny_store) -> tuple[str, str]:
     return tiny_store.multi_label, tiny_store.multi_class
 
 
+@pytest.mark.slow
 def test_a_fresh_copy_opens_with_the_demo_pair_and_the_three_readings(open_page):
     app = open_page(PAGE)  # an empty run store: only the shipped demo runs
     assert not app.exception and not app.error
@@ -41,6 +42,7 @@ def test_a_fresh_copy_opens_with_the_demo_pair_and_the_three_readings(open_page)
     assert titles in texts(app, "caption")
 
 
+@pytest.mark.slow
 def test_two_runs_side_by_side_with_the_three_readings(open_page, run_ids, tiny_runs):
     multi_label_id, multi_class_id = run_ids
     app = open_page(PAGE)
@@ -68,6 +70,7 @@ def test_two_runs_side_by_side_with_the_three_readings(open_page, run_ids, tiny_
     assert rates['says "neither" %'].iloc[0] == 0.0  # softmax argmax always names a class
 
 
+@pytest.mark.slow
 def test_the_threshold_changes_the_sigmoid_readings(open_page, run_ids, tiny_runs):
     multi_label_id, multi_class_id = run_ids
     store = RunStore(tiny_runs.root)
@@ -79,6 +82,7 @@ def test_the_threshold_changes_the_sigmoid_readings(open_page, run_ids, tiny_run
     assert expected != explain_readings(compare_runs(softmax_run, sigmoid_run, 0.8))
 
 
+@pytest.mark.slow
 def test_one_run_is_offered_its_saved_twin(open_page, run_ids):
     multi_label_id, multi_class_id = run_ids
     app = open_page(PAGE, runs=[multi_label_id])
@@ -115,6 +119,7 @@ def test_a_run_without_a_twin_gets_one_trained_and_chosen(open_page, runs_dir, t
     assert list(app.dataframe[1].value.columns) == ["(a)", "(b)", "(c)"]  # the three readings
 
 
+@pytest.mark.slow
 def test_an_unknown_run_in_the_link_gets_a_notice(open_page, run_ids):
     app = open_page(PAGE, runs=["gone-run"])
     assert not app.exception
@@ -165,6 +170,7 @@ def test_curve_charts_are_tall_hug_their_values_and_name_runs_shortly():
     assert len(short_run_label(long_id)) == 28 and short_run_label("demo") == "demo"
 
 
+@pytest.mark.slow
 def test_a_metric_a_run_lacks_is_a_dash_not_none(open_page, run_ids):
     multi_label_id, multi_class_id = run_ids
     app = open_page(PAGE)
@@ -195,6 +201,7 @@ def _multi_label_data_run(kind: str, root: Path) -> str:
 
 
 @pytest.mark.parametrize("kind", ["two-digits", "csv"])
+@pytest.mark.slow
 def test_a_run_on_multi_label_data_is_offered_no_softmax_twin(
     open_page, tmp_path, monkeypatch, kind
 ):

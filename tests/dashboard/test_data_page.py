@@ -15,6 +15,7 @@ from tests.dashboard.conftest import metrics, texts
 PAGE = "views/data.py"
 
 
+@pytest.mark.slow
 def test_default_dataset_shows_counts_samples_and_balance(open_page) -> None:
     app = open_page(PAGE)
     assert not app.exception
@@ -34,6 +35,7 @@ def test_default_dataset_shows_counts_samples_and_balance(open_page) -> None:
     assert sorted(image.caption for image in grid)[:3] == ["0", "0", "1"]
 
 
+@pytest.mark.slow
 def test_label_mode_switch_shows_one_target_before_and_after(open_page) -> None:
     app = open_page(PAGE)
     assert texts(app, "code")[:2] == ["7", "[0,0,0,0,0,0,0,1,0,0]"]
@@ -44,6 +46,7 @@ def test_label_mode_switch_shows_one_target_before_and_after(open_page) -> None:
     assert not app.success
 
 
+@pytest.mark.slow
 def test_a_link_reopens_the_same_view(open_page) -> None:
     switched = open_page(PAGE)
     switched.segmented_control(key=links.MODE).set_value("multi-class").run()
@@ -54,6 +57,7 @@ def test_a_link_reopens_the_same_view(open_page) -> None:
     assert "/data?" in texts(linked.sidebar, "code")[0]
 
 
+@pytest.mark.slow
 def test_an_invalid_link_value_falls_back_with_a_notice(open_page) -> None:
     app = open_page(PAGE, dataset="imagenet-22k", mode="sideways")
     assert not app.exception
@@ -64,6 +68,7 @@ def test_an_invalid_link_value_falls_back_with_a_notice(open_page) -> None:
     assert metrics(app)["Training images"] == "4,000"
 
 
+@pytest.mark.slow
 def test_a_missing_download_says_what_to_do(open_page) -> None:
     app = open_page(PAGE, dataset="kmnist")
     assert not app.exception
@@ -86,6 +91,7 @@ def _class_folders_zip(stray: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_an_uploaded_zip_of_class_folders_becomes_the_dataset(open_page) -> None:
     app = open_page(PAGE, dataset=session.UPLOAD_CHOICE)
     assert "Upload a .zip" in app.info[0].value
@@ -99,6 +105,7 @@ def test_an_uploaded_zip_of_class_folders_becomes_the_dataset(open_page) -> None
     assert not app.warning  # every file was an image
 
 
+@pytest.mark.slow
 def test_files_skipped_in_an_upload_are_named_on_the_page(open_page) -> None:
     app = open_page(PAGE, dataset=session.UPLOAD_CHOICE)
     upload = _class_folders_zip(stray="pets/dogs/notes.txt")
@@ -116,6 +123,7 @@ def test_a_broken_zip_shows_an_error_not_a_traceback(open_page) -> None:
     assert len(app.error) == 1
 
 
+@pytest.mark.slow
 def test_a_multi_label_dataset_says_no_class_index_can_hold_its_targets(open_page) -> None:
     app = open_page(PAGE, dataset="two-digits")
     assert not app.exception
@@ -125,6 +133,7 @@ def test_a_multi_label_dataset_says_no_class_index_can_hold_its_targets(open_pag
     assert "Only multi-label mode can train this dataset" in app.warning[0].value
 
 
+@pytest.mark.slow
 def test_a_pascal_style_zip_with_a_csv_shows_label_sets_and_labels_per_image(open_page) -> None:
     from tests.engine.labelled_data import zip_bytes
 
@@ -143,6 +152,7 @@ def test_a_pascal_style_zip_with_a_csv_shows_label_sets_and_labels_per_image(ope
     assert texts(app, "code")[0] == "none possible"  # a multi-hot image has no class index
 
 
+@pytest.mark.slow
 def test_a_failed_upload_never_replaces_a_working_one(open_page) -> None:
     from tests.engine.labelled_data import zip_bytes
 
@@ -178,6 +188,7 @@ def test_a_bad_first_upload_is_one_message_in_the_users_terms(open_page, csv, ex
     assert not app.metric
 
 
+@pytest.mark.slow
 def test_the_train_page_names_an_upload_by_its_file_name(open_page) -> None:
     from tests.engine.labelled_data import zip_bytes
 

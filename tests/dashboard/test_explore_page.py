@@ -34,6 +34,7 @@ def page_counts(app) -> tuple[int, int]:
     )
 
 
+@pytest.mark.slow
 def test_explore_shows_the_engines_counts_and_pair_ranking(open_page, run_id):
     app = open_page(PAGE, run=run_id)
     assert not app.exception
@@ -49,6 +50,7 @@ def test_explore_shows_the_engines_counts_and_pair_ranking(open_page, run_id):
     assert f"{a} or {b}?" in texts(app, "subheader")
 
 
+@pytest.mark.slow
 def test_counts_follow_the_threshold_slider(open_page, run_id):
     app = open_page(PAGE, run=run_id)
     low, high = 0.1, 0.9
@@ -65,6 +67,7 @@ def test_counts_follow_the_threshold_slider(open_page, run_id):
     assert low_counts != high_counts
 
 
+@pytest.mark.slow
 def test_tuned_per_class_thresholds_are_the_engines(open_page, run_id):
     app = open_page(PAGE, run=run_id, per_class="true")
     assert app.toggle(key="per_class").value is True
@@ -74,6 +77,7 @@ def test_tuned_per_class_thresholds_are_the_engines(open_page, run_id):
     assert any(text.startswith("Tuned thresholds: 0:") for text in texts(app, "caption"))
 
 
+@pytest.mark.slow
 def test_a_share_link_restores_run_threshold_and_pair(open_page, run_id):
     _, pairs = engine_view(run_id, 0.3)
     second = f"{pairs['a'].iloc[1]}-{pairs['b'].iloc[1]}"
@@ -90,6 +94,7 @@ def test_a_share_link_restores_run_threshold_and_pair(open_page, run_id):
         assert part in link
 
 
+@pytest.mark.slow
 def test_invalid_link_values_fall_back_with_a_notice(open_page, run_id):
     app = open_page(PAGE, run=run_id, threshold="seven", pair="4-4")
     assert not app.exception
@@ -100,6 +105,7 @@ def test_invalid_link_values_fall_back_with_a_notice(open_page, run_id):
     assert app.selectbox(key="pair").value == f"{pairs['a'].iloc[0]}-{pairs['b'].iloc[0]}"
 
 
+@pytest.mark.slow
 def test_an_unknown_run_in_the_link_falls_back_to_a_saved_run(open_page, run_id):
     app = open_page(PAGE, run="no-such-run")
     assert not app.exception

@@ -40,6 +40,7 @@ def test_the_model_page_says_the_label_mode_never_changes_the_head(open_page) ->
     ("dataset", "batch", "classes"),
     [("mnist-5k", "64", 10), ("mnist-5k", "32", 10), ("two-digits", "8", 10)],
 )
+@pytest.mark.slow
 def test_the_error_is_reproduced_with_the_users_numbers(open_page, dataset, batch, classes):
     app = open_page(PAGE, dataset=dataset, batch=batch)
     assert not app.exception
@@ -64,6 +65,7 @@ def test_the_error_is_reproduced_with_the_users_numbers(open_page, dataset, batc
         assert "multi-label already" in captions
 
 
+@pytest.mark.slow
 def test_the_batch_size_input_changes_the_numbers(open_page) -> None:
     app = open_page(PAGE)
     assert metrics(app)["Logits flattened"] == "640"
@@ -72,6 +74,7 @@ def test_the_batch_size_input_changes_the_numbers(open_page) -> None:
     assert "batch=16" in texts(app.sidebar, "code")[0]
 
 
+@pytest.mark.slow
 def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(open_page, tiny_store):
     root, multi_label, multi_class = tiny_store
     app = open_page(PAGE, run=multi_label)
@@ -92,6 +95,7 @@ def test_the_three_questions_use_the_runs_own_numbers_and_its_twin(open_page, ti
     assert "Argmax accuracy (the top class is right)" in app.info[-1].value
 
 
+@pytest.mark.slow
 def test_without_a_twin_the_page_offers_to_train_it_on_compare(open_page, runs_dir, tiny_runs):
     root, multi_label, _ = tiny_runs
     shutil.copytree(root / multi_label, runs_dir / multi_label)
@@ -104,6 +108,7 @@ def test_without_a_twin_the_page_offers_to_train_it_on_compare(open_page, runs_d
     assert any(button.label == "Train the multi-class twin" for button in app.button)
 
 
+@pytest.mark.slow
 def test_an_unknown_dataset_in_the_link_falls_back_with_a_notice(open_page):
     app = open_page(PAGE, dataset="imagenet")
     assert not app.exception
@@ -111,6 +116,7 @@ def test_an_unknown_dataset_in_the_link_falls_back_with_a_notice(open_page):
     assert metrics(app)["Logits flattened"] == "640"
 
 
+@pytest.mark.slow
 def test_a_run_on_an_uploaded_csv_set_is_answered_and_explored(open_page, runs_dir, tmp_path):
     from engine.config import RunConfig
     from engine.pipeline import train_run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.dashboard.conftest import texts
 
 
@@ -16,6 +18,7 @@ def test_home_states_the_three_questions(open_page) -> None:
     assert "[0,0,0,0,0,0,0,1,0,0]" in page
 
 
+@pytest.mark.slow
 def test_every_question_and_the_first_training_are_one_link_away(open_page) -> None:
     app = open_page()
     links = {link.value: link.proto.page for link in app.page_link}
@@ -27,6 +30,7 @@ def test_every_question_and_the_first_training_are_one_link_away(open_page) -> N
     assert links["Predict your own digit"] == "predict"
 
 
+@pytest.mark.slow
 def test_the_pairs_demo_is_one_link_away_and_opens_on_explore(open_page) -> None:
     app = open_page()
     [link] = [link for link in app.page_link if "demo-pairs" in link.value]

@@ -57,6 +57,7 @@ def _share_link(app) -> str:
 
 
 @pytest.mark.usefixtures("public")
+@pytest.mark.slow
 def test_runs_are_private_until_shared_and_shared_runs_are_read_only(open_page, runs_dir):
     owner_tab, run_id = _train_tiny(open_page)
     owner = hosting.owner_of(_key(owner_tab))
@@ -92,6 +93,7 @@ def test_runs_are_private_until_shared_and_shared_runs_are_read_only(open_page, 
 
 
 @pytest.mark.usefixtures("public")
+@pytest.mark.slow
 def test_a_reloaded_tab_finds_its_running_training_and_one_at_a_time(open_page):
     first = open_page(TRAIN, epochs="100", model="cnn")
     first.button[0].click().run()
@@ -114,6 +116,7 @@ def test_a_reloaded_tab_finds_its_running_training_and_one_at_a_time(open_page):
 
 
 @pytest.mark.usefixtures("public")
+@pytest.mark.slow
 def test_quotas_say_what_was_reached(open_page, monkeypatch):
     monkeypatch.setenv("LME_MAX_TRAINING_TFLOP", "0.000001")
     app = open_page(TRAIN, **TINY)
@@ -129,6 +132,7 @@ def test_quotas_say_what_was_reached(open_page, monkeypatch):
 
 
 @pytest.mark.usefixtures("public")
+@pytest.mark.slow
 def test_nobody_trains_on_another_visitors_upload(open_page):
     upload = hosting.save_upload(b"PK zip bytes", "someone else", hosting.hosting_limits())
     app = open_page(TRAIN, dataset=f"zip:{upload}")

@@ -90,6 +90,7 @@ def markdown_texts(app) -> list[str]:
 @pytest.mark.parametrize(
     "case", ["2 classes", "3 hostile names", "12 classes", f"{MAX_CLASSES} classes"]
 )
+@pytest.mark.slow
 def test_every_analysis_page_and_analyze_work_whatever_the_class_count(
     case: str, store, open_page
 ) -> None:
@@ -103,6 +104,7 @@ def test_every_analysis_page_and_analyze_work_whatever_the_class_count(
         assert main(["analyze", ids[case], "--json", "--runs-dir", str(root)]) == 0, err.getvalue()
 
 
+@pytest.mark.slow
 def test_class_and_file_names_are_shown_as_plain_text(store, open_page) -> None:
     _, ids = store
     explore = open_page("views/explore.py", run=ids["3 hostile names"])
@@ -135,6 +137,7 @@ def damaged_copy(root: Path, run_id: str, target: Path) -> str:
     return folder.name
 
 
+@pytest.mark.slow
 def test_a_damaged_run_never_ends_in_an_exception_box(
     store, open_page, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,6 +153,7 @@ def test_a_damaged_run_never_ends_in_an_exception_box(
         assert any("run=" in text and damaged in text for text in texts(app, "warning"))
 
 
+@pytest.mark.slow
 def test_a_repeated_link_parameter_gets_the_usual_notice(store, open_page) -> None:
     _, ids = store
     app = open_page("views/explore.py", run=ids["2 classes"], threshold=["0.3", "0.9"])
@@ -158,6 +162,7 @@ def test_a_repeated_link_parameter_gets_the_usual_notice(store, open_page) -> No
     assert "0.3 and 0.9" in notice and "give it once" in notice
 
 
+@pytest.mark.slow
 def test_predict_reads_a_bounded_number_of_bytes_per_run(store, open_page) -> None:
     """Five 9 MB files (a phone's photos): the first four fit the 40 MB a reading takes."""
     _, ids = store

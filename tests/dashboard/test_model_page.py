@@ -3,6 +3,8 @@ trainable and frozen parameter counts; links reproduce the view."""
 
 from __future__ import annotations
 
+import pytest
+
 from dashboard import links
 from tests.dashboard.conftest import texts
 
@@ -32,6 +34,7 @@ def test_the_head_is_shown_before_and_after_reconfiguration(open_page) -> None:
     assert not app.warning  # nothing frozen, nothing to warn about
 
 
+@pytest.mark.slow
 def test_freezing_the_body_leaves_only_the_head_trainable(open_page) -> None:
     app = open_page(PAGE)
     unfrozen = int(_columns(app)[1]["Trainable parameters"].replace(",", ""))
@@ -44,6 +47,7 @@ def test_freezing_the_body_leaves_only_the_head_trainable(open_page) -> None:
     assert any("random features" in warning.value for warning in app.warning)
 
 
+@pytest.mark.slow
 def test_a_link_opens_a_torchvision_model_with_a_frozen_body(open_page) -> None:
     app = open_page(PAGE, model="resnet18", freeze="true")
     assert not app.exception

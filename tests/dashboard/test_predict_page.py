@@ -56,6 +56,7 @@ def test_without_uploads_the_page_asks_for_images(open_page, run_id):
     assert app.file_uploader[0].accept_multiple_files
 
 
+@pytest.mark.slow
 def test_a_clear_digit_gets_its_class_as_verdict(open_page, run_id):
     data, expected = clearly_read_digit(run_id)
     app = open_page(PAGE, run=run_id)
@@ -68,6 +69,7 @@ def test_a_clear_digit_gets_its_class_as_verdict(open_page, run_id):
     assert len(app.get("vega_lite_chart")) == 2
 
 
+@pytest.mark.slow
 def test_the_verdict_follows_the_threshold(open_page, run_id):
     data, _ = clearly_read_digit(run_id)
     run = RunStore().load_run(run_id)
@@ -79,6 +81,7 @@ def test_the_verdict_follows_the_threshold(open_page, run_id):
         assert verdicts(app) == [expected]
 
 
+@pytest.mark.slow
 def test_every_bad_upload_gets_the_engines_message_and_the_rest_still_work(open_page, run_id):
     good, expected = clearly_read_digit(run_id)
     files = [(case.filename, case.data, MIME) for case in IMAGE_CASES]
@@ -99,6 +102,7 @@ def test_every_bad_upload_gets_the_engines_message_and_the_rest_still_work(open_
     assert shown[-1] == expected
 
 
+@pytest.mark.slow
 def test_examples_feed_the_same_cards_and_their_choice_is_in_the_link(open_page, run_id):
     run = RunStore().load_run(run_id)
     examples = {example.key: example for example in run_examples(run)}
@@ -138,6 +142,7 @@ def test_the_clearest_image_has_the_widest_margin():
     assert clearest_index(probabilities, multi_hot, 2) is None  # no image of one class
 
 
+@pytest.mark.slow
 def test_uploads_are_released_once_read_and_their_results_stay(open_page, run_id):
     """The files are read once: the uploader is emptied (it holds no file), the session keeps
     only small previews and prepared images, and the cards stay, still following the line."""
@@ -164,6 +169,7 @@ def test_uploads_are_released_once_read_and_their_results_stay(open_page, run_id
     assert "Upload one or more images" in texts(app, "info")[0]
 
 
+@pytest.mark.slow
 def test_a_photo_of_two_digits_on_the_pairs_demo_reads_as_both(open_page, runs_dir):
     """The shipped demo-pairs reads a held-out photo of two test digits as the pair, worded as
     two labels that are both there (not "1 or 7 — ambiguous")."""

@@ -39,6 +39,7 @@ def test_data_waiting_for_an_upload(open_page) -> None:
     assert share_link(app) == "http://localhost:8501/data?dataset=upload+a+.zip"
 
 
+@pytest.mark.slow
 def test_data_that_cannot_load(open_page) -> None:
     app = open_page("views/data.py", dataset="kmnist")  # offline, no files: an error
     assert app.error and not app.exception
@@ -79,11 +80,13 @@ def test_analysis_page_whose_run_cannot_load(
     assert share_link(app) == f"http://localhost:8501/{page}?run=demo"
 
 
+@pytest.mark.slow
 def test_predict_without_an_image(open_page) -> None:
     link = share_link(open_page("views/predict.py", run="demo", threshold="0.7"))
     assert link == "http://localhost:8501/predict?run=demo&threshold=0.7"
 
 
+@pytest.mark.slow
 def test_compare_with_one_run(open_page) -> None:
     app = open_page("views/compare.py", runs=["demo"], threshold="0.3")
     labels = [button.label for button in app.button]

@@ -66,6 +66,7 @@ def _run_experiment(
     return app.run()  # what the fragment's rerun does once the task ended
 
 
+@pytest.mark.slow
 def test_the_section_explains_the_advice_and_defaults_to_letters_held_out(open_page):
     app = open_page(PAGE)
     assert not app.exception and not app.error
@@ -119,6 +120,7 @@ def test_the_experiment_runs_in_the_background_and_shows_the_engines_numbers(
     assert len(tiny_experiment) == 1  # shown again, not run again
 
 
+@pytest.mark.slow
 def test_an_engine_error_is_shown_with_the_engines_message(open_page, tiny_experiment):
     app = _run_experiment(open_page(PAGE), held_out=NON_DIGIT_KINDS)  # nothing left to teach
     assert not app.exception

@@ -38,6 +38,7 @@ def _curve_spec(app) -> dict:
 
 
 @pytest.mark.parametrize("threshold", ["0.5", "0.3"])
+@pytest.mark.slow
 def test_the_curve_marks_the_current_threshold(open_page, own_run, runs_dir, threshold):
     app = open_page(EXPLORE, run=own_run, threshold=threshold)
     assert not app.exception
@@ -54,6 +55,7 @@ def test_the_curve_marks_the_current_threshold(open_page, own_run, runs_dir, thr
     assert "accuracy_multi(thresh=" in captions
 
 
+@pytest.mark.slow
 def test_tuning_is_scored_on_held_out_halves_saved_and_used_by_predict(
     open_page, own_run, runs_dir
 ):
@@ -103,6 +105,7 @@ def test_predict_with_tuned_thresholds_follows_them(open_page, own_run, runs_dir
     assert "tuned=false" in texts(app.sidebar, "code")[0]
 
 
+@pytest.mark.slow
 def test_the_demo_run_cannot_be_saved_to_and_says_so(open_page) -> None:
     app = open_page(EXPLORE, run="demo")
     assert not app.exception
@@ -110,6 +113,7 @@ def test_the_demo_run_cannot_be_saved_to_and_says_so(open_page) -> None:
     assert any("read-only" in caption for caption in texts(app, "caption"))
 
 
+@pytest.mark.slow
 def test_every_pair_can_be_chosen_and_strength_is_defined(open_page, own_run):
     app = open_page(EXPLORE, run=own_run, pair="8-9")
     assert not app.exception

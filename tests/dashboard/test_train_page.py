@@ -50,6 +50,7 @@ def test_the_form_shows_the_engines_defaults_and_the_device(open_page) -> None:
     assert "No training started from this tab yet" in app.info[0].value
 
 
+@pytest.mark.slow
 def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -> None:
     app = _start(open_page(PAGE, **TINY))
     assert not app.exception and not app.error
@@ -75,6 +76,7 @@ def test_a_tiny_run_trains_in_the_background_and_is_saved(open_page, runs_dir) -
     assert app.selectbox(key=links.RUN).value == final.run_id
 
 
+@pytest.mark.slow
 def test_a_finished_run_leads_to_compare_with_its_twin_offered(open_page) -> None:
     app = _start(open_page(PAGE, **TINY))
     final = _job_of(app).wait(60)
@@ -87,6 +89,7 @@ def test_a_finished_run_leads_to_compare_with_its_twin_offered(open_page) -> Non
     assert "Train the multi-class twin" in [button.label for button in app.button]
 
 
+@pytest.mark.slow
 def test_stop_ends_a_long_run_early(open_page) -> None:
     app = _start(open_page(PAGE, epochs="50", model="cnn"))
     job = _job_of(app)
@@ -105,6 +108,7 @@ def test_stop_ends_a_long_run_early(open_page) -> None:
     assert app.selectbox(key=links.RUN).value == final.run_id  # stopped runs can be explored
 
 
+@pytest.mark.slow
 def test_two_tabs_train_two_separate_runs(open_page) -> None:
     first = _start(open_page(PAGE, **TINY))
     first_job = _job_of(first)
@@ -121,6 +125,7 @@ def test_two_tabs_train_two_separate_runs(open_page) -> None:
     assert "accuracy_multi" not in metrics(second)  # the multi-class tab shows its own run
 
 
+@pytest.mark.slow
 def test_a_link_fills_the_form_and_bad_values_fall_back(open_page) -> None:
     app = open_page(PAGE, mode="multi-class", epochs="7", lr="0.01", batch="huge")
     assert not app.exception
@@ -131,6 +136,7 @@ def test_a_link_fills_the_form_and_bad_values_fall_back(open_page) -> None:
     assert app.number_input(key=links.BATCH_SIZE).value == 128
 
 
+@pytest.mark.slow
 def test_invalid_settings_show_an_error_not_a_traceback(open_page) -> None:
     app = _start(open_page(PAGE, model="resnet18", limit="1"))
     assert not app.exception
@@ -139,6 +145,7 @@ def test_invalid_settings_show_an_error_not_a_traceback(open_page) -> None:
     assert training_jobs.running_jobs() == []
 
 
+@pytest.mark.slow
 def test_non_digit_examples_reach_the_saved_config(open_page, runs_dir) -> None:
     app = _start(open_page(PAGE, **TINY, none="100"))
     final = _job_of(app).wait(60)
@@ -149,6 +156,7 @@ def test_non_digit_examples_reach_the_saved_config(open_page, runs_dir) -> None:
 
 
 @pytest.mark.parametrize("augment", [True, False])
+@pytest.mark.slow
 def test_the_augment_switch_reaches_the_saved_run(open_page, runs_dir, augment) -> None:
     app = open_page(PAGE, **TINY, augment=str(augment).lower())
     assert app.toggle(key=links.AUGMENT).value is augment
@@ -176,6 +184,7 @@ def test_the_device_caption_follows_the_training_threads(monkeypatch) -> None:
     assert caches.training_device_description(TrainConfig()) == "GPU: NVIDIA H100"
 
 
+@pytest.mark.slow
 def test_a_run_on_multi_label_data_headlines_exact_match_and_macro_f1(open_page) -> None:
     app = _start(open_page(PAGE, **{**TINY, "dataset": "two-digits", "limit": "200"}))
     assert not app.exception and not app.error

@@ -17,6 +17,7 @@ def test_one_gpu_or_none_shows_no_gpu_toggle(open_page) -> None:
     assert not [toggle for toggle in app.toggle if "GPUs" in toggle.label]
 
 
+@pytest.mark.slow
 def test_several_gpus_train_on_all_of_them(open_page, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[int | None] = []
 

@@ -43,6 +43,7 @@ def warnings_of(app) -> str:
         ("views/compare.py", {"runs": [DEAD_RUN, "demo-softmax"]}),
     ],
 )
+@pytest.mark.slow
 def test_a_run_at_chance_is_flagged_on_every_page_that_reads_it(open_page, runs_dir, page, query):
     make_dead_run(runs_dir)
     app = open_page(page, **query)
@@ -63,6 +64,7 @@ def test_a_run_at_chance_is_flagged_when_its_training_ends(open_page) -> None:
     assert CHANCE_WARNING in warnings_of(app).lower()
 
 
+@pytest.mark.slow
 def test_a_run_that_learned_is_not_flagged(open_page, runs_dir):
     app = open_page("views/explore.py", run="demo")
     assert CHANCE_WARNING not in warnings_of(app).lower()
@@ -87,6 +89,7 @@ def test_the_runs_table_flags_a_run_at_chance(tmp_path, capsys):
     assert listed["demo"]["warnings"] == []
 
 
+@pytest.mark.slow
 def test_predict_reads_a_softmax_run_with_its_softmax_and_says_so(open_page, runs_dir):
     app = open_page("views/predict.py", run="demo-softmax", example=CLEAR)
     assert not app.exception
@@ -99,6 +102,7 @@ def test_predict_reads_a_softmax_run_with_its_softmax_and_says_so(open_page, run
     assert "read with softmax, which this model was not trained for" in captions
 
 
+@pytest.mark.slow
 def test_explore_reads_multi_label_data_by_exact_match_and_wrong_label_sets(open_page, runs_dir):
     # The shipped demo-pairs: two digits per image, both labels set.
     run = RunStore().load_run("demo-pairs")
@@ -123,6 +127,7 @@ def test_explore_reads_multi_label_data_by_exact_match_and_wrong_label_sets(open
     assert "Confusion matrix (argmax)" not in charts
 
 
+@pytest.mark.slow
 def test_explore_keeps_both_and_neither_for_one_label_per_image(open_page, runs_dir):
     app = open_page("views/explore.py", run="demo")
     shown = metrics(app)

@@ -46,6 +46,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     return runs_dir, last_line.removeprefix("run: "), result.stdout
 
 
+@pytest.mark.slow
 def test_train_prints_epoch_metrics_then_run_id_last(trained: tuple[Path, str, str]) -> None:
     runs_dir, run_id, stdout = trained
     lines = stdout.strip().splitlines()
@@ -54,6 +55,7 @@ def test_train_prints_epoch_metrics_then_run_id_last(trained: tuple[Path, str, s
     assert (runs_dir / run_id / "weights.pt").is_file()
 
 
+@pytest.mark.slow
 def test_runs_json_has_the_contract_fields(
     trained: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -73,6 +75,7 @@ def test_runs_json_has_the_contract_fields(
     assert ids[-3:] == ["demo", "demo-softmax", "demo-pairs"]  # the shipped demos come last
 
 
+@pytest.mark.slow
 def test_runs_table_lists_the_run(
     trained: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -84,6 +87,7 @@ def test_runs_table_lists_the_run(
     assert row.split()[1:6] == ["complete", "mnist-5k", "multi-label", "cnn", "1/1"]
 
 
+@pytest.mark.slow
 def test_runs_dir_from_environment(
     trained: tuple[Path, str, str], capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
@@ -101,6 +105,7 @@ def digit_png(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_predict_json_per_image(
     trained: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,6 +127,7 @@ def test_predict_json_per_image(
         assert prediction["verdict"] == passing
 
 
+@pytest.mark.slow
 def test_predict_threshold_changes_the_verdict(
     trained: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -136,6 +142,7 @@ def test_predict_threshold_changes_the_verdict(
     assert json.loads(capsys.readouterr().out)[0]["verdict"] == []
 
 
+@pytest.mark.slow
 def test_analyze_json(trained: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]) -> None:
     runs_dir, run_id, _ = trained
     assert main(["analyze", run_id, "--json", "--runs-dir", str(runs_dir)]) == 0
@@ -145,6 +152,7 @@ def test_analyze_json(trained: tuple[Path, str, str], capsys: pytest.CaptureFixt
     assert capsys.readouterr().out.strip()
 
 
+@pytest.mark.slow
 def test_analyze_compares_a_softmax_run_with_a_sigmoid_run(
     trained: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -286,6 +294,7 @@ def test_unknown_run_is_one_error_line(tmp_path: Path) -> None:
     assert_one_error_line(status, err, "not a run id")
 
 
+@pytest.mark.slow
 def test_missing_and_unreadable_images_are_one_error_line(
     trained: tuple[Path, str, str], tmp_path: Path
 ) -> None:
@@ -307,6 +316,7 @@ def test_missing_and_unreadable_images_are_one_error_line(
     assert unreadable["sigmoid"] is None and "notes.png" in unreadable["error"]
 
 
+@pytest.mark.slow
 def test_usage_errors_are_one_error_line(trained: tuple[Path, str, str]) -> None:
     assert_one_error_line(*cli("train", "--mode", "both")[::2], "--mode")
     assert_one_error_line(

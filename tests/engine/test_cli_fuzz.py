@@ -116,6 +116,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("command", ["predict", "analyze", "runs"])
+@pytest.mark.slow
 def test_every_option_of_the_reading_commands_survives_hostile_values(
     command: str, tiny_run: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

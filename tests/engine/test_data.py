@@ -197,6 +197,7 @@ def test_two_digits_targets_are_exactly_the_digits_drawn():
     assert torch.equal(make_two_digits(images, labels, 200, seed=0)[0], pairs)
 
 
+@pytest.mark.slow
 def test_two_digits_dataset_is_multi_label_and_does_not_leak():
     split = load_dataset(DataConfig(dataset="two-digits"))
     assert (len(split.train), len(split.valid)) == (4000, 1000)

@@ -50,6 +50,7 @@ def test_a_huge_transparent_canvas_decodes_within_a_memory_bound(huge_canvas: Pa
     assert rise < DECODE_BOUND_MB, f"decoding raised the peak by {rise} MB"
 
 
+@pytest.mark.slow
 def test_transparency_survives_the_shrinking(huge_canvas: Path) -> None:
     """Premultiplied averaging: a dark digit drawn only in alpha stays dark on white."""
     image = Image.new("RGBA", (4096, 4096), (0, 0, 0, 0))
@@ -63,6 +64,7 @@ def test_transparency_survives_the_shrinking(huge_canvas: Path) -> None:
     assert gray.getpixel((512, 512)) < 20  # the stroke is black
 
 
+@pytest.mark.slow
 def test_a_zip_of_huge_canvases_is_refused_before_any_decoding(
     huge_canvas: Path, tmp_path: Path
 ) -> None:

@@ -126,6 +126,7 @@ def test_a_bad_csv_gets_one_clear_message_without_a_server_path(tmp_path, case):
     assert "lme-zip" not in str(caught.value) and str(tmp_path) not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_a_table_of_100000_rows_is_refused_before_any_image_is_read(tmp_path):
     lines = ["fname,labels"] + [f"{i:06d}.png,cat dog" for i in range(100_000)]
     csv = "\n".join(lines) + "\n"
@@ -146,6 +147,7 @@ def test_a_zip_without_class_folders_or_csv_names_both_layouts_not_a_temporary_p
     assert "fname,labels" in message and "/tmp" not in message.replace(str(path), "")
 
 
+@pytest.mark.slow
 def test_the_cli_trains_a_csv_zip_and_analyze_json_reads_it(tmp_path, capsys):
     archive = tmp_path / "pascal.zip"
     archive.write_bytes(labelled_data.zip_bytes(count=48))

@@ -46,6 +46,7 @@ def test_built_in_models_end_in_a_plain_linear_whose_logits_reach_the_output(nam
 
 @pytest.mark.parametrize("name", ["cnn", "mlp"])
 @pytest.mark.parametrize("mode", ["multi-class", "multi-label"])
+@pytest.mark.slow
 def test_built_in_models_learn_in_both_modes(name, mode):
     config = RunConfig().with_changes(name=name, mode=mode, epochs=6, batch_size=16, device="cpu")
     result = fit(config, blocks_split(per_class=40))
@@ -167,6 +168,7 @@ def test_missing_pretrained_weights_say_where_to_put_them(monkeypatch, tmp_path)
         build_model(ModelConfig(name="resnet18", pretrained=True), 10, MNIST_SHAPE)
 
 
+@pytest.mark.slow
 def test_local_pretrained_weights_are_loaded_and_adapted(monkeypatch, tmp_path):
     from torchvision.models import resnet18
 

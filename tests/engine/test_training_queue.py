@@ -125,6 +125,7 @@ def test_a_visitor_has_one_unfinished_training_at_a_time(gated, tmp_path):
     assert training_jobs.jobs_of("me")[0] is again  # newest first: what a reloaded page shows
 
 
+@pytest.mark.slow
 def test_a_job_nobody_asks_about_is_stopped_and_one_that_is_asked_about_runs_on(gated, tmp_path):
     store = runs.RunStore(tmp_path)
     watched = training_jobs.start_training(TINY, store, owner="open tab", abandon_after=0.5)
@@ -138,6 +139,7 @@ def test_a_job_nobody_asks_about_is_stopped_and_one_that_is_asked_about_runs_on(
     assert not gated.release.is_set()  # it ended by itself, not by the release
 
 
+@pytest.mark.slow
 def test_a_dataset_load_waits_in_the_same_line_and_leaves_it_when_its_visitor_goes(gated, tmp_path):
     store = runs.RunStore(tmp_path)
     training = training_jobs.start_training(TINY, store)

@@ -185,6 +185,7 @@ def test_the_held_out_set_is_small_and_as_described() -> None:
     assert all(decode_image(data).format == "JPEG" for _, data, _ in items[:20])
 
 
+@pytest.mark.slow
 def test_the_sigmoid_demo_reads_user_style_digits() -> None:
     _, items, predictions = read("demo", ("font", "photo"))
     pairs = zip(items, predictions, strict=True)
@@ -196,6 +197,7 @@ def test_the_sigmoid_demo_reads_user_style_digits() -> None:
     assert none <= 0.05 * len(items)
 
 
+@pytest.mark.slow
 def test_the_softmax_demo_reads_user_style_digits() -> None:
     _, items, predictions = read("demo-softmax", ("font", "photo"))
     top = [p.classes[int(np.argmax(p.softmax))] for p in predictions]
@@ -203,6 +205,7 @@ def test_the_softmax_demo_reads_user_style_digits() -> None:
     assert right >= 0.95 * len(items)
 
 
+@pytest.mark.slow
 def test_the_pairs_demo_reads_photos_of_two_test_digits_as_the_right_pair() -> None:
     run, items, predictions = read("demo-pairs", ("pair",))
     assert run.multi_label_data and run.config.data.dataset == "two-digits"
@@ -218,6 +221,7 @@ def test_the_pairs_demo_reads_photos_of_two_test_digits_as_the_right_pair() -> N
     assert verdict_text(prediction) == f"{first} and {second}"  # both there, not a doubt
 
 
+@pytest.mark.slow
 def test_the_sigmoid_demo_says_none_to_blank_pages_and_most_non_digits() -> None:
     _, items, predictions = read("demo", ("blank", "letters", "shapes", "strokes"))
     verdicts = {}

@@ -376,7 +376,7 @@ def _load(args: argparse.Namespace, run_id: str) -> Any:
 
 
 def _read_image(path: Path) -> bytes:
-    from engine.images import MAX_UPLOAD_BYTES
+    from engine.images.decode import MAX_UPLOAD_BYTES
 
     if path.is_dir():
         raise EngineError(f"{path} is a folder: pass image files")

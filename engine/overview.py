@@ -16,7 +16,7 @@ import torch
 
 from engine.config import ModelConfig
 from engine.datasets.dataset import DatasetSplit, ImageDataset
-from engine.images import to_display
+from engine.images.display import to_display
 from engine.labels import is_multi_hot, to_multi_label
 from engine.model_names import BUILT_IN_MODELS
 

@@ -1,7 +1,7 @@
 """Prediction: uploaded image bytes in, per-class sigmoid and softmax probabilities out.
 
 Owns the step from a loaded run (engine/runs/) to a `Prediction` per file: decode and
-preprocess (engine/images.py), normalise exactly as training did ((x / 255 - mean) / std), one
+preprocess (engine/images/), normalise exactly as training did ((x / 255 - mean) / std), one
 batched forward pass, and a verdict at a threshold. A file that cannot be read does not sink
 the batch: its `Prediction` carries `error` and no probabilities.
 
@@ -37,7 +37,9 @@ import torch
 from torch import nn
 
 from engine.errors import EngineError
-from engine.images import decode_image, preprocess, to_display
+from engine.images.decode import decode_image
+from engine.images.display import to_display
+from engine.images.prepare import preprocess
 from engine.labels import fires, nearly_fires
 
 if TYPE_CHECKING:

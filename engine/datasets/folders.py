@@ -6,10 +6,11 @@
   targets (N, K) like `two-digits`: a genuinely multi-label dataset.
 - `zip:PATH`: either layout inside a .zip, extracted safely by `engine.archives.extract_zip`.
 
-Images are decoded by `engine.images.decode_image` (as uploads are), become grayscale when
-every image is grayscale and RGB otherwise, and are brought to 28x28 when no image is larger
-than 32 pixels, else to 64x64, by `engine.images.preprocess(..., "resize")` (centre crop to a
-square, then resize), so training images and later uploads are prepared alike. Files that do
+Images are decoded by `engine.images.decode.decode_image` (as uploads are), become grayscale
+when every image is grayscale and RGB otherwise, and are brought to 28x28 when no image is
+larger than 32 pixels, else to 64x64, by `engine.images.prepare.preprocess(..., "resize")`
+(centre crop to a square, then resize), so training images and later uploads are prepared
+alike. Files that do
 not decode are skipped and listed in `DatasetSplit.warnings`.
 """
 
@@ -30,7 +31,8 @@ from engine.datasets.dataset import DatasetSplit, ImageDataset, Progress
 from engine.datasets.registry import MAX_CLASSES
 from engine.datasets.splitting import stratified_pick, stratified_split
 from engine.errors import DatasetError, EngineError
-from engine.images import decode_image, header_pixels, preprocess
+from engine.images.decode import decode_image, header_pixels
+from engine.images.prepare import preprocess
 from engine.label_table import LabelTable, find_label_table, read_label_table
 
 MAX_DATASET_PIXELS = 1_000_000_000  # decoded pixels of all images of a folder or zip

@@ -123,7 +123,7 @@ def read_history(folder: Path) -> list[dict[str, float]]:
 
 def record_problem(record: Mapping[str, Any]) -> str | None:
     """What in a finished run's run.json cannot be used to rebuild it, if anything."""
-    from engine.images import PREPROCESS_STYLES
+    from engine.images.prepare import PREPROCESS_STYLES
 
     names, shape = record.get("class_names"), record.get("image_shape")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):

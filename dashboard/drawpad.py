@@ -49,16 +49,21 @@ export default function(component) {{
     pen.fillStyle = "#fff";
     pen.fillRect(0, 0, canvas.width, canvas.height);
   }};
+  // This function runs again on every rerun of the page, possibly in the middle of a stroke:
+  // the stroke in progress lives on the canvas, not in this closure, so a rerun set off by the
+  // previous stroke cannot drop the next one.
+  const pad = canvas.lmePad || (canvas.lmePad = {{ last: null, touched: false }});
   if (!canvas.dataset.ready) {{
     canvas.dataset.ready = "1";
     blank();
     if (data && data.image) {{  // the drawing kept in the session
       const picture = new Image();
-      picture.onload = () => pen.drawImage(picture, 0, 0, canvas.width, canvas.height);
+      picture.onload = () => {{  // never over strokes drawn while it loaded
+        if (!pad.touched) pen.drawImage(picture, 0, 0, canvas.width, canvas.height);
+      }};
       picture.src = data.image;
     }}
   }}
-  let last = null;
   const at = (event) => {{
     const box = canvas.getBoundingClientRect();
     return [
@@ -68,13 +73,15 @@ export default function(component) {{
   }};
   canvas.onpointerdown = (event) => {{
     canvas.setPointerCapture(event.pointerId);
-    last = at(event);
+    pad.touched = true;
+    const last = (pad.last = at(event));
     pen.fillStyle = "#000";
     pen.beginPath();
     pen.arc(last[0], last[1], {PEN_WIDTH} / 2, 0, 2 * Math.PI);
     pen.fill();
   }};
   canvas.onpointermove = (event) => {{
+    const last = pad.last;
     if (last === null) return;
     const point = at(event);
     pen.strokeStyle = "#000";
@@ -85,11 +92,11 @@ export default function(component) {{
     pen.moveTo(last[0], last[1]);
     pen.lineTo(point[0], point[1]);
     pen.stroke();
-    last = point;
+    pad.last = point;
   }};
   const finish = () => {{
-    if (last === null) return;
-    last = null;
+    if (pad.last === null) return;
+    pad.last = null;
     setStateValue("drawing", canvas.toDataURL("image/png"));
   }};
   canvas.onpointerup = finish;

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from engine.analysis import confused_pairs
 from engine.labels import activation
@@ -192,11 +193,35 @@ def draw(page, strokes) -> None:
         page.mouse.up()
 
 
+def test_a_stroke_drawn_while_the_page_reruns_is_kept(page, server_url):
+    """The 7's bar sets off a rerun; its stem is begun before that rerun redraws the page and
+    finished after it: the verdict must be the 7's, not the bar's."""
+    page.goto(f"{server_url}/predict")
+    bar, stem = DRAWN_DIGITS["7"]
+    draw(page, [bar])
+    box = page.locator("canvas[aria-label^='Drawing pad']").bounding_box()
+
+    def to(point):
+        return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
+
+    page.mouse.move(*to(stem[0]))
+    page.mouse.down()
+    page.get_by_text("your drawing").first.wait_for(timeout=60_000)  # the bar was read
+    for point in stem[1:]:
+        page.mouse.move(*to(point), steps=12)
+    page.mouse.up()
+    verdict_heading(page, "7").wait_for(timeout=60_000)
+
+
 @pytest.mark.parametrize("digit", sorted(DRAWN_DIGITS))
 def test_a_digit_drawn_with_the_mouse_gets_its_verdict(page, server_url, digit):
     page.goto(f"{server_url}/predict")
     draw(page, DRAWN_DIGITS[digit])
-    verdict_heading(page, digit).wait_for(timeout=60_000)
+    try:
+        verdict_heading(page, digit).wait_for(timeout=60_000)
+    except PlaywrightTimeoutError:
+        shown = page.locator("h3").filter(has_text=re.compile(r"^Verdict")).all_inner_texts()
+        raise AssertionError(f"drew a {digit}; the page shows {shown or 'no verdict'}") from None
     assert page.get_by_text("your drawing").count() >= 1
     assert page.locator(EXCEPTION).count() == 0
     # Clear empties the pad, and its reading goes with it.

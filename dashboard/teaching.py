@@ -52,7 +52,7 @@ def dataset_choices(runs: Sequence) -> dict[str, str]:
         dataset = run.config.data.dataset
         if dataset in DIGIT_DATASETS and dataset not in choices:
             choices[dataset] = (
-                "the compared runs' digits, 66,000 training images: minutes per model on a CPU"
+                "the compared runs' digits, 60,000 training digits: minutes per model on a CPU"
             )
     return choices
 

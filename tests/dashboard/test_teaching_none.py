@@ -79,7 +79,7 @@ def test_the_section_explains_the_advice_and_defaults_to_letters_held_out(open_p
     assert datasets.value == "mnist-5k"
     assert datasets.options == [
         "mnist-5k (4,000 training digits: seconds per model)",
-        "mnist (the compared runs' digits, 66,000 training images: minutes per model on a CPU)",
+        "mnist (the compared runs' digits, 60,000 training digits: minutes per model on a CPU)",
     ]
 
 
